@@ -1,0 +1,1 @@
+"""Read and write the files artists use: flat images and layered PSD, Krita and OpenRaster files."""

@@ -1,0 +1,116 @@
+"""Flat image files (PNG, JPEG, WebP, TIFF, …): safe decoding, and writing with metadata.
+
+Pixels travel through Apprentice as PIL images; `pixels()` turns one into the premultiplied RGBA
+float array that the networks see, and `image_from_pixels()` turns such an array back.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from apprentice.errors import BadInput
+
+MAX_PIXELS = 100_000_000  # 10 000 × 10 000: larger pages are refused before decoding
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+
+
+def check_size(width: int, height: int, name: str) -> None:
+    """Refuse an image whose pixel count is absurd before any of it is decoded."""
+    if width <= 0 or height <= 0:
+        raise BadInput(f"{name} has no pixels ({width}×{height}); export it again from your drawing program.")
+    if width * height > MAX_PIXELS:
+        raise BadInput(
+            f"{name} is {width}×{height} pixels, more than the {MAX_PIXELS // 1_000_000} Mpx Apprentice "
+            "decodes safely; scale it down or cut it into pages."
+        )
+
+
+def decode_image(data: bytes, name: str) -> Image.Image:
+    """Decode image bytes fully, or raise BadInput naming `name` and what to do."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            check_size(image.width, image.height, name)
+            image.load()
+    except BadInput:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInput(f"{name} claims to be larger than Apprentice decodes safely; scale it down.") from None
+    except UnidentifiedImageError:
+        raise BadInput(f"{name} is not an image Apprentice can read; export it as PNG.") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise BadInput(f"{name} is damaged or cut short ({error}); export it again.") from None
+    return image
+
+
+def read_image(path: Path) -> Image.Image:
+    """Read a flat image file fully into memory, or raise BadInput naming the file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise BadInput(f"{path} cannot be read ({error.strerror}); check that it exists.") from None
+    return decode_image(data, str(path))
+
+
+def has_alpha(image: Image.Image) -> bool:
+    """Whether the image carries transparency."""
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def is_gray(image: Image.Image) -> bool:
+    """Whether the image is stored as grayscale (L, LA, I, 1)."""
+    return image.mode in ("1", "L", "LA", "La", "I", "I;16", "F")
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    """The image as an H×W×4 float32 array of premultiplied RGBA in [0, 1]."""
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+    rgba[..., :3] *= rgba[..., 3:4]
+    return rgba
+
+
+def image_from_pixels(array: np.ndarray, mode: str) -> Image.Image:
+    """Turn a premultiplied RGBA float array back into an image of `mode` (L, LA, RGB or RGBA)."""
+    array = np.clip(array, 0.0, 1.0)
+    alpha = array[..., 3:4]
+    rgb = np.where(alpha > 1e-4, array[..., :3] / np.maximum(alpha, 1e-4), 0.0)
+    rgba = np.concatenate([np.clip(rgb, 0.0, 1.0), alpha], axis=-1)
+    image = Image.fromarray(np.round(rgba * 255.0).astype(np.uint8), "RGBA")
+    if mode == "RGBA":
+        return image
+    if mode == "LA":
+        return image.convert("LA")
+    return image.convert("RGB").convert(mode) if mode == "L" else image.convert("RGB")
+
+
+def write_image(image: Image.Image, path: Path, metadata: dict[str, str]) -> None:
+    """Write `image` to `path` in the format its suffix names, with `metadata` as text fields."""
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        info = PngImagePlugin.PngInfo()
+        for key, value in metadata.items():
+            info.add_itxt(key, value)
+        image.save(path, pnginfo=info)
+        return
+    exif = Image.Exif()
+    exif[0x9286] = "\n".join(f"{key}={value}" for key, value in metadata.items())  # UserComment
+    if suffix in (".jpg", ".jpeg") and image.mode in ("RGBA", "LA"):
+        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    image.save(path, exif=exif)
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The text fields that `write_image` wrote into a file (empty when there are none)."""
+    with Image.open(path) as image:
+        if path.suffix.lower() == ".png":
+            return {key: str(value) for key, value in image.text.items()}
+        comment = image.getexif().get(0x9286, "")
+    if isinstance(comment, bytes):
+        comment = comment.decode("utf-8", "replace")
+    return dict(line.split("=", 1) for line in str(comment).splitlines() if "=" in line)
