@@ -68,25 +68,37 @@ def is_gray(image: Image.Image) -> bool:
     return image.mode in ("1", "L", "LA", "La", "I", "I;16", "F")
 
 
-def pixels(image: Image.Image) -> np.ndarray:
-    """The image as an H×W×4 float32 array of premultiplied RGBA in [0, 1]."""
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-    rgba[..., :3] *= rgba[..., 3:4]
-    return rgba
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """uint8 straight RGBA → float32 premultiplied RGBA in [0, 1]."""
+    array = rgba.astype(np.float32) / 255.0
+    array[..., :3] *= array[..., 3:4]
+    return array
 
 
-def image_from_pixels(array: np.ndarray, mode: str) -> Image.Image:
-    """Turn a premultiplied RGBA float array back into an image of `mode` (L, LA, RGB or RGBA)."""
+def unpremultiply(array: np.ndarray) -> np.ndarray:
+    """float premultiplied RGBA → uint8 straight RGBA."""
     array = np.clip(array, 0.0, 1.0)
     alpha = array[..., 3:4]
     rgb = np.where(alpha > 1e-4, array[..., :3] / np.maximum(alpha, 1e-4), 0.0)
-    rgba = np.concatenate([np.clip(rgb, 0.0, 1.0), alpha], axis=-1)
-    image = Image.fromarray(np.round(rgba * 255.0).astype(np.uint8), "RGBA")
-    if mode == "RGBA":
-        return image
-    if mode == "LA":
-        return image.convert("LA")
-    return image.convert("RGB").convert(mode) if mode == "L" else image.convert("RGB")
+    return np.round(np.concatenate([np.clip(rgb, 0.0, 1.0), alpha], axis=-1) * 255.0).astype(np.uint8)
+
+
+def rgba(image: Image.Image) -> np.ndarray:
+    """The image as an H×W×4 uint8 array of straight RGBA."""
+    return np.asarray(image.convert("RGBA"))
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    """The image as an H×W×4 float32 array of premultiplied RGBA in [0, 1]: what the networks see."""
+    return premultiply(rgba(image))
+
+
+def image_from_rgba(array: np.ndarray, mode: str) -> Image.Image:
+    """Turn a uint8 straight-RGBA array into an image of `mode` (L, LA, RGB or RGBA)."""
+    image = Image.fromarray(array, "RGBA")
+    if mode in ("RGBA", "LA"):
+        return image.convert(mode)
+    return image.convert("RGB").convert(mode)
 
 
 def write_image(image: Image.Image, path: Path, metadata: dict[str, str]) -> None:
@@ -100,8 +112,10 @@ def write_image(image: Image.Image, path: Path, metadata: dict[str, str]) -> Non
         return
     exif = Image.Exif()
     exif[0x9286] = "\n".join(f"{key}={value}" for key, value in metadata.items())  # UserComment
-    if suffix in (".jpg", ".jpeg") and image.mode in ("RGBA", "LA"):
-        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    if suffix in (".jpg", ".jpeg"):
+        image = image.convert("L" if is_gray(image) else "RGB")
+        image.save(path, exif=exif, quality=95)
+        return
     image.save(path, exif=exif)
 
 

@@ -1,0 +1,257 @@
+"""The `apprentice` command: one verb per thing an artist does, each a thin shell over the core.
+
+User errors print one sentence and exit 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from apprentice.errors import ApprenticeError
+from apprentice.imports import add_examples
+from apprentice.jobs import apply_files
+from apprentice.kinds import get_kind
+from apprentice.kinds.paired import AUGMENTATIONS
+from apprentice.provenance.manifest import apprentices, find
+from apprentice.store.workshop import Workshop, default_home
+from apprentice.train.loop import Budget, TrainConfig
+from apprentice.train.loop import Progress as TrainProgress
+from apprentice.train.loop import train as train_task
+
+console = Console(stderr=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+class Group(click.Group):
+    """Turns ApprenticeError into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ApprenticeError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def workshop() -> Workshop:
+    return Workshop.open(default_home())
+
+
+def emit(data: object, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="apprentice")
+def main() -> None:
+    """Train apprentices on your own before/after work, and let them do the repetitive steps."""
+
+
+@main.command()
+@click.option("--name", help="Your name, as it appears on your works and in guilds.")
+@json_option
+def init(name: str | None, as_json: bool) -> None:
+    """Create your workshop and your identity key (safe to run again)."""
+    home = default_home()
+    shop = Workshop.init(home, name)
+    emit(
+        {"workshop": str(home), "member": shop.member},
+        as_json,
+        f"Workshop ready at {home} (member {shop.member[:12]}).",
+    )
+
+
+@main.group()
+def task() -> None:
+    """Create tasks: the repetitive steps you want an apprentice for."""
+
+
+@task.command("new")
+@click.argument("name")
+@click.option("--kind", default="paired", show_default=True, help="paired: learn a before → after step.")
+@click.option(
+    "--augment",
+    type=click.Choice(AUGMENTATIONS),
+    default="mirror",
+    show_default=True,
+    help="Mirror (and rotate) examples while training; use none for steps that depend on direction, like shading.",
+)
+@json_option
+def task_new(name: str, kind: str, augment: str, as_json: bool) -> None:
+    """Create a task NAME."""
+    config = get_kind(kind).default_config() | {"augment": augment}
+    created = workshop().new_task(name, kind, config)
+    emit(
+        {"name": created.name, "kind": created.kind, "config": created.config},
+        as_json,
+        f"Task '{name}' ({kind}) created.",
+    )
+
+
+@main.command()
+@click.argument("name")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--before-layer", default="", help="In layered files (PSD, KRA, ORA): the layer holding the before.")
+@click.option("--after-layer", default="", help="In layered files: the layer holding the after.")
+@json_option
+def add(name: str, paths: tuple[Path, ...], before_layer: str, after_layer: str, as_json: bool) -> None:
+    """Add before/after examples to task NAME from folders, X.before/X.after files or layered files."""
+    report = add_examples(workshop(), name, list(paths), {"before_layer": before_layer, "after_layer": after_layer})
+    text = f"Added {len(report.added)} example(s) to '{name}'"
+    text += f"; {len(report.already_present)} were already there." if report.already_present else "."
+    emit(report.to_dict(), as_json, text)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--minutes", type=float, help="Train for this many minutes (default 5).")
+@click.option("--steps", type=int, help="Train until this many steps in total.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed and steps, same apprentice.")
+@click.option("--fresh", is_flag=True, help="Start over instead of resuming from the last checkpoint.")
+@json_option
+def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh: bool, as_json: bool) -> None:
+    """Train the apprentice for task NAME (resumes after an interruption)."""
+    config = TrainConfig(seed=seed)
+    with training_bar(as_json) as report:
+        made = train_task(workshop(), name, Budget(steps, minutes), config, fresh, report)
+    best, identity = made.manifest["metrics"]["best"], made.manifest["metrics"]["identity"]
+    text = (
+        f"Apprentice {made.label()} is ready: held-out PSNR {best.get('psnr', float('nan')):.2f} dB, "
+        f"SSIM {best.get('ssim', float('nan')):.3f} (copying the before scores {identity['psnr']:.2f} dB, "
+        f"{identity['ssim']:.3f})."
+    )
+    emit(made.manifest, as_json, text)
+
+
+class training_bar:  # noqa: N801 - used as a context manager like a function
+    """A rich progress bar fed by the loop's progress events."""
+
+    def __init__(self, quiet: bool) -> None:
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("step {task.fields[step]}  loss {task.fields[loss]}  held-out {task.fields[val]}"),
+            TimeElapsedColumn(),
+            TextColumn("left {task.fields[left]}"),
+        ]
+        self.bar = Progress(*columns, console=console, disable=quiet)
+        self.task = self.bar.add_task("training", total=1.0, step=0, loss="-", val="-", left="?")
+
+    def __enter__(self):
+        self.bar.start()
+        return self.update
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def update(self, event: TrainProgress) -> None:
+        if event.note:
+            self.bar.console.print(f"[dim]{event.note}[/dim]")
+        left = event.remaining
+        fraction = 0.0 if left is None else event.elapsed / max(1e-9, event.elapsed + left)
+        val = "-" if event.val_psnr is None else f"{event.val_psnr:.2f} dB (copy {event.identity_psnr:.2f})"
+        self.bar.update(
+            self.task,
+            completed=fraction,
+            step=event.step,
+            loss="-" if math.isnan(event.loss) else f"{event.loss:.4f}",
+            val=val,
+            left="?" if left is None else f"{int(left) // 60}:{int(left) % 60:02d}",
+        )
+
+
+@main.command()
+@click.argument("name")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the results.")
+@click.option("--layer", default="", help="In layered files: the layer to work on.")
+@click.option("--apprentice", "apprentice_id", help="Use this apprentice id instead of the newest.")
+@json_option
+def apply(
+    name: str, inputs: tuple[Path, ...], out_dir: Path, layer: str, apprentice_id: str | None, as_json: bool
+) -> None:
+    """Apply the apprentice of task NAME to drawings (files, folders, or a layer of layered files)."""
+    with Progress(console=console, disable=as_json) as bar:
+        job = bar.add_task("applying", total=None)
+        results = apply_files(
+            workshop(), name, list(inputs), out_dir, layer, apprentice_id,
+            on_progress=lambda done, total, _: bar.update(job, completed=done, total=total),
+        )  # fmt: skip
+    emit([r.to_dict() for r in results], as_json, f"Wrote {len(results)} file(s) to {out_dir}.")
+
+
+@main.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    """List tasks with their examples and apprentices."""
+    shop = workshop()
+    data = [summary(shop, t.name) for t in shop.tasks()]
+    if as_json:
+        emit(data, True, "")
+        return
+    table = Table("task", "kind", "examples", "apprentices", "newest held-out PSNR (copy)")
+    for item in data:
+        newest = item["apprentices"][0] if item["apprentices"] else None
+        score = f"{newest['val_psnr']:.2f} dB ({newest['identity_psnr']:.2f})" if newest else "not trained"
+        table.add_row(item["name"], item["kind"], str(item["examples"]), str(len(item["apprentices"])), score)
+    Console().print(table)
+
+
+def summary(shop: Workshop, name: str) -> dict:
+    task_ = shop.task(name)
+    count = shop.catalog.row("SELECT COUNT(*) AS n FROM examples WHERE task = ?", (name,))["n"]
+    return {
+        "name": name,
+        "kind": task_.kind,
+        "config": task_.config,
+        "examples": count,
+        "apprentices": apprentices(shop, name),
+    }
+
+
+@main.command()
+@click.argument("name")
+@json_option
+def show(name: str, as_json: bool) -> None:
+    """Show task NAME: its examples and its newest apprentice's manifest."""
+    shop = workshop()
+    data = summary(shop, name)
+    rows = shop.catalog.rows(
+        "SELECT e.name, e.width, e.height, p.role, p.work, p.layer FROM examples e "
+        "JOIN example_parts p ON p.example = e.id WHERE e.task = ? ORDER BY e.id, p.role",
+        (name,),
+    )
+    data["example_list"] = [dict(row) for row in rows]
+    data["manifest"] = find(shop, name).manifest if data["apprentices"] else None
+    if as_json:
+        emit(data, True, "")
+        return
+    click.echo(f"{name} ({data['kind']}, augment {data['config'].get('augment')}): {data['examples']} example(s)")
+    for row in rows:
+        layer = f" layer '{row['layer']}'" if row["layer"] else ""
+        click.echo(f"  {row['name']:<24} {row['role']:<7} {row['work'][:16]}{layer}  {row['width']}×{row['height']}")
+    for made in data["apprentices"]:
+        click.echo(
+            f"  apprentice #{made['version']} {made['id']}: held-out PSNR {made['val_psnr']:.2f} dB, "
+            f"SSIM {made['val_ssim']:.3f} (copy {made['identity_psnr']:.2f} dB), "
+            f"{made['steps']} steps in {made['seconds'] / 60:.1f} min, {made['created_at']}"
+        )
+
+
+@main.command()
+@click.option("--folder", type=click.Path(path_type=Path), default=Path("apprentice-demo"), show_default=True)
+@click.option("--minutes", type=float, default=3.0, show_default=True, help="Training time.")
+@json_option
+def demo(folder: Path, minutes: float, as_json: bool) -> None:
+    """Make a small rough-sketch → clean-ink workshop, train on it, apply to new sketches, write a contact sheet."""
+    from apprentice.demo import run_demo
+
+    with training_bar(as_json) as report:
+        result = run_demo(folder, minutes, report)
+    emit(result, as_json, f"Contact sheet: {result['contact_sheet']}\n{result['summary']}")

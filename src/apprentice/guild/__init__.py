@@ -1,0 +1,1 @@
+"""Guilds: member identities now; the signed shared log, sync and votes later."""

@@ -1,0 +1,72 @@
+"""The image-to-image network shared by the paired kinds: small, fully convolutional, residual.
+
+Pixel-unshuffle stems move work to quarter resolution, where most of the layers run; a skip at half
+resolution and the input itself keep thin lines sharp. Every weight is learned from the workshop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Shape of the network; stored in every checkpoint and manifest."""
+
+    channels: int = 4  # premultiplied RGBA in and out
+    width: int = 32  # features at half resolution
+    deep_width: int = 64  # features at quarter resolution
+    blocks: int = 4  # residual blocks at quarter resolution
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def margin(self) -> int:
+        """Pixels of context each output pixel sees on each side, rounded up to the stem's stride."""
+        half_res = 2 * 2  # two 3×3 convs at half resolution, 1 px each, 2 px per half-res px
+        quarter_res = 4 * (2 * self.blocks + 2)  # 3×3 convs at quarter resolution, 4 px each
+        radius = half_res + quarter_res + 4
+        return -(-radius // 4) * 4
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+class PairedNet(nn.Module):
+    """Maps a premultiplied RGBA image (N×4×H×W, H and W multiples of 4) to one of the same shape."""
+
+    def __init__(self, config: NetConfig) -> None:
+        super().__init__()
+        c, w, d = config.channels, config.width, config.deep_width
+        self.config = config
+        self.stem = nn.Conv2d(4 * c, w, 3, padding=1)
+        self.down = nn.Conv2d(4 * w, d, 3, padding=1)
+        self.blocks = nn.Sequential(*[ResidualBlock(d) for _ in range(config.blocks)])
+        self.up = nn.Conv2d(d, 4 * w, 3, padding=1)
+        self.fuse = nn.Conv2d(2 * w, w, 3, padding=1)
+        self.head = nn.Conv2d(w, 4 * c, 3, padding=1)
+        nn.init.zeros_(self.head.weight)  # starts as the identity: the apprentice first copies
+        nn.init.zeros_(self.head.bias)
+
+    @property
+    def margin(self) -> int:
+        return self.config.margin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        half = F.relu(self.stem(F.pixel_unshuffle(x, 2)))
+        deep = self.blocks(F.relu(self.down(F.pixel_unshuffle(half, 2))))
+        up = F.relu(F.pixel_shuffle(self.up(deep), 2))
+        fused = F.relu(self.fuse(torch.cat([half, up], dim=1)))
+        return x + F.pixel_shuffle(self.head(fused), 2)

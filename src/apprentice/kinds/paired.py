@@ -1,0 +1,46 @@
+"""The `paired` kind: learn any same-size image → image step from before/after pairs.
+
+Cleanup, inking, flats, recolouring, weight change: the network maps the before to the after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from torch import nn
+
+from apprentice.errors import BadInput
+from apprentice.formats.images import pixels
+from apprentice.formats.pairs import Source, find_pairs
+from apprentice.kinds import FoundExample
+from apprentice.kinds.network import NetConfig, PairedNet
+
+AUGMENTATIONS = ("none", "mirror", "mirror+rotate")
+
+
+class PairedKind:
+    name = "paired"
+    roles = ("before", "after")
+
+    def default_config(self) -> dict:
+        return {"augment": "mirror", "net": NetConfig().to_dict()}
+
+    def find_examples(self, paths: list[Path], options: dict) -> list[FoundExample]:
+        pairs = find_pairs(paths, options.get("before_layer", ""), options.get("after_layer", ""))
+        return [FoundExample(pair.name, {"before": pair.before, "after": pair.after}) for pair in pairs]
+
+    def check(self, name: str, images: dict[str, Image.Image], sources: dict[str, Source]) -> None:
+        before, after = images["before"], images["after"]
+        if before.size != after.size:
+            raise BadInput(
+                f"{sources['before']} is {before.width}×{before.height} but {sources['after']} is "
+                f"{after.width}×{after.height}; export the before and the after at the same size."
+            )
+
+    def arrays(self, images: dict[str, Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        return pixels(images["before"]), pixels(images["after"])
+
+    def network(self, config: dict) -> nn.Module:
+        return PairedNet(NetConfig(**config["net"]))

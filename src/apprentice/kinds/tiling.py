@@ -1,0 +1,60 @@
+"""Apply a fully convolutional network to an image of any size, tile by tile, with no seams.
+
+Each tile is cut with `margin` pixels of real context on every side (at least the network's receptive
+radius), so the tiled result equals the whole-image result; memory stays bounded by the tile size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from apprentice.formats.images import premultiply, unpremultiply
+
+ALIGN = 4  # the network's stems halve the resolution twice
+
+
+def spans(length: int, tile: int) -> list[tuple[int, int]]:
+    """[start, end) spans of at most `tile` pixels covering 0..length, starts aligned to ALIGN."""
+    return [(start, min(start + tile, length)) for start in range(0, length, tile)]
+
+
+def window(rgba: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """rgba[y0:y1, x0:x1], with rows and columns past the image repeating its last row and column."""
+    rows = np.minimum(np.arange(y0, y1), rgba.shape[0] - 1)
+    cols = np.minimum(np.arange(x0, x1), rgba.shape[1] - 1)
+    return rgba[rows[:, None], cols[None, :]]
+
+
+def run(net: nn.Module, array: np.ndarray) -> np.ndarray:
+    """The network on one premultiplied H×W×4 array (H, W multiples of ALIGN)."""
+    tensor = torch.from_numpy(array).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        return net(tensor)[0].permute(1, 2, 0).numpy()
+
+
+def transform(
+    net: nn.Module,
+    rgba: np.ndarray,
+    margin: int,
+    tile: int = 1024,
+    on_tile: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Apply `net` to a uint8 H×W×4 straight-RGBA image; returns uint8 straight RGBA of the same size."""
+    height, width = rgba.shape[:2]
+    padded_h, padded_w = -(-height // ALIGN) * ALIGN, -(-width // ALIGN) * ALIGN
+    tile = max(ALIGN, tile // ALIGN * ALIGN)
+    out = np.empty_like(rgba)
+    tiles = [(ys, xs) for ys in spans(padded_h, tile) for xs in spans(padded_w, tile)]
+    for done, ((y0, y1), (x0, x1)) in enumerate(tiles, start=1):
+        wy0, wy1 = max(0, y0 - margin), min(padded_h, y1 + margin)
+        wx0, wx1 = max(0, x0 - margin), min(padded_w, x1 + margin)
+        result = run(net, premultiply(window(rgba, wy0, wy1, wx0, wx1)))
+        core = unpremultiply(result[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0])
+        out[y0 : min(y1, height), x0 : min(x1, width)] = core[: min(y1, height) - y0, : min(x1, width) - x0]
+        if on_tile:
+            on_tile(done, len(tiles))
+    return out

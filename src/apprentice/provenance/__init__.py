@@ -1,0 +1,1 @@
+"""Provenance: apprentice manifests now; consent records and output credentials build on them."""

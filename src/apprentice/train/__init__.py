@@ -1,0 +1,1 @@
+"""The generic training loop: gather consented examples, sample patches, optimise, validate, checkpoint."""

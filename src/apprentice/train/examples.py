@@ -1,0 +1,57 @@
+"""Gather a task's examples for training, checking consent from the catalog at that moment.
+
+Never from a cached list: an example any of whose works is withdrawn is not returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+from apprentice.imports import decode_part
+from apprentice.store.workshop import Workshop
+
+
+@dataclass(frozen=True)
+class Part:
+    work: str
+    layer: str
+    owner: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    id: int
+    name: str
+    fingerprint: str
+    width: int
+    height: int
+    parts: dict[str, Part]
+
+
+def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
+    """The task's examples whose works all consent to this workshop's own apprentices."""
+    rows = workshop.catalog.rows(
+        "SELECT e.id, e.name, e.fingerprint, e.width, e.height, p.role, p.work, p.layer, w.owner, w.name AS file "
+        "FROM examples e JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work "
+        "WHERE e.task = ? AND NOT EXISTS (SELECT 1 FROM example_parts q JOIN works v ON v.id = q.work "
+        "WHERE q.example = e.id AND v.consent = 'withdrawn') ORDER BY e.id, p.role",
+        (task,),
+    )
+    records: dict[int, ExampleRecord] = {}
+    for row in rows:
+        record = records.setdefault(
+            row["id"],
+            ExampleRecord(row["id"], row["name"], row["fingerprint"], row["width"], row["height"], {}),
+        )
+        record.parts[row["role"]] = Part(row["work"], row["layer"], row["owner"], row["file"])
+    return list(records.values())
+
+
+def load_images(workshop: Workshop, record: ExampleRecord) -> dict[str, Image.Image]:
+    """Decode an example's parts from the blob store."""
+    return {
+        role: decode_part(workshop.blobs.get(part.work), part.name, part.layer) for role, part in record.parts.items()
+    }

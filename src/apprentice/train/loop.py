@@ -1,0 +1,268 @@
+"""The training loop: reads top to bottom, from consented examples to a published apprentice.
+
+Checkpoints every few seconds; `train` again after a kill resumes where the last checkpoint left off.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from apprentice.errors import BadInput
+from apprentice.formats.images import is_gray, premultiply, unpremultiply
+from apprentice.kinds import get_kind
+from apprentice.kinds.tiling import transform
+from apprentice.provenance.manifest import Apprentice, publish
+from apprentice.store.workshop import Workshop, now
+from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from apprentice.train.examples import ExampleRecord, gather, load_images
+from apprentice.train.metrics import image_scores
+from apprentice.train.sampler import PatchSampler
+from apprentice.train.split import split_examples
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a run trains; stored in the checkpoint and the manifest."""
+
+    seed: int = 0
+    patch: int = 64
+    batch: int = 16
+    lr: float = 1e-3
+    warmup: int = 50  # steps of linear warm-up, then lr / sqrt(step / 500)
+    validate_every: int = 50
+    checkpoint_seconds: float = 20.0
+    patience: int = 40  # validations without improvement before stopping early
+    holdout: float = 0.2
+
+    @classmethod
+    def default_config(cls) -> TrainConfig:
+        return cls()
+
+    def learning_rate(self, step: int) -> float:
+        return self.lr * min(step / self.warmup, 1.0) / math.sqrt(max(1.0, step / 500))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to train: up to a total step count, or for some minutes from now (or both)."""
+
+    steps: int | None = None
+    minutes: float | None = None
+
+
+@dataclass
+class Progress:
+    """One progress event, for the CLI bar and the web UI."""
+
+    step: int
+    target_steps: int | None
+    elapsed: float
+    remaining: float | None
+    loss: float
+    val_psnr: float | None = None
+    best_psnr: float | None = None
+    identity_psnr: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Run:
+    """Everything the loop holds while training one task."""
+
+    workshop: Workshop
+    task: str
+    config: TrainConfig
+    records: list[ExampleRecord]
+    validation: list[tuple[np.ndarray, np.ndarray]]
+    validation_how: str
+    sampler: PatchSampler
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    margin: int
+    meta: dict = field(default_factory=dict)
+    best: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def train(
+    workshop: Workshop,
+    task_name: str,
+    budget: Budget,
+    config: TrainConfig | None = None,
+    fresh: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Apprentice:
+    """Train the task's apprentice within the budget and publish the best one by held-out validation."""
+    run = prepare(workshop, task_name, config or TrainConfig.default_config(), fresh)
+    target_steps, deadline = limits(run, budget)
+    report = on_progress or (lambda progress: None)
+    started, last_saved, since_best = time.monotonic(), time.monotonic(), 0
+    base_seconds = run.meta["seconds"]
+    report(Progress(run.meta["step"], target_steps, base_seconds, None, float("nan"), note=run.meta["note"]))
+    while not done(run, target_steps, deadline, since_best) and not should_stop():
+        loss = step(run)
+        run.meta["seconds"] = base_seconds + time.monotonic() - started
+        if run.meta["step"] % run.config.validate_every == 0:
+            since_best = 0 if validate(run) else since_best + 1
+        if time.monotonic() - last_saved >= run.config.checkpoint_seconds:
+            save(run)
+            last_saved = time.monotonic()
+        report(progress(run, loss, target_steps, deadline))
+    if run.meta["step"] % run.config.validate_every:
+        validate(run)
+    run.meta["finished"] = True
+    save(run)
+    return publish_run(run)
+
+
+def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool) -> Run:
+    task = workshop.task(task_name)
+    kind = get_kind(task.kind)
+    records = gather(workshop, task_name)
+    if not records:
+        raise BadInput(
+            f"The task '{task_name}' has no examples yet; add some with `apprentice add {task_name} FOLDER`."
+        )
+    images = [load_images(workshop, record) for record in records]
+    pairs = [kind.arrays(parts) for parts in images]
+    training, validation, how, held_out = split_examples(pairs, [r.fingerprint for r in records], config.holdout)
+    torch.manual_seed(config.seed)
+    net = kind.network(task.config).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    sampler = PatchSampler(training, config.patch, config.batch, task.config.get("augment", "none"))
+    run = Run(workshop, task_name, config, records, validation, how, sampler, net, optimizer, net.margin)
+    run.meta = {"fingerprint": run_fingerprint(task.config, config, records), "step": 0, "seconds": 0.0}
+    run.meta |= {
+        "held_out": held_out,
+        "gathered_at": now(),
+        "gray_output": all(is_gray(p[kind.roles[-1]]) for p in images),
+    }
+    resume(run, fresh)
+    return run
+
+
+def run_fingerprint(task_config: dict, config: TrainConfig, records: list[ExampleRecord]) -> str:
+    facts = {"task": task_config, "train": asdict(config), "examples": [r.fingerprint for r in records]}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def resume(run: Run, fresh: bool) -> None:
+    """Continue from the task's checkpoint when it was made from the same examples and settings."""
+    checkpoint = None if fresh else load_checkpoint(run.workshop.run_folder(run.task))
+    run.meta |= {"best_psnr": None, "identity": identity_scores(run), "finished": False, "note": "starting"}
+    if checkpoint is None or checkpoint.meta.get("fingerprint") != run.meta["fingerprint"]:
+        run.meta["note"] = "starting afresh" if checkpoint is None else "examples or settings changed: starting afresh"
+        run.best = copy.deepcopy(run.net.state_dict())
+        return
+    run.net.load_state_dict(checkpoint.model)
+    run.optimizer.load_state_dict(checkpoint.optimizer)
+    run.best = checkpoint.best
+    run.meta |= {k: v for k, v in checkpoint.meta.items() if k in ("step", "seconds", "best_psnr", "best_val", "session")}
+    run.meta["note"] = f"resuming at step {run.meta['step']}"
+    run.meta["resumed_session"] = not checkpoint.meta.get("finished", False)
+
+
+def limits(run: Run, budget: Budget) -> tuple[int | None, float | None]:
+    """(total step to stop at, monotonic deadline); an unfinished timed session resumes its remaining time."""
+    if budget.steps is None and budget.minutes is None:
+        budget = Budget(minutes=5.0)
+    deadline = None
+    if budget.minutes is not None:
+        session = run.meta.get("session") or {}
+        seconds = budget.minutes * 60.0
+        if run.meta.get("resumed_session") and session.get("minutes") == budget.minutes:
+            seconds -= run.meta["seconds"] - session["started_at_seconds"]
+        else:
+            run.meta["session"] = {"minutes": budget.minutes, "started_at_seconds": run.meta["seconds"]}
+        deadline = time.monotonic() + max(0.0, seconds)
+    return budget.steps, deadline
+
+
+def done(run: Run, target_steps: int | None, deadline: float | None, since_best: int) -> bool:
+    if target_steps is not None and run.meta["step"] >= target_steps:
+        return True
+    if deadline is not None and time.monotonic() >= deadline:
+        return True
+    return since_best >= run.config.patience
+
+
+def step(run: Run) -> float:
+    """One optimiser step on the batch that (seed, step) names."""
+    run.meta["step"] += 1
+    inputs, targets = run.sampler.draw(run.config.seed, run.meta["step"])
+    for group in run.optimizer.param_groups:
+        group["lr"] = run.config.learning_rate(run.meta["step"])
+    run.net.train()
+    loss = F.l1_loss(run.net(inputs), targets)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    return float(loss.detach())
+
+
+def predict(run: Run, source: np.ndarray) -> np.ndarray:
+    """The network's output for a premultiplied array, through the same tiled path `apply` uses."""
+    run.net.eval()
+    return premultiply(transform(run.net, unpremultiply(source), run.margin))
+
+
+def scores(run: Run, predictions: list[np.ndarray]) -> dict[str, float]:
+    per_image = [image_scores(p, y) for p, (_, y) in zip(predictions, run.validation, strict=True)]
+    return {name: float(np.mean([s[name] for s in per_image])) for name in ("psnr", "ssim")}
+
+
+def identity_scores(run: Run) -> dict[str, float]:
+    """The baseline to beat: the held-out befores taken as they are."""
+    return scores(run, [premultiply(unpremultiply(x)) for x, _ in run.validation])
+
+
+def validate(run: Run) -> bool:
+    """Score the held-out data; keep the weights when they are the best so far. True when improved."""
+    result = scores(run, [predict(run, x) for x, _ in run.validation])
+    run.meta["val"] = result
+    if run.meta["best_psnr"] is None or result["psnr"] > run.meta["best_psnr"]:
+        run.meta["best_psnr"] = result["psnr"]
+        run.meta["best_val"] = result | {"step": run.meta["step"]}
+        run.best = copy.deepcopy(run.net.state_dict())
+        return True
+    return False
+
+
+def save(run: Run) -> None:
+    checkpoint = Checkpoint(run.net.state_dict(), run.best, run.optimizer.state_dict(), run.meta)
+    save_checkpoint(run.workshop.run_folder(run.task), checkpoint)
+
+
+def progress(run: Run, loss: float, target_steps: int | None, deadline: float | None) -> Progress:
+    elapsed_here = run.meta["seconds"]
+    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+    if target_steps:
+        per_step = elapsed_here / max(1, run.meta["step"])
+        by_steps = per_step * (target_steps - run.meta["step"])
+        remaining = by_steps if remaining is None else min(remaining, by_steps)
+    val = run.meta.get("val", {}).get("psnr")
+    return Progress(
+        run.meta["step"],
+        target_steps,
+        elapsed_here,
+        remaining,
+        loss,
+        val,
+        run.meta["best_psnr"],
+        run.meta["identity"]["psnr"],
+    )
+
+
+def publish_run(run: Run) -> Apprentice:
+    metrics = {"validation": run.validation_how, "best": run.meta.get("best_val", {}), "identity": run.meta["identity"]}
+    return publish(run.workshop, run.task, run.best, metrics, run.records, asdict(run.config), run.meta)

@@ -1,0 +1,51 @@
+"""Random training patches with the augmentations a task allows, reproducible from (seed, step) alone.
+
+Because a batch depends only on the seed and the step number, a resumed run sees exactly the batches
+an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def pad_to(array: np.ndarray, size: int) -> np.ndarray:
+    """Pad with transparent pixels so both sides are at least `size`."""
+    height, width = array.shape[:2]
+    extra = ((0, max(0, size - height)), (0, max(0, size - width)), (0, 0))
+    return np.pad(array, extra) if extra[0][1] or extra[1][1] else array
+
+
+def augment(pair: np.ndarray, how: str, rng: np.random.Generator) -> np.ndarray:
+    """Mirror left-right ('mirror'), or also rotate by quarter turns ('mirror+rotate'); 'none' keeps it."""
+    if how == "none":
+        return pair
+    if rng.random() < 0.5:
+        pair = pair[:, ::-1]
+    if how == "mirror+rotate":
+        pair = np.rot90(pair, k=int(rng.integers(4)), axes=(0, 1))
+    return pair
+
+
+class PatchSampler:
+    """Batches of (input, target) patches cut at the same place from each training example."""
+
+    def __init__(self, examples: list[tuple[np.ndarray, np.ndarray]], patch: int, batch: int, how: str) -> None:
+        self.patch, self.batch, self.how = patch, batch, how
+        self.stacks = [pad_to(np.concatenate([x, y], axis=-1), patch) for x, y in examples]
+        self.input_channels = examples[0][0].shape[-1]
+        areas = np.array([stack.shape[0] * stack.shape[1] for stack in self.stacks], dtype=np.float64)
+        self.weights = areas / areas.sum()
+
+    def draw(self, seed: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([seed, step])
+        patches = [self.cut(self.stacks[i], rng) for i in rng.choice(len(self.stacks), self.batch, p=self.weights)]
+        batch = torch.from_numpy(np.stack(patches)).permute(0, 3, 1, 2)
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch[:, : self.input_channels], batch[:, self.input_channels :]
+
+    def cut(self, stack: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        y = int(rng.integers(stack.shape[0] - self.patch + 1))
+        x = int(rng.integers(stack.shape[1] - self.patch + 1))
+        return np.ascontiguousarray(augment(stack[y : y + self.patch, x : x + self.patch], self.how, rng))

@@ -1,0 +1,64 @@
+"""Shared fixtures: a fresh workshop in a temporary folder and small before/after drawings made in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from apprentice.kinds import get_kind
+from apprentice.store.workshop import Workshop
+
+
+def drawing_pair(seed: int, size: tuple[int, int] = (48, 40)) -> tuple[Image.Image, Image.Image]:
+    """A grey sketchy drawing and its 'after': the same strokes inked black, with the noise removed."""
+    rng = np.random.default_rng(seed)
+    before, after = Image.new("RGB", size, "white"), Image.new("RGB", size, "white")
+    pencil, ink = ImageDraw.Draw(before), ImageDraw.Draw(after)
+    for _ in range(3):
+        points = [tuple(int(v) for v in rng.integers(0, min(size), 2)) for _ in range(2)]
+        pencil.line(points, fill=(150, 150, 150), width=1)
+        ink.line(points, fill=(0, 0, 0), width=2)
+    noise = (rng.random((size[1], size[0], 1)) * 30).astype(np.uint8)
+    before = Image.fromarray(np.clip(np.asarray(before).astype(int) - noise, 0, 255).astype(np.uint8))
+    return before, after
+
+
+def write_pair_folder(folder: Path, count: int, seed: int = 0, size: tuple[int, int] = (48, 40)) -> Path:
+    (folder / "before").mkdir(parents=True, exist_ok=True)
+    (folder / "after").mkdir(parents=True, exist_ok=True)
+    for number in range(count):
+        before, after = drawing_pair(seed + number, size)
+        before.save(folder / "before" / f"p{number}.png")
+        after.save(folder / "after" / f"p{number}.png")
+    return folder
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "workshop"
+    monkeypatch.setenv("APPRENTICE_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def shop(home: Path) -> Workshop:
+    workshop = Workshop.init(home, "Tester")
+    yield workshop
+    workshop.close()
+
+
+@pytest.fixture
+def small_task(shop: Workshop) -> str:
+    """A paired task with a small network, so training steps take milliseconds."""
+    config = get_kind("paired").default_config()
+    config["net"] |= {"width": 8, "deep_width": 16, "blocks": 1}
+    shop.new_task("ink", "paired", config)
+    return "ink"
+
+
+def counts(shop: Workshop) -> tuple[int, int, int]:
+    """(works, examples, example parts) in the catalog."""
+    return tuple(shop.catalog.row(f"SELECT COUNT(*) AS n FROM {t}")["n"] for t in ("works", "examples", "example_parts"))

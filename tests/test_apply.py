@@ -1,0 +1,96 @@
+"""Applying an apprentice: seamless tiles, any size, the input's mode and alpha kept, credentials written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_pair_folder
+from PIL import Image
+
+from apprentice.errors import BadInput, NotFound
+from apprentice.formats.images import read_metadata
+from apprentice.imports import add_examples
+from apprentice.jobs import apply_files
+from apprentice.kinds.network import NetConfig, PairedNet
+from apprentice.kinds.tiling import transform
+from apprentice.train.loop import Budget, TrainConfig, train
+
+
+def random_net(seed: int = 0) -> PairedNet:
+    torch.manual_seed(seed)
+    net = PairedNet(NetConfig(width=8, deep_width=16, blocks=1))
+    torch.nn.init.normal_(net.head.weight, std=0.05)  # the head starts at zero (identity): make it do something
+    return net.eval()
+
+
+def test_tiled_apply_equals_whole_image_apply():
+    net = random_net()
+    image = np.random.default_rng(0).integers(0, 256, (150, 133, 4), dtype=np.uint8)
+    whole = transform(net, image, net.margin, tile=4096)
+    tiled = transform(net, image, net.margin, tile=32)
+    assert not np.array_equal(whole, image)
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+
+
+def test_too_small_a_margin_would_show_seams():
+    """Guards the test above: with no context the tiles differ, so equality is not trivially true."""
+    net = random_net()
+    image = np.random.default_rng(0).integers(0, 256, (96, 96, 4), dtype=np.uint8)
+    assert np.abs(transform(net, image, 0, tile=32).astype(int) - transform(net, image, 0, tile=4096)).max() > 1
+
+
+@pytest.fixture
+def trained(shop, small_task, tmp_path) -> str:
+    add_examples(shop, small_task, [write_pair_folder(tmp_path / "pairs", 3)])
+    train(shop, small_task, Budget(steps=6), TrainConfig(patch=32, batch=4, validate_every=3))
+    return small_task
+
+
+def test_apply_keeps_size_alpha_and_grayscale_of_inputs_larger_than_any_training_image(shop, trained, tmp_path):
+    inputs = tmp_path / "new"
+    inputs.mkdir()
+    Image.new("RGB", (301, 257), "white").save(inputs / "big.png")
+    Image.new("RGBA", (64, 50), (10, 20, 30, 0)).save(inputs / "sprite.png")
+    Image.new("L", (40, 30), 200).save(inputs / "gray.png")
+    results = apply_files(shop, trained, [inputs], tmp_path / "out")
+    assert len(results) == 3
+    outputs = {p.name: Image.open(p) for p in (tmp_path / "out").iterdir()}
+    assert (outputs["big.png"].size, outputs["big.png"].mode) == ((301, 257), "RGB")
+    assert (outputs["sprite.png"].size, outputs["sprite.png"].mode) == ((64, 50), "RGBA")
+    assert outputs["gray.png"].mode == "RGB"  # the afters were colour images, so colour is kept possible
+
+
+def test_every_output_names_the_apprentice_that_made_it(shop, trained, tmp_path):
+    (tmp_path / "new").mkdir()
+    Image.new("RGB", (40, 40), "white").save(tmp_path / "new" / "a.png")
+    Image.new("RGB", (40, 40), "white").save(tmp_path / "new" / "b.jpg")
+    results = apply_files(shop, trained, [tmp_path / "new"], tmp_path / "out")
+    for result in results:
+        credentials = read_metadata(tmp_path / "out" / result.output.split("/")[-1])
+        assert credentials["apprentice:id"] == result.apprentice
+        assert credentials["apprentice:task"] == trained
+        assert len(credentials["apprentice:manifest-sha256"]) == 64
+        assert "Tester" in credentials["apprentice:learned-from"]
+    assert shop.catalog.row("SELECT COUNT(*) AS n FROM jobs")["n"] == 2
+
+
+def test_apply_refuses_to_overwrite_its_input(shop, trained, tmp_path):
+    Image.new("RGB", (40, 40), "white").save(tmp_path / "a.png")
+    with pytest.raises(BadInput, match="overwrite"):
+        apply_files(shop, trained, [tmp_path / "a.png"], tmp_path)
+
+
+def test_apply_before_training_says_to_train(shop, small_task, tmp_path):
+    with pytest.raises(NotFound, match="apprentice train ink"):
+        apply_files(shop, small_task, [tmp_path], tmp_path / "out")
+
+
+def test_a_changed_weights_file_is_refused(shop, trained, tmp_path):
+    from apprentice.provenance.manifest import find
+
+    weights = find(shop, trained).folder / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+    Image.new("RGB", (40, 40), "white").save(tmp_path / "a.png")
+    with pytest.raises(BadInput, match="does not match"):
+        apply_files(shop, trained, [tmp_path / "a.png"], tmp_path / "out")

@@ -1,0 +1,113 @@
+"""Training: held-out validation, reproducible seeds, resume after a kill, and a complete manifest."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_pair_folder
+from safetensors.torch import load_file
+
+from apprentice.errors import BadInput
+from apprentice.imports import add_examples
+from apprentice.provenance.manifest import find
+from apprentice.train.loop import Budget, TrainConfig, train
+from apprentice.train.sampler import PatchSampler
+from apprentice.train.split import split_examples
+
+FAST = TrainConfig(patch=32, batch=4, validate_every=5)
+
+
+def weights(apprentice) -> dict[str, torch.Tensor]:
+    return load_file(apprentice.folder / "weights.safetensors")
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture
+def filled_task(shop, small_task, tmp_path) -> str:
+    add_examples(shop, small_task, [write_pair_folder(tmp_path / "pairs", 4)])
+    return small_task
+
+
+def test_a_run_publishes_an_apprentice_with_a_complete_manifest(shop, filled_task):
+    made = train(shop, filled_task, Budget(steps=10), FAST)
+    manifest = json.loads((made.folder / "manifest.json").read_text())
+    assert manifest["task"] == filled_task and manifest["kind"] == "paired"
+    assert manifest["training"]["steps"] == 10 and manifest["training"]["seed"] == 0
+    assert manifest["task_config"]["net"]["width"] == 8
+    works = {part["work"] for e in manifest["examples"] for part in e["parts"].values()}
+    assert len(works) == 8 and all(len(w) == 64 for w in works)
+    assert {e["split"] for e in manifest["examples"]} == {"training", "validation"}
+    assert manifest["owners"][shop.member] == {"name": "Tester", "examples": 4, "pixels": 4 * 48 * 40}
+    assert manifest["metrics"]["validation"] == "1 held-out example(s) of 4"
+    assert set(manifest["metrics"]["identity"]) == {"psnr", "ssim"}
+    assert {"torch", "numpy", "pillow", "python", "apprentice"} <= set(manifest["versions"])
+    assert manifest["weights"]["sha256"].startswith(made.id)
+    assert find(shop, filled_task).id == made.id
+
+
+def test_the_same_seed_and_steps_make_the_same_apprentice(shop, filled_task):
+    first = weights(train(shop, filled_task, Budget(steps=12), FAST, fresh=True))
+    second = weights(train(shop, filled_task, Budget(steps=12), FAST, fresh=True))
+    other = weights(train(shop, filled_task, Budget(steps=12), TrainConfig(**{**FAST.__dict__, "seed": 1}), fresh=True))
+    assert same_weights(first, second)
+    assert not same_weights(first, other)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_training_killed_midway_resumes_to_the_same_weights_as_an_uninterrupted_run(shop, filled_task):
+    config = TrainConfig(**{**FAST.__dict__, "checkpoint_seconds": 0.0})
+    straight = weights(train(shop, filled_task, Budget(steps=14), config, fresh=True))
+
+    def kill_at_step_9(progress):
+        if progress.step == 9:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(shop, filled_task, Budget(steps=14), config, fresh=True, on_progress=kill_at_step_9)
+    notes = []
+    resumed = train(shop, filled_task, Budget(steps=14), config, on_progress=lambda p: notes.append(p.note))
+    assert "resuming at step 9" in notes
+    assert same_weights(straight, weights(resumed))
+
+
+def test_changed_examples_start_a_fresh_run(shop, filled_task, tmp_path):
+    train(shop, filled_task, Budget(steps=5), FAST)
+    add_examples(shop, filled_task, [write_pair_folder(tmp_path / "more", 1, seed=50)])
+    notes = []
+    train(shop, filled_task, Budget(steps=5), FAST, on_progress=lambda p: notes.append(p.note))
+    assert any("starting afresh" in note for note in notes)
+
+
+def test_training_a_task_without_examples_says_how_to_add_them(shop, small_task):
+    with pytest.raises(BadInput, match="apprentice add ink"):
+        train(shop, small_task, Budget(steps=1), FAST)
+
+
+def test_with_three_or_more_examples_whole_examples_are_held_out_of_every_batch():
+    rng = np.random.default_rng(0)
+    pairs = [(np.full((40, 40, 4), i / 10, np.float32), rng.random((40, 40, 4), dtype=np.float32)) for i in range(5)]
+    training, validation, _, held = split_examples(pairs, ["e", "a", "d", "b", "c"], 0.2)
+    assert held == ["a"] and len(training) == 4
+    assert validation[0][0][0, 0, 0] == np.float32(0.1)
+    sampler = PatchSampler(training, patch=16, batch=64, how="mirror+rotate")
+    for step in range(20):
+        inputs, _ = sampler.draw(0, step)
+        assert not torch.any(torch.isclose(inputs[:, 0], torch.tensor(0.1))), "a held-out pixel reached a batch"
+
+
+def test_with_one_example_a_region_is_held_out_and_never_sampled():
+    x = np.zeros((40, 64, 4), np.float32)
+    x[:, 48:] = 1.0  # the last quarter along the longer side is marked
+    training, validation, how, held = split_examples([(x, x.copy())], ["a"], 0.2)
+    assert held == [] and "quarter" in how
+    assert training[0][0].shape == (40, 48, 4) and validation[0][0].shape == (40, 16, 4)
+    assert validation[0][0].min() == 1.0 and training[0][0].max() == 0.0
