@@ -61,4 +61,6 @@ def small_task(shop: Workshop) -> str:
 
 def counts(shop: Workshop) -> tuple[int, int, int]:
     """(works, examples, example parts) in the catalog."""
-    return tuple(shop.catalog.row(f"SELECT COUNT(*) AS n FROM {t}")["n"] for t in ("works", "examples", "example_parts"))
+    return tuple(
+        shop.catalog.row(f"SELECT COUNT(*) AS n FROM {t}")["n"] for t in ("works", "examples", "example_parts")
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import write_pair_folder
 from PIL import Image
 
 from apprentice.errors import BadInput, NotFound
@@ -15,6 +14,7 @@ from apprentice.jobs import apply_files
 from apprentice.kinds.network import NetConfig, PairedNet
 from apprentice.kinds.tiling import transform
 from apprentice.train.loop import Budget, TrainConfig, train
+from conftest import write_pair_folder
 
 
 def random_net(seed: int = 0) -> PairedNet:

@@ -7,11 +7,11 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import counts, drawing_pair, write_pair_folder
 from PIL import Image
 
 from apprentice.errors import BadInput
 from apprentice.imports import add_examples
+from conftest import counts, drawing_pair, write_pair_folder
 
 
 def test_before_and_after_folders_give_one_example_per_shared_name(shop, small_task, tmp_path):
@@ -97,7 +97,9 @@ def png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_an_absurdly_large_image_is_refused_before_decoding(shop, small_task, tmp_path):

@@ -43,6 +43,7 @@ class TrainConfig:
     checkpoint_seconds: float = 20.0
     patience: int = 40  # validations without improvement before stopping early
     holdout: float = 0.2
+    loss: str = "l1"  # "l1", or "l1+mse" (adds a squared term that punishes missing lines more)
 
     @classmethod
     def default_config(cls) -> TrainConfig:
@@ -167,7 +168,9 @@ def resume(run: Run, fresh: bool) -> None:
     run.net.load_state_dict(checkpoint.model)
     run.optimizer.load_state_dict(checkpoint.optimizer)
     run.best = checkpoint.best
-    run.meta |= {k: v for k, v in checkpoint.meta.items() if k in ("step", "seconds", "best_psnr", "best_val", "session")}
+    run.meta |= {
+        k: v for k, v in checkpoint.meta.items() if k in ("step", "seconds", "best_psnr", "best_val", "session")
+    }
     run.meta["note"] = f"resuming at step {run.meta['step']}"
     run.meta["resumed_session"] = not checkpoint.meta.get("finished", False)
 
@@ -203,11 +206,16 @@ def step(run: Run) -> float:
     for group in run.optimizer.param_groups:
         group["lr"] = run.config.learning_rate(run.meta["step"])
     run.net.train()
-    loss = F.l1_loss(run.net(inputs), targets)
+    loss = loss_of(run.config.loss, run.net(inputs), targets)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()
     return float(loss.detach())
+
+
+def loss_of(name: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    loss = F.l1_loss(prediction, target)
+    return loss + F.mse_loss(prediction, target) * 10.0 if name == "l1+mse" else loss
 
 
 def predict(run: Run, source: np.ndarray) -> np.ndarray:
