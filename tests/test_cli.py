@@ -1,0 +1,66 @@
+"""The `apprentice` command end to end, as a user types it, and README kept true to it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_pair_folder
+from PIL import Image
+
+from apprentice.cli import main
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_whole_loop_from_the_command_line(home, tmp_path):
+    assert "Workshop ready" in run("init", "--name", "Ada")
+    assert "Workshop ready" in run("init")  # idempotent
+    run("task", "new", "ink", "--augment", "mirror+rotate")
+    added = json.loads(run("add", "ink", write_pair_folder(tmp_path / "pairs", 3), "--json"))
+    assert sorted(added["added"]) == ["p0", "p1", "p2"]
+    manifest = json.loads(run("train", "ink", "--steps", "4", "--json"))
+    assert manifest["training"]["steps"] == 4
+    (tmp_path / "new").mkdir()
+    Image.new("RGB", (70, 50), "white").save(tmp_path / "new" / "page.png")
+    jobs = json.loads(run("apply", "ink", tmp_path / "new", "--out", tmp_path / "out", "--json"))
+    assert jobs[0]["apprentice"] == manifest["id"] and Path(jobs[0]["output"]).exists()
+    listed = json.loads(run("list", "--json"))
+    assert listed[0]["name"] == "ink" and listed[0]["examples"] == 3 and len(listed[0]["apprentices"]) == 1
+    shown = json.loads(run("show", "ink", "--json"))
+    assert shown["manifest"]["id"] == manifest["id"] and len(shown["example_list"]) == 6
+    assert "ink" in run("list") and "apprentice #1" in run("show", "ink")
+
+
+def test_a_user_error_is_one_sentence_without_a_traceback(home, tmp_path):
+    run("init")
+    result = CliRunner().invoke(main, ["add", "nosuchtask", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: There is no task named 'nosuchtask'; create it with `apprentice task new nosuchtask`."
+    )
+    assert "Traceback" not in result.output
+
+
+def test_commands_before_init_say_to_run_init(home):
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 1 and "apprentice init" in result.output
+
+
+def commands(group, prefix: str = "") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        names += commands(command, f"{prefix}{name} ") if hasattr(command, "commands") else [prefix + name]
+    return names
+
+
+@pytest.mark.parametrize("command", commands(main))
+def test_every_command_is_in_readme(command):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"`apprentice {command}" in readme
