@@ -111,3 +111,12 @@ def test_with_one_example_a_region_is_held_out_and_never_sampled():
     assert held == [] and "quarter" in how
     assert training[0][0].shape == (40, 48, 4) and validation[0][0].shape == (40, 16, 4)
     assert validation[0][0].min() == 1.0 and training[0][0].max() == 0.0
+
+
+def test_focused_patches_are_centred_where_the_step_changes_the_picture():
+    before = np.zeros((200, 200, 4), np.float32)
+    after = before.copy()
+    after[150:154, 20:24] = 1.0  # the only change, in one corner
+    sampler = PatchSampler([(before, after)], patch=16, batch=32, how="none", focus=1.0)
+    _, targets = sampler.draw(0, 1)
+    assert bool((targets.flatten(1).amax(dim=1) == 1.0).all())

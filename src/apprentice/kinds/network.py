@@ -34,6 +34,11 @@ class NetConfig:
         return -(-radius // 4) * 4
 
 
+def act(x: torch.Tensor) -> torch.Tensor:
+    """Leaky ReLU: units that go negative on white paper still learn."""
+    return F.leaky_relu(x, 0.1)
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -41,7 +46,7 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(width, width, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
+        return x + self.conv2(act(self.conv1(x)))
 
 
 class PairedNet(nn.Module):
@@ -57,16 +62,15 @@ class PairedNet(nn.Module):
         self.up = nn.Conv2d(d, 4 * w, 3, padding=1)
         self.fuse = nn.Conv2d(2 * w, w, 3, padding=1)
         self.head = nn.Conv2d(w, 4 * c, 3, padding=1)
-        nn.init.zeros_(self.head.weight)  # starts as the identity: the apprentice first copies
-        nn.init.zeros_(self.head.bias)
 
     @property
     def margin(self) -> int:
         return self.config.margin
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        half = F.relu(self.stem(F.pixel_unshuffle(x, 2)))
-        deep = self.blocks(F.relu(self.down(F.pixel_unshuffle(half, 2))))
-        up = F.relu(F.pixel_shuffle(self.up(deep), 2))
-        fused = F.relu(self.fuse(torch.cat([half, up], dim=1)))
+        centred = x * 2.0 - 1.0  # paper is mostly white: centring keeps the first units from dying
+        half = act(self.stem(F.pixel_unshuffle(centred, 2)))
+        deep = self.blocks(act(self.down(F.pixel_unshuffle(half, 2))))
+        up = act(F.pixel_shuffle(self.up(deep), 2))
+        fused = act(self.fuse(torch.cat([half, up], dim=1)))
         return x + F.pixel_shuffle(self.head(fused), 2)

@@ -31,21 +31,41 @@ def augment(pair: np.ndarray, how: str, rng: np.random.Generator) -> np.ndarray:
 class PatchSampler:
     """Batches of (input, target) patches cut at the same place from each training example."""
 
-    def __init__(self, examples: list[tuple[np.ndarray, np.ndarray]], patch: int, batch: int, how: str) -> None:
-        self.patch, self.batch, self.how = patch, batch, how
+    def __init__(
+        self, examples: list[tuple[np.ndarray, np.ndarray]], patch: int, batch: int, how: str, focus: float = 0.0
+    ) -> None:
+        self.patch, self.batch, self.how, self.focus = patch, batch, how, focus
         self.stacks = [pad_to(np.concatenate([x, y], axis=-1), patch) for x, y in examples]
         self.input_channels = examples[0][0].shape[-1]
         areas = np.array([stack.shape[0] * stack.shape[1] for stack in self.stacks], dtype=np.float64)
         self.weights = areas / areas.sum()
+        self.changes = [changed_pixels(stack, self.input_channels) for stack in self.stacks]
 
     def draw(self, seed: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([seed, step])
-        patches = [self.cut(self.stacks[i], rng) for i in rng.choice(len(self.stacks), self.batch, p=self.weights)]
+        patches = [self.cut(i, rng) for i in rng.choice(len(self.stacks), self.batch, p=self.weights)]
         batch = torch.from_numpy(np.stack(patches)).permute(0, 3, 1, 2)
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        return batch[:, : self.input_channels], batch[:, self.input_channels :]
+        inputs, targets = batch[:, : self.input_channels], batch[:, self.input_channels :]
+        return inputs.contiguous(memory_format=torch.channels_last), targets.contiguous(
+            memory_format=torch.channels_last
+        )
 
-    def cut(self, stack: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        y = int(rng.integers(stack.shape[0] - self.patch + 1))
-        x = int(rng.integers(stack.shape[1] - self.patch + 1))
+    def cut(self, index: int, rng: np.random.Generator) -> np.ndarray:
+        """A patch anywhere, or (with probability `focus`) one centred where the step changes the picture."""
+        stack, changes, half = self.stacks[index], self.changes[index], self.patch // 2
+        if rng.random() < self.focus and len(changes):
+            cy, cx = changes[int(rng.integers(len(changes)))]
+            y = int(np.clip(cy - half, 0, stack.shape[0] - self.patch))
+            x = int(np.clip(cx - half, 0, stack.shape[1] - self.patch))
+        else:
+            y = int(rng.integers(stack.shape[0] - self.patch + 1))
+            x = int(rng.integers(stack.shape[1] - self.patch + 1))
         return np.ascontiguousarray(augment(stack[y : y + self.patch, x : x + self.patch], self.how, rng))
+
+
+def changed_pixels(stack: np.ndarray, split: int, threshold: float = 0.25) -> np.ndarray:
+    """Coordinates (N×2) of pixels that the step changes a lot: where lines are drawn, erased or coloured."""
+    before, after = stack[..., :split], stack[..., split:]
+    if before.shape[-1] != after.shape[-1]:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.argwhere(np.abs(after - before).max(axis=-1) > threshold)

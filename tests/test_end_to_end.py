@@ -1,0 +1,30 @@
+"""Slow end-to-end runs that train for real: the demo, and learning a step well enough to beat copying."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import write_pair_folder
+from PIL import Image
+
+from apprentice.demo import run_demo
+from apprentice.imports import add_examples
+from apprentice.kinds import get_kind
+from apprentice.train.loop import Budget, TrainConfig, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_demo_writes_a_contact_sheet_and_outputs_for_unseen_sketches(tmp_path):
+    result = run_demo(tmp_path / "demo", minutes=0.25)
+    sheet = Image.open(result["contact_sheet"])
+    assert sheet.width > 900 and sheet.height > 800
+    assert len(list((tmp_path / "demo" / "out").glob("*.png"))) == 3
+    assert set(result["unseen"]) == {"psnr", "ssim"} and result["copy"]["psnr"] < 30
+
+
+def test_an_apprentice_beats_copying_on_held_out_pairs(shop, tmp_path):
+    shop.new_task("ink", "paired", get_kind("paired").default_config())
+    add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 5, size=(64, 64))])
+    made = train(shop, "ink", Budget(steps=400), TrainConfig(patch=32, batch=8, validate_every=50))
+    metrics = made.manifest["metrics"]
+    assert metrics["best"]["psnr"] > metrics["identity"]["psnr"] + 3.0
