@@ -14,6 +14,7 @@ from apprentice.jobs import apply_files
 from apprentice.kinds.network import NetConfig, PairedNet
 from apprentice.kinds.tiling import transform
 from apprentice.train.loop import Budget, TrainConfig, train
+
 from conftest import write_pair_folder
 
 

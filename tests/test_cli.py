@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_pair_folder
 from PIL import Image
 
 from apprentice.cli import main
+
+from conftest import write_pair_folder
 
 
 def run(*args: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_pair_folder
 from PIL import Image
 
 from apprentice.demo import run_demo
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.train.loop import Budget, TrainConfig, train
+
+from conftest import write_pair_folder
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from apprentice.errors import BadInput
 from apprentice.imports import add_examples
+
 from conftest import counts, drawing_pair, write_pair_folder
 
 

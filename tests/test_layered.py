@@ -12,6 +12,7 @@ from PIL import Image
 
 from apprentice.errors import BadInput
 from apprentice.formats.layered import decode_layer, is_layered, layer_names, lzf_decompress, read_layer
+
 from layered_files import (
     declare_size,
     krita_maindoc,

@@ -15,6 +15,7 @@ from apprentice.provenance.manifest import find
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import split_examples
+
 from conftest import write_pair_folder
 
 FAST = TrainConfig(patch=32, batch=4, validate_every=5)
