@@ -95,3 +95,11 @@ def test_a_changed_weights_file_is_refused(shop, trained, tmp_path):
     Image.new("RGB", (40, 40), "white").save(tmp_path / "a.png")
     with pytest.raises(BadInput, match="does not match"):
         apply_files(shop, trained, [tmp_path / "a.png"], tmp_path / "out")
+
+
+def test_a_16_bit_grayscale_drawing_is_scaled_not_clipped():
+    from apprentice.formats.images import rgba
+
+    sixteen = Image.fromarray(np.full((4, 4), 32768, dtype=np.uint16))
+    assert sixteen.mode.startswith("I;16")
+    assert rgba(sixteen)[0, 0].tolist() == [128, 128, 128, 255]

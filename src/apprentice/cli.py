@@ -118,8 +118,11 @@ def add(name: str, paths: tuple[Path, ...], before_layer: str, after_layer: str,
 def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh: bool, as_json: bool) -> None:
     """Train the apprentice for task NAME (resumes after an interruption)."""
     config = TrainConfig(seed=seed)
-    with training_bar(as_json) as report:
-        made = train_task(workshop(), name, Budget(steps, minutes), config, fresh, report)
+    try:
+        with training_bar(as_json) as report:
+            made = train_task(workshop(), name, Budget(steps, minutes), config, fresh, report)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"Stopped; the steps so far are saved: `apprentice train {name}` resumes.") from None
     best, identity = made.manifest["metrics"]["best"], made.manifest["metrics"]["identity"]
     text = (
         f"Apprentice {made.label()} is ready: held-out PSNR {best.get('psnr', float('nan')):.2f} dB, "
@@ -142,6 +145,7 @@ class training_bar:  # noqa: N801 - used as a context manager like a function
         ]
         self.bar = Progress(*columns, console=console, disable=quiet)
         self.task = self.bar.add_task("training", total=1.0, step=0, loss="-", val="-", left="?")
+        self.first_left: float | None = None
 
     def __enter__(self):
         self.bar.start()
@@ -154,7 +158,9 @@ class training_bar:  # noqa: N801 - used as a context manager like a function
         if event.note:
             self.bar.console.print(f"[dim]{event.note}[/dim]")
         left = event.remaining
-        fraction = 0.0 if left is None else event.elapsed / max(1e-9, event.elapsed + left)
+        if self.first_left is None and left:
+            self.first_left = left
+        fraction = 0.0 if left is None or not self.first_left else 1.0 - left / self.first_left
         val = "-" if event.val_psnr is None else f"{event.val_psnr:.2f} dB (copy {event.identity_psnr:.2f})"
         self.bar.update(
             self.task,

@@ -84,7 +84,11 @@ def unpremultiply(array: np.ndarray) -> np.ndarray:
 
 
 def rgba(image: Image.Image) -> np.ndarray:
-    """The image as an H×W×4 uint8 array of straight RGBA."""
+    """The image as an H×W×4 uint8 array of straight RGBA (16-bit and float grays scaled, not clipped)."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 1.0 if image.mode == "F" else 65535.0
+        image = Image.fromarray(np.round(np.clip(values / top, 0, 1) * 255).astype(np.uint8), "L")
     return np.asarray(image.convert("RGBA"))
 
 

@@ -65,7 +65,10 @@ def example_entries(workshop: Workshop, records: list[ExampleRecord], held_out: 
             "fingerprint": r.fingerprint,
             "split": "validation" if r.fingerprint in held_out else "training",
             "size": [r.width, r.height],
-            "parts": {role: {"work": p.work, "layer": p.layer, "owner": p.owner} for role, p in r.parts.items()},
+            "parts": {
+                role: {"work": p.work, "layer": p.layer, "owner": p.owner, "consent": p.consent}
+                for role, p in r.parts.items()
+            },
         }
         for r in records
     ]
@@ -96,6 +99,8 @@ def publish(
     data = save({k: v.contiguous() for k, v in weights.items()})
     digest = hashlib.sha256(data).hexdigest()
     apprentice_id = digest[:16]
+    if workshop.catalog.row("SELECT 1 FROM apprentices WHERE id = ?", (apprentice_id,)):
+        return find(workshop, task_name, apprentice_id)  # the same weights were published before
     row = workshop.catalog.row(
         "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM apprentices WHERE task = ?", (task_name,)
     )
@@ -113,7 +118,7 @@ def publish(
         "metrics": metrics,
         "examples": example_entries(workshop, records, set(meta.get("held_out", []))),
         "owners": owner_shares(workshop, records),
-        "consent": {"checked_at": meta.get("gathered_at"), "scope": "own"},
+        "consent_checked_at": meta.get("gathered_at"),
         "versions": versions(),
     }
     folder = workshop.apprentice_folder(apprentice_id)

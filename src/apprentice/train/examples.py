@@ -19,6 +19,7 @@ class Part:
     layer: str
     owner: str
     name: str
+    consent: str
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class ExampleRecord:
 def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
     """The task's examples whose works all consent to this workshop's own apprentices."""
     rows = workshop.catalog.rows(
-        "SELECT e.id, e.name, e.fingerprint, e.width, e.height, p.role, p.work, p.layer, w.owner, w.name AS file "
+        "SELECT e.id, e.name, e.fingerprint, e.width, e.height, "
+        "p.role, p.work, p.layer, w.owner, w.name AS file, w.consent "
         "FROM examples e JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work "
         "WHERE e.task = ? AND NOT EXISTS (SELECT 1 FROM example_parts q JOIN works v ON v.id = q.work "
         "WHERE q.example = e.id AND v.consent = 'withdrawn') ORDER BY e.id, p.role",
@@ -46,7 +48,7 @@ def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
             row["id"],
             ExampleRecord(row["id"], row["name"], row["fingerprint"], row["width"], row["height"], {}),
         )
-        record.parts[row["role"]] = Part(row["work"], row["layer"], row["owner"], row["file"])
+        record.parts[row["role"]] = Part(row["work"], row["layer"], row["owner"], row["file"], row["consent"])
     return list(records.values())
 
 

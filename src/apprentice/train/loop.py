@@ -111,16 +111,20 @@ def train(
     started, last_saved, since_best = time.monotonic(), time.monotonic(), 0
     base_seconds = run.meta["seconds"]
     report(Progress(run.meta["step"], target_steps, base_seconds, None, float("nan"), note=run.meta["note"]))
-    while not done(run, target_steps, deadline, since_best) and not should_stop():
-        loss = step(run)
-        run.meta["seconds"] = base_seconds + time.monotonic() - started
-        if run.meta["step"] % run.config.validate_every == 0:
-            since_best = 0 if validate(run) else since_best + 1
-        if time.monotonic() - last_saved >= run.config.checkpoint_seconds:
-            save(run)
-            last_saved = time.monotonic()
-        report(progress(run, loss, target_steps, deadline))
-    if run.meta["step"] % run.config.validate_every:
+    try:
+        while not done(run, target_steps, deadline, since_best) and not should_stop():
+            loss = step(run)
+            run.meta["seconds"] = base_seconds + time.monotonic() - started
+            if run.meta["step"] % run.config.validate_every == 0:
+                since_best = 0 if validate(run) else since_best + 1
+            if time.monotonic() - last_saved >= run.config.checkpoint_seconds:
+                save(run)
+                last_saved = time.monotonic()
+            report(progress(run, loss, target_steps, deadline))
+    except KeyboardInterrupt:
+        save(run)  # Ctrl-C keeps every step so far; `train` again resumes here
+        raise
+    if run.meta.get("val_step") != run.meta["step"]:
         validate(run)
     run.meta["finished"] = True
     save(run)
@@ -233,7 +237,7 @@ def identity_scores(run: Run) -> dict[str, float]:
 def validate(run: Run) -> bool:
     """Score the held-out data; keep the weights when they are the best so far. True when improved."""
     result = scores(run, [predict(run, x) for x, _ in run.validation])
-    run.meta["val"] = result
+    run.meta["val"], run.meta["val_step"] = result, run.meta["step"]
     if run.meta["best_psnr"] is None or result["psnr"] > run.meta["best_psnr"]:
         run.meta["best_psnr"] = result["psnr"]
         run.meta["best_val"] = result | {"step": run.meta["step"]}
