@@ -29,3 +29,33 @@ def test_an_apprentice_beats_copying_on_held_out_pairs(shop, tmp_path):
     made = train(shop, "ink", Budget(steps=400), TrainConfig(patch=32, batch=8, validate_every=50))
     metrics = made.manifest["metrics"]
     assert metrics["best"]["psnr"] > metrics["identity"]["psnr"] + 3.0
+
+
+def test_a_training_process_killed_with_sigkill_resumes_from_its_checkpoint(home, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from apprentice.store.workshop import Workshop
+    from apprentice.train.checkpoint import load_checkpoint
+
+    shop = Workshop.init(home, "Ada")
+    shop.new_task("ink", "paired", get_kind("paired").default_config())
+    add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 3)])
+    env = os.environ | {"APPRENTICE_HOME": str(home)}
+    command = [sys.executable, "-m", "apprentice.cli", "train", "ink", "--minutes", "5"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = shop.run_folder("ink") / "checkpoint.safetensors"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = load_checkpoint(shop.run_folder("ink"))
+    assert saved is not None and saved.meta["step"] > 0
+    assert shop.catalog.row("PRAGMA integrity_check")[0] == "ok"
+    notes = []
+    train(shop, "ink", Budget(steps=saved.meta["step"] + 2), on_progress=lambda p: notes.append(p.note))
+    assert f"resuming at step {saved.meta['step']}" in notes

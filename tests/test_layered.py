@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from apprentice.errors import BadInput
-from apprentice.formats.layered import decode_layer, is_layered, layer_names, lzf_decompress, read_layer
+from apprentice.formats.krita import lzf_decompress
+from apprentice.formats.layered import decode_layer, is_layered, layer_names, read_layer
 
 from layered_files import (
     declare_size,

@@ -261,3 +261,7 @@ def demo(folder: Path, minutes: float, as_json: bool) -> None:
     with training_bar(as_json) as report:
         result = run_demo(folder, minutes, report)
     emit(result, as_json, f"Contact sheet: {result['contact_sheet']}\n{result['summary']}")
+
+
+if __name__ == "__main__":
+    main()
