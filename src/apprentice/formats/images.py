@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from apprentice.errors import BadInput
@@ -70,17 +71,27 @@ def is_gray(image: Image.Image) -> bool:
 
 def premultiply(rgba: np.ndarray) -> np.ndarray:
     """uint8 straight RGBA → float32 premultiplied RGBA in [0, 1]."""
-    array = rgba.astype(np.float32) / 255.0
-    array[..., :3] *= array[..., 3:4]
-    return array
+    return premultiplied_tensor(rgba).numpy()
 
 
 def unpremultiply(array: np.ndarray) -> np.ndarray:
     """float premultiplied RGBA → uint8 straight RGBA."""
-    array = np.clip(array, 0.0, 1.0)
-    alpha = array[..., 3:4]
-    rgb = np.where(alpha > 1e-4, array[..., :3] / np.maximum(alpha, 1e-4), 0.0)
-    return np.round(np.concatenate([np.clip(rgb, 0.0, 1.0), alpha], axis=-1) * 255.0).astype(np.uint8)
+    return straight_rgba(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)))
+
+
+def premultiplied_tensor(rgba: np.ndarray) -> torch.Tensor:
+    """uint8 H×W×4 straight RGBA → float32 tensor of premultiplied RGBA in [0, 1] (torch: multi-threaded)."""
+    tensor = torch.from_numpy(np.require(rgba, requirements=["C", "W"])).float().div_(255.0)
+    tensor[..., :3] *= tensor[..., 3:4]
+    return tensor
+
+
+def straight_rgba(tensor: torch.Tensor) -> np.ndarray:
+    """float premultiplied RGBA tensor (…×4, channels last) → uint8 straight RGBA array."""
+    tensor = tensor.clamp(0.0, 1.0)
+    alpha = tensor[..., 3:4]
+    rgb = torch.where(alpha > 1e-4, tensor[..., :3] / alpha.clamp_min(1e-4), 0.0).clamp_(0.0, 1.0)
+    return torch.cat([rgb, alpha], dim=-1).mul_(255.0).round_().to(torch.uint8).numpy()
 
 
 def rgba(image: Image.Image) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from apprentice.formats.images import premultiply, unpremultiply
+from apprentice.formats.images import premultiplied_tensor, straight_rgba
 
 ALIGN = 4  # the network's stems halve the resolution twice
 
@@ -24,16 +24,17 @@ def spans(length: int, tile: int) -> list[tuple[int, int]]:
 
 def window(rgba: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
     """rgba[y0:y1, x0:x1], with rows and columns past the image repeating its last row and column."""
-    rows = np.minimum(np.arange(y0, y1), rgba.shape[0] - 1)
-    cols = np.minimum(np.arange(x0, x1), rgba.shape[1] - 1)
-    return rgba[rows[:, None], cols[None, :]]
+    height, width = rgba.shape[:2]
+    inside = rgba[y0 : min(y1, height), x0 : min(x1, width)]
+    extra = ((0, max(0, y1 - height)), (0, max(0, x1 - width)), (0, 0))
+    return np.pad(inside, extra, mode="edge") if extra[0][1] or extra[1][1] else inside
 
 
-def run(net: nn.Module, array: np.ndarray) -> np.ndarray:
-    """The network on one premultiplied H×W×4 array (H, W multiples of ALIGN)."""
-    tensor = torch.from_numpy(array).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
+def run(net: nn.Module, rgba: np.ndarray) -> torch.Tensor:
+    """The network on one uint8 straight-RGBA window (sides multiples of ALIGN); premultiplied H×W×4 out."""
+    tensor = premultiplied_tensor(rgba).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        return net(tensor)[0].permute(1, 2, 0).numpy()
+        return net(tensor)[0].permute(1, 2, 0)
 
 
 def transform(
@@ -52,8 +53,8 @@ def transform(
     for done, ((y0, y1), (x0, x1)) in enumerate(tiles, start=1):
         wy0, wy1 = max(0, y0 - margin), min(padded_h, y1 + margin)
         wx0, wx1 = max(0, x0 - margin), min(padded_w, x1 + margin)
-        result = run(net, premultiply(window(rgba, wy0, wy1, wx0, wx1)))
-        core = unpremultiply(result[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0])
+        result = run(net, window(rgba, wy0, wy1, wx0, wx1))
+        core = straight_rgba(result[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0])
         out[y0 : min(y1, height), x0 : min(x1, width)] = core[: min(y1, height) - y0, : min(x1, width) - x0]
         if on_tile:
             on_tile(done, len(tiles))

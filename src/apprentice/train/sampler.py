@@ -63,7 +63,7 @@ class PatchSampler:
         return np.ascontiguousarray(augment(stack[y : y + self.patch, x : x + self.patch], self.how, rng))
 
 
-def changed_pixels(stack: np.ndarray, split: int, threshold: float = 0.25) -> np.ndarray:
+def changed_pixels(stack: np.ndarray, split: int, threshold: float = 0.15) -> np.ndarray:
     """Coordinates (N×2) of pixels that the step changes a lot: where lines are drawn, erased or coloured."""
     before, after = stack[..., :split], stack[..., split:]
     if before.shape[-1] != after.shape[-1]:
