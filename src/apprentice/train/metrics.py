@@ -24,10 +24,15 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean structural similarity (Wang et al. 2004: 11-px Gaussian window, σ 1.5) over RGB channels."""
+    """Mean structural similarity (Wang et al. 2004: 11-px Gaussian window, σ 1.5) over RGB channels.
+
+    Images narrower than 11 px use the largest odd window that fits.
+    """
     x = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[:, None]
     y = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32)).permute(2, 0, 1)[:, None]
-    taps = torch.exp(-((torch.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    side = min(11, x.shape[-2], x.shape[-1])
+    size = side if side % 2 else side - 1
+    taps = torch.exp(-((torch.arange(size) - (size - 1) / 2) ** 2) / (2 * 1.5**2))
     window = (taps[:, None] * taps[None, :] / taps.sum() ** 2)[None, None]
     blur = lambda t: F.conv2d(t, window)  # noqa: E731
     mx, my = blur(x), blur(y)
