@@ -19,11 +19,14 @@ from apprentice.imports import add_examples
 from apprentice.jobs import apply_files
 from apprentice.kinds import get_kind
 from apprentice.kinds.paired import AUGMENTATIONS
+from apprentice.provenance.consent import set_consent
+from apprentice.provenance.credentials import check as check_credentials
 from apprentice.provenance.manifest import apprentices, find
 from apprentice.store.workshop import Workshop, default_home
 from apprentice.train.loop import Budget, TrainConfig
 from apprentice.train.loop import Progress as TrainProgress
 from apprentice.train.loop import train as train_task
+from apprentice.train.retrain import retrain as retrain_task
 
 console = Console(stderr=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -99,10 +102,12 @@ def task_new(name: str, kind: str, augment: str, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--before-layer", default="", help="In layered files (PSD, KRA, ORA): the layer holding the before.")
 @click.option("--after-layer", default="", help="In layered files: the layer holding the after.")
+@click.option("--mine", is_flag=True, help="Confirm you made files that carry a do-not-train signal.")
 @json_option
-def add(name: str, paths: tuple[Path, ...], before_layer: str, after_layer: str, as_json: bool) -> None:
+def add(name: str, paths: tuple[Path, ...], before_layer: str, after_layer: str, mine: bool, as_json: bool) -> None:
     """Add before/after examples to task NAME from folders, X.before/X.after files or layered files."""
-    report = add_examples(workshop(), name, list(paths), {"before_layer": before_layer, "after_layer": after_layer})
+    options = {"before_layer": before_layer, "after_layer": after_layer, "mine": mine}
+    report = add_examples(workshop(), name, list(paths), options)
     text = f"Added {len(report.added)} example(s) to '{name}'"
     text += f"; {len(report.already_present)} were already there." if report.already_present else "."
     emit(report.to_dict(), as_json, text)
@@ -201,12 +206,20 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit(data, True, "")
         return
-    table = Table("task", "kind", "examples", "apprentices", "newest held-out PSNR (copy)")
+    table = Table("task", "kind", "examples", "apprentices", "newest held-out PSNR (copy)", "consent")
     for item in data:
         newest = item["apprentices"][0] if item["apprentices"] else None
         score = f"{newest['val_psnr']:.2f} dB ({newest['identity_psnr']:.2f})" if newest else "not trained"
-        table.add_row(item["name"], item["kind"], str(item["examples"]), str(len(item["apprentices"])), score)
+        taint = taint_note(newest) if newest else ""
+        table.add_row(item["name"], item["kind"], str(item["examples"]), str(len(item["apprentices"])), score, taint)
     Console().print(table)
+
+
+def taint_note(apprentice: dict) -> str:
+    withdrawn = apprentice["tainted_by"]
+    if not withdrawn:
+        return "ok"
+    return f"tainted: learned from {len(withdrawn)} withdrawn work(s) ({withdrawn[0][:12]}…); `apprentice retrain`"
 
 
 def summary(shop: Workshop, name: str) -> dict:
@@ -229,8 +242,8 @@ def show(name: str, as_json: bool) -> None:
     shop = workshop()
     data = summary(shop, name)
     rows = shop.catalog.rows(
-        "SELECT e.name, e.width, e.height, p.role, p.work, p.layer FROM examples e "
-        "JOIN example_parts p ON p.example = e.id WHERE e.task = ? ORDER BY e.id, p.role",
+        "SELECT e.name, e.width, e.height, p.role, p.work, p.layer, w.consent FROM examples e "
+        "JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work WHERE e.task = ? ORDER BY e.id, p.role",
         (name,),
     )
     data["example_list"] = [dict(row) for row in rows]
@@ -241,13 +254,51 @@ def show(name: str, as_json: bool) -> None:
     click.echo(f"{name} ({data['kind']}, augment {data['config'].get('augment')}): {data['examples']} example(s)")
     for row in rows:
         layer = f" layer '{row['layer']}'" if row["layer"] else ""
-        click.echo(f"  {row['name']:<24} {row['role']:<7} {row['work'][:16]}{layer}  {row['width']}×{row['height']}")
+        size = f"{row['width']}×{row['height']}"
+        click.echo(f"  {row['name']:<24} {row['role']:<7} {row['work'][:16]}{layer}  {size}  consent {row['consent']}")
     for made in data["apprentices"]:
         click.echo(
             f"  apprentice #{made['version']} {made['id']}: held-out PSNR {made['val_psnr']:.2f} dB, "
             f"SSIM {made['val_ssim']:.3f} (copy {made['identity_psnr']:.2f} dB), "
-            f"{made['steps']} steps in {made['seconds'] / 60:.1f} min, {made['created_at']}"
+            f"{made['steps']} steps in {made['seconds'] / 60:.1f} min, {made['created_at']}; {taint_note(made)}"
         )
+
+
+@main.command()
+@click.argument("works", nargs=-1, required=True)
+@click.option("--scope", required=True, help="own, withdrawn, or guild:GUILD-ID.")
+@json_option
+def consent(works: tuple[str, ...], scope: str, as_json: bool) -> None:
+    """Change what your WORKS (files you added, or work ids) may be used for; every change is signed and kept."""
+    changes = set_consent(workshop(), list(works), scope)
+    text = f"{len(changes)} work(s) now '{scope}'."
+    if scope == "withdrawn":
+        text += " Runs started from now on leave them out; tainted apprentices show in `apprentice list`."
+    emit([change.to_dict() for change in changes], as_json, text)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--minutes", type=float, help="Train for this many minutes (default: as many steps as before).")
+@json_option
+def retrain(name: str, minutes: float | None, as_json: bool) -> None:
+    """Train a successor of task NAME's newest apprentice, on its settings, without withdrawn works."""
+    with training_bar(as_json) as report:
+        made = retrain_task(workshop(), name, Budget(minutes=minutes) if minutes else None, report)
+    lineage = made.manifest["lineage"]
+    emit(
+        made.manifest, as_json, f"Apprentice {made.label()} succeeds {lineage['successor_of']} ({lineage['because']})."
+    )
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@json_option
+def provenance(files: tuple[Path, ...], as_json: bool) -> None:
+    """Read the credentials in FILES that apply wrote, and check them against this workshop."""
+    shop = workshop()
+    results = [check_credentials(shop, path) for path in files]
+    emit(results, as_json, "\n".join(result["verdict"] for result in results))
 
 
 @main.command()

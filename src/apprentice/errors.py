@@ -3,7 +3,8 @@
     ApprenticeError          a problem the user can fix; its message is one sentence naming the file and the fix
     ├── BadInput             a file that cannot be used as it is (corrupt, too large, wrong size, missing layer)
     ├── NotFound             a task, apprentice or workshop that does not exist yet
-    └── Conflict             a request that clashes with what is stored (a task name taken, a kind mismatch)
+    ├── Conflict             a request that clashes with what is stored (a task name taken, a kind mismatch)
+    └── Withdrawn            a work's owner withdrew consent while a run was learning from it
 
 Anything else that escapes is a bug and keeps its traceback.
 """
@@ -23,3 +24,7 @@ class NotFound(ApprenticeError):
 
 class Conflict(ApprenticeError):
     """A request that clashes with what is already stored."""
+
+
+class Withdrawn(ApprenticeError):
+    """A work's owner withdrew consent while a run was learning from it; nothing was published."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from apprentice.formats import layered
 from apprentice.formats.images import decode_image
 from apprentice.formats.pairs import Source
 from apprentice.kinds import FoundExample, get_kind
+from apprentice.provenance import consent
+from apprentice.provenance.signals import training_reservations
 from apprentice.store.workshop import Workshop, now
 
 
@@ -37,6 +41,7 @@ class LoadedExample:
     found: FoundExample
     data: dict[str, bytes]  # role → file bytes
     size: tuple[int, int]
+    reservations: dict[str, str]  # role → the do-not-train signal its owner overrode with --mine
 
 
 def decode_part(data: bytes, name: str, layer: str) -> Image.Image:
@@ -46,15 +51,22 @@ def decode_part(data: bytes, name: str, layer: str) -> Image.Image:
     return decode_image(data, name)
 
 
-def load(found: FoundExample, check) -> LoadedExample:
-    data, images, cache = {}, {}, {}
+def load(found: FoundExample, check: Callable, mine: bool) -> LoadedExample:
+    """Read and decode an example's parts, refusing files whose makers reserved them from training."""
+    data, images, reservations = {}, {}, {}
     for role, source in found.parts.items():
-        if source.path not in cache:
-            cache[source.path] = read_bytes(source)
-        data[role] = cache[source.path]
+        data[role] = read_bytes(source)
+        found_reservations = training_reservations(data[role])
+        if found_reservations and not mine:
+            first = found_reservations[0]
+            raise BadInput(
+                f"{source.path} says it must not be used for AI training ({first.standard}: {first.detail}); "
+                "if you made it yourself and still want to train on it, add it again with --mine."
+            )
+        reservations[role] = "; ".join(f"{r.standard}: {r.detail}" for r in found_reservations)
         images[role] = decode_part(data[role], str(source.path), source.layer)
     check(found.name, images, found.parts)
-    return LoadedExample(found, data, next(iter(images.values())).size)
+    return LoadedExample(found, data, next(iter(images.values())).size, reservations)
 
 
 def read_bytes(source: Source) -> bytes:
@@ -72,14 +84,16 @@ def add_examples(workshop: Workshop, task_name: str, paths: list[Path], options:
     """Import every example the paths hold into the task, all or nothing."""
     task = workshop.task(task_name)
     kind = get_kind(task.kind)
-    loaded = [load(found, kind.check) for found in kind.find_examples(paths, options or {})]
+    options = options or {}
+    found = kind.find_examples(paths, options)
+    loaded = [load(item, kind.check, options.get("mine", False)) for item in found]
     keys = {id(item): {role: workshop.blobs.put(data) for role, data in item.data.items()} for item in loaded}
     added, present, new_works = [], [], 0
     with workshop.catalog.write() as db:
         for item in loaded:
             parts = {role: (keys[id(item)][role], item.found.parts[role].layer) for role in kind.roles}
             for role, (work, _) in parts.items():
-                new_works += store_work(db, workshop.member, work, item.found.parts[role].path, item.data[role])
+                new_works += store_work(db, workshop, work, item, role)
             if store_example(db, task.name, item, parts):
                 added.append(item.found.name)
             else:
@@ -87,15 +101,19 @@ def add_examples(workshop: Workshop, task_name: str, paths: list[Path], options:
     return ImportReport(added, present, new_works)
 
 
-def store_work(db, owner: str, work: str, path: Path, data: bytes) -> int:
+def store_work(db: sqlite3.Connection, workshop: Workshop, work: str, item: LoadedExample, role: str) -> int:
+    """Store a work once, owned by the importing member, with its first (signed) consent: own."""
     cursor = db.execute(
-        "INSERT INTO works (id, owner, name, size, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        (work, owner, path.name, len(data), now()),
+        "INSERT INTO works (id, owner, name, size, added_at, reservation) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING",
+        (work, workshop.member, item.found.parts[role].path.name, len(item.data[role]), now(), item.reservations[role]),
     )
+    if cursor.rowcount:
+        consent.record(db, workshop, work, "own")
     return cursor.rowcount
 
 
-def store_example(db, task: str, item: LoadedExample, parts: dict[str, tuple[str, str]]) -> bool:
+def store_example(db: sqlite3.Connection, task: str, item: LoadedExample, parts: dict[str, tuple[str, str]]) -> bool:
     cursor = db.execute(
         "INSERT INTO examples (task, name, fingerprint, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (task, fingerprint) DO NOTHING",

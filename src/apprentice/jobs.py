@@ -11,12 +11,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from apprentice import __version__
 from apprentice.errors import BadInput
 from apprentice.formats import layered
 from apprentice.formats.images import has_alpha, image_from_rgba, is_gray, read_image, rgba, write_image
 from apprentice.formats.pairs import Source, is_image
 from apprentice.kinds.tiling import transform
+from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice, find, load_network
 from apprentice.store.workshop import Workshop, now
 
@@ -69,17 +69,6 @@ def output_path(source: Source, out_dir: Path) -> Path:
     return out_dir / source.path.name
 
 
-def credentials(apprentice: Apprentice) -> dict[str, str]:
-    owners = ", ".join(share["name"] for share in apprentice.manifest.get("owners", {}).values())
-    return {
-        "apprentice:id": apprentice.id,
-        "apprentice:manifest-sha256": apprentice.manifest_sha256,
-        "apprentice:task": apprentice.task,
-        "apprentice:learned-from": owners,
-        "Software": f"Apprentice {__version__}",
-    }
-
-
 def apply_files(
     workshop: Workshop,
     task_name: str,
@@ -102,7 +91,8 @@ def apply_files(
         image = layered.read_layer(source.path, source.layer) if source.layer else read_image(source.path)
         made = transform(net, rgba(image), net.margin, tile)
         mode = output_mode(image, apprentice.manifest["output"]["gray"])
-        write_image(image_from_rgba(made, mode), target, credentials(apprentice))
+        result = image_from_rgba(made, mode)
+        write_image(result, target, credentials(workshop, apprentice, result, target.suffix))
         results.append(record_job(workshop, apprentice, source, target))
         if on_progress:
             on_progress(number, len(todo), str(source))

@@ -6,6 +6,7 @@ float array that the networks see, and `image_from_pixels()` turns such an array
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from apprentice.errors import BadInput
+from apprentice.store.files import write_atomically
 
 MAX_PIXELS = 100_000_000  # 10 000 × 10 000: larger pages are refused before decoding
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
@@ -116,22 +118,35 @@ def image_from_rgba(array: np.ndarray, mode: str) -> Image.Image:
     return image.convert("RGB").convert(mode)
 
 
-def write_image(image: Image.Image, path: Path, metadata: dict[str, str]) -> None:
-    """Write `image` to `path` in the format its suffix names, with `metadata` as text fields."""
-    suffix = path.suffix.lower()
+def encode_image(image: Image.Image, suffix: str, metadata: dict[str, str]) -> bytes:
+    """`image` encoded in the format `suffix` names, with `metadata` as text fields (PNG iTXt, else EXIF)."""
+    buffer, suffix = io.BytesIO(), suffix.lower()
+    kind = Image.registered_extensions().get(suffix, "PNG")
     if suffix == ".png":
         info = PngImagePlugin.PngInfo()
         for key, value in metadata.items():
             info.add_itxt(key, value)
-        image.save(path, pnginfo=info)
-        return
+        image.save(buffer, "PNG", pnginfo=info)
+        return buffer.getvalue()
     exif = Image.Exif()
     exif[0x9286] = "\n".join(f"{key}={value}" for key, value in metadata.items())  # UserComment
-    if suffix in (".jpg", ".jpeg"):
+    if kind == "JPEG":
         image = image.convert("L" if is_gray(image) else "RGB")
-        image.save(path, exif=exif, quality=95)
-        return
-    image.save(path, exif=exif)
+        image.save(buffer, kind, exif=exif, quality=95)
+    else:
+        image.save(buffer, kind, exif=exif)
+    return buffer.getvalue()
+
+
+def write_image(image: Image.Image, path: Path, metadata: dict[str, str]) -> None:
+    """Write `image` to `path` atomically in the format its suffix names, with `metadata` as text fields."""
+    write_atomically(path, encode_image(image, path.suffix, metadata))
+
+
+def pixel_digest(image: Image.Image) -> str:
+    """SHA-256 of the image's size and RGBA pixels: changes when any pixel does, not when metadata does."""
+    array = rgba(image)
+    return hashlib.sha256(f"{array.shape}".encode() + array.tobytes()).hexdigest()
 
 
 def read_metadata(path: Path) -> dict[str, str]:

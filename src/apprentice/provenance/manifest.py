@@ -93,6 +93,7 @@ def publish(
     records: list[ExampleRecord],
     train_config: dict,
     meta: dict,
+    lineage: dict | None = None,
 ) -> Apprentice:
     """Write the apprentice's files, then name it in the catalog (in that order, so a kill leaves no dangling row)."""
     task = workshop.task(task_name)
@@ -120,6 +121,7 @@ def publish(
         "owners": owner_shares(workshop, records),
         "consent_checked_at": meta.get("gathered_at"),
         "versions": versions(),
+        "lineage": lineage or {},
     }
     folder = workshop.apprentice_folder(apprentice_id)
     write_atomically(folder / WEIGHTS, data)
@@ -128,7 +130,7 @@ def publish(
     with workshop.catalog.write() as db:
         db.execute(
             "INSERT INTO apprentices (id, task, version, manifest_sha256, val_psnr, val_ssim, identity_psnr, steps, "
-            "seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "seconds, created_at, successor_of, because) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 apprentice_id,
                 task_name,
@@ -140,7 +142,13 @@ def publish(
                 meta["step"],
                 meta["seconds"],
                 manifest["created_at"],
+                (lineage or {}).get("successor_of"),
+                (lineage or {}).get("because"),
             ),
+        )
+        works = {part.work for record in records for part in record.parts.values()}
+        db.executemany(
+            "INSERT INTO apprentice_works (apprentice, work) VALUES (?, ?)", [(apprentice_id, w) for w in works]
         )
     return find(workshop, task_name, apprentice_id)
 
@@ -182,6 +190,17 @@ def load_network(apprentice: Apprentice) -> torch.nn.Module:
 
 
 def apprentices(workshop: Workshop, task_name: str | None = None) -> list[dict]:
-    """Catalog rows of the apprentices, newest first."""
+    """Catalog rows of the apprentices, newest first, each with the withdrawn works it learned from."""
     sql = "SELECT * FROM apprentices" + (" WHERE task = ?" if task_name else "") + " ORDER BY task, version DESC"
-    return [dict(row) for row in workshop.catalog.rows(sql, (task_name,) if task_name else ())]
+    rows = [dict(row) for row in workshop.catalog.rows(sql, (task_name,) if task_name else ())]
+    return [row | {"tainted_by": tainted_by(workshop, row["id"])} for row in rows]
+
+
+def tainted_by(workshop: Workshop, apprentice_id: str) -> list[str]:
+    """The works this apprentice learned from whose owners have since withdrawn them."""
+    rows = workshop.catalog.rows(
+        "SELECT w.id FROM apprentice_works a JOIN works w ON w.id = a.work "
+        "WHERE a.apprentice = ? AND w.consent = 'withdrawn' ORDER BY w.id",
+        (apprentice_id,),
+    )
+    return [row["id"] for row in rows]

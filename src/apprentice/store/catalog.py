@@ -69,6 +69,24 @@ MIGRATIONS = [
         created_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE consent_changes (
+        id INTEGER PRIMARY KEY,
+        work TEXT NOT NULL REFERENCES works(id),
+        scope TEXT NOT NULL,             -- 'own', 'guild:<id>' or 'withdrawn'
+        member TEXT NOT NULL,            -- who changed it: the work's owner
+        at TEXT NOT NULL,
+        signature TEXT NOT NULL          -- the member's Ed25519 signature of the change's canonical JSON
+    );
+    CREATE TABLE apprentice_works (
+        apprentice TEXT NOT NULL REFERENCES apprentices(id),
+        work TEXT NOT NULL REFERENCES works(id),
+        PRIMARY KEY (apprentice, work)
+    );
+    ALTER TABLE apprentices ADD COLUMN successor_of TEXT;
+    ALTER TABLE apprentices ADD COLUMN because TEXT;
+    ALTER TABLE works ADD COLUMN reservation TEXT NOT NULL DEFAULT ''
+    """,  # reservation: a do-not-train signal its owner overrode with --mine (comments inside ALTER break SQLite)
 ]
 
 

@@ -17,12 +17,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from apprentice.errors import BadInput
+from apprentice.errors import BadInput, Withdrawn
 from apprentice.formats.images import is_gray, premultiply, unpremultiply
 from apprentice.kinds import get_kind
 from apprentice.kinds.tiling import transform
+from apprentice.provenance.consent import withdrawn_among
 from apprentice.provenance.manifest import Apprentice, publish
 from apprentice.store.workshop import Workshop, now
+from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from apprentice.train.examples import ExampleRecord, gather, load_images
 from apprentice.train.metrics import image_scores
@@ -102,6 +104,7 @@ def train(
     fresh: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    lineage: dict | None = None,
 ) -> Apprentice:
     """Train the task's apprentice within the budget and publish the best one by held-out validation."""
     torch.set_flush_denormal(True)  # tiny gradients otherwise slow every step several-fold on CPUs
@@ -116,6 +119,7 @@ def train(
             loss = step(run)
             run.meta["seconds"] = base_seconds + time.monotonic() - started
             if run.meta["step"] % run.config.validate_every == 0:
+                check_consent(run)
                 since_best = 0 if validate(run) else since_best + 1
             if time.monotonic() - last_saved >= run.config.checkpoint_seconds:
                 save(run)
@@ -128,7 +132,8 @@ def train(
         validate(run)
     run.meta["finished"] = True
     save(run)
-    return publish_run(run)
+    check_consent(run)
+    return publish_run(run, lineage or {})
 
 
 def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool) -> Run:
@@ -271,6 +276,18 @@ def progress(run: Run, loss: float, target_steps: int | None, deadline: float | 
     )
 
 
-def publish_run(run: Run) -> Apprentice:
+def check_consent(run: Run) -> None:
+    """Stop, forgetting the run, when an owner withdrew a work it learns from (read from the catalog now)."""
+    works = {part.work for record in run.records for part in record.parts.values()}
+    withdrawn = withdrawn_among(run.workshop, works)
+    if withdrawn:
+        (run.workshop.run_folder(run.task) / CHECKPOINT).unlink(missing_ok=True)
+        raise Withdrawn(
+            f"Work {withdrawn[0][:12]} was withdrawn while '{run.task}' was training on it, so nothing was kept; "
+            f"run `apprentice train {run.task}` to train without it."
+        )
+
+
+def publish_run(run: Run, lineage: dict) -> Apprentice:
     metrics = {"validation": run.validation_how, "best": run.meta.get("best_val", {}), "identity": run.meta["identity"]}
-    return publish(run.workshop, run.task, run.best, metrics, run.records, asdict(run.config), run.meta)
+    return publish(run.workshop, run.task, run.best, metrics, run.records, asdict(run.config), run.meta, lineage)

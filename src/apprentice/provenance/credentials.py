@@ -1,0 +1,82 @@
+"""Credentials written into every output: which apprentice made it, from whose work, signed.
+
+`check` reads them back from a file and compares them with the catalog and with the file's own pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from apprentice import __version__
+from apprentice.formats.images import decode_image, encode_image, pixel_digest, read_metadata
+from apprentice.guild.identity import verify
+from apprentice.provenance.manifest import Apprentice
+from apprentice.store.workshop import Workshop
+
+PREFIX = "apprentice:"
+SIGNED = ("id", "manifest-sha256", "task", "learned-from", "pixels-sha256", "signer")
+
+
+def canonical(fields: dict[str, str]) -> bytes:
+    return json.dumps({k: fields.get(PREFIX + k, "") for k in SIGNED}, sort_keys=True).encode()
+
+
+def credentials(workshop: Workshop, apprentice: Apprentice, image: Image.Image, suffix: str) -> dict[str, str]:
+    """The signed credential fields for `image` as it will read back once encoded as `suffix`."""
+    lossless = suffix.lower() in (".png", ".tif", ".tiff", ".bmp")
+    seen = image if lossless else decode_image(encode_image(image, suffix, {}), "output")  # hash what readers see
+    owners = apprentice.manifest.get("owners", {})
+    fields = {
+        PREFIX + "id": apprentice.id,
+        PREFIX + "manifest-sha256": apprentice.manifest_sha256,
+        PREFIX + "task": apprentice.task,
+        PREFIX + "learned-from": ", ".join(f"{share['name']} ({key[:16]})" for key, share in owners.items()),
+        PREFIX + "pixels-sha256": pixel_digest(seen),
+        PREFIX + "signer": workshop.member,
+    }
+    return fields | {
+        PREFIX + "signature": workshop.identity.sign(canonical(fields)),
+        "Software": f"Apprentice {__version__}",
+    }
+
+
+def check(workshop: Workshop, path: Path) -> dict:
+    """What a file's credentials claim, and whether its pixels, signature and apprentice still match them."""
+    fields = {k: v for k, v in read_metadata(path).items() if k.startswith(PREFIX)}
+    if not fields:
+        return {"file": str(path), "credentials": False, "verdict": f"{path} carries no Apprentice credentials."}
+    claims = {k[len(PREFIX) :]: v for k, v in fields.items()}
+    row = workshop.catalog.row("SELECT manifest_sha256 FROM apprentices WHERE id = ?", (claims.get("id", ""),))
+    result = {
+        "file": str(path),
+        "credentials": True,
+        "claims": claims,
+        "signature_valid": verify(claims.get("signer", ""), canonical(fields), claims.get("signature", "")),
+        "pixels_match": pixel_digest(decode_image(path.read_bytes(), str(path))) == claims.get("pixels-sha256"),
+        "apprentice_known": row is not None,
+        "manifest_matches": row is not None and manifest_matches(workshop, claims, row["manifest_sha256"]),
+    }
+    return result | {"verdict": verdict(result)}
+
+
+def manifest_matches(workshop: Workshop, claims: dict, catalog_sha256: str) -> bool:
+    manifest = workshop.apprentice_folder(claims["id"]) / "manifest.json"
+    on_disk = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else ""
+    return claims.get("manifest-sha256") == catalog_sha256 == on_disk
+
+
+def verdict(result: dict) -> str:
+    claims, name = result["claims"], result["file"]
+    if not result["signature_valid"]:
+        return f"{name}: its credentials were altered or forged (the signature does not match)."
+    if not result["pixels_match"]:
+        return f"{name}: its pixels were changed after apprentice {claims['id']} made it."
+    if not result["apprentice_known"]:
+        return f"{name}: made by apprentice {claims['id']} ({claims['task']}), which is not in this workshop."
+    if not result["manifest_matches"]:
+        return f"{name}: apprentice {claims['id']}'s manifest no longer matches the one it was made with."
+    return f"{name}: made by apprentice {claims['id']} ({claims['task']}), learned from {claims['learned-from']}."
