@@ -65,3 +65,21 @@ def commands(group, prefix: str = "") -> list[str]:
 def test_every_command_is_in_readme(command):
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert f"`apprentice {command}" in readme
+
+
+def test_consent_retrain_and_provenance_from_the_command_line(home, tmp_path):
+    run("init", "--name", "Ada")
+    run("task", "new", "ink")
+    folder = write_pair_folder(tmp_path / "pairs", 3)
+    run("add", "ink", folder)
+    first = json.loads(run("train", "ink", "--steps", "3", "--json"))
+    changes = json.loads(run("consent", folder / "after" / "p1.png", "--scope", "withdrawn", "--json"))
+    assert changes[0]["scope"] == "withdrawn" and changes[0]["verified"]
+    assert "tainted" in run("list") and "tainted" in run("show", "ink")
+    second = json.loads(run("retrain", "ink", "--json"))
+    assert second["lineage"]["successor_of"] == first["id"]
+    (tmp_path / "new").mkdir()
+    Image.new("RGB", (30, 30), "white").save(tmp_path / "new" / "page.png")
+    run("apply", "ink", tmp_path / "new", "--out", tmp_path / "out")
+    checked = json.loads(run("provenance", tmp_path / "out" / "page.png", "--json"))
+    assert checked[0]["claims"]["id"] == second["id"] and checked[0]["pixels_match"]

@@ -44,7 +44,7 @@ def test_a_run_publishes_an_apprentice_with_a_complete_manifest(shop, filled_tas
     works = {part["work"] for e in manifest["examples"] for part in e["parts"].values()}
     assert len(works) == 8 and all(len(w) == 64 for w in works)
     assert {e["split"] for e in manifest["examples"]} == {"training", "validation"}
-    assert manifest["owners"][shop.member] == {"name": "Tester", "examples": 4, "pixels": 4 * 48 * 40}
+    assert manifest["owners"][shop.member] == {"name": "Tester", "examples": 4, "pixels": 3 * 48 * 40}
     assert manifest["metrics"]["validation"] == "1 held-out example(s) of 4"
     assert set(manifest["metrics"]["identity"]) == {"psnr", "ssim"}
     assert {"torch", "numpy", "pillow", "python", "apprentice"} <= set(manifest["versions"])

@@ -210,7 +210,7 @@ def list_(as_json: bool) -> None:
     for item in data:
         newest = item["apprentices"][0] if item["apprentices"] else None
         score = f"{newest['val_psnr']:.2f} dB ({newest['identity_psnr']:.2f})" if newest else "not trained"
-        taint = taint_note(newest) if newest else ""
+        taint = ("ok" if not newest["tainted_by"] else "tainted: retrain") if newest else ""
         table.add_row(item["name"], item["kind"], str(item["examples"]), str(len(item["apprentices"])), score, taint)
     Console().print(table)
 
@@ -219,7 +219,7 @@ def taint_note(apprentice: dict) -> str:
     withdrawn = apprentice["tainted_by"]
     if not withdrawn:
         return "ok"
-    return f"tainted: learned from {len(withdrawn)} withdrawn work(s) ({withdrawn[0][:12]}…); `apprentice retrain`"
+    return f"tainted: learned from {len(withdrawn)} withdrawn work(s) ({', '.join(w[:12] for w in withdrawn)})"
 
 
 def summary(shop: Workshop, name: str) -> dict:
@@ -256,6 +256,8 @@ def show(name: str, as_json: bool) -> None:
         layer = f" layer '{row['layer']}'" if row["layer"] else ""
         size = f"{row['width']}×{row['height']}"
         click.echo(f"  {row['name']:<24} {row['role']:<7} {row['work'][:16]}{layer}  {size}  consent {row['consent']}")
+    for share in (data["manifest"] or {}).get("owners", {}).values():
+        click.echo(f"  newest learned from {share['name']}: {share['examples']} example(s), {share['pixels']:,} px")
     for made in data["apprentices"]:
         click.echo(
             f"  apprentice #{made['version']} {made['id']}: held-out PSNR {made['val_psnr']:.2f} dB, "

@@ -74,14 +74,17 @@ def example_entries(workshop: Workshop, records: list[ExampleRecord], held_out: 
     ]
 
 
-def owner_shares(workshop: Workshop, records: list[ExampleRecord]) -> dict[str, dict]:
-    """Per owner: how many examples and training pixels of theirs the apprentice learned from."""
+def owner_shares(workshop: Workshop, records: list[ExampleRecord], held_out: set[str]) -> dict[str, dict]:
+    """Per owner: how many examples of theirs the apprentice saw, and how many pixels of those it trained on.
+
+    Held-out examples count as examples but not as training pixels: the apprentice never learned from them.
+    """
     shares: dict[str, dict] = {}
     for record in records:
         for owner in {part.owner for part in record.parts.values()}:
             share = shares.setdefault(owner, {"name": workshop.member_name(owner), "examples": 0, "pixels": 0})
             share["examples"] += 1
-            share["pixels"] += record.width * record.height
+            share["pixels"] += 0 if record.fingerprint in held_out else record.width * record.height
     return shares
 
 
@@ -118,7 +121,7 @@ def publish(
         "output": {"gray": meta.get("gray_output", False)},
         "metrics": metrics,
         "examples": example_entries(workshop, records, set(meta.get("held_out", []))),
-        "owners": owner_shares(workshop, records),
+        "owners": owner_shares(workshop, records, set(meta.get("held_out", []))),
         "consent_checked_at": meta.get("gathered_at"),
         "versions": versions(),
         "lineage": lineage or {},
