@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from apprentice.errors import BadInput
+from apprentice.errors import BadInput, NotFound
 from apprentice.formats import layered
 from apprentice.formats.images import decode_image
 from apprentice.formats.pairs import Source
@@ -127,3 +127,12 @@ def store_example(db: sqlite3.Connection, task: str, item: LoadedExample, parts:
             (cursor.lastrowid, role, work, layer),
         )
     return True
+
+
+def remove_example(workshop: Workshop, task_name: str, example_id: int) -> None:
+    """Take one example out of a task (its works stay stored: other examples or apprentices may name them)."""
+    workshop.task(task_name)
+    with workshop.catalog.write() as db:
+        cursor = db.execute("DELETE FROM examples WHERE id = ? AND task = ?", (example_id, task_name))
+        if cursor.rowcount == 0:
+            raise NotFound(f"The task '{task_name}' has no example {example_id}; reload the list of examples.")

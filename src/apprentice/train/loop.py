@@ -76,6 +76,7 @@ class Progress:
     best_psnr: float | None = None
     identity_psnr: float | None = None
     note: str = ""
+    previews: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # held-out (before, made, after), uint8
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Run:
     margin: int
     meta: dict = field(default_factory=dict)
     best: dict[str, torch.Tensor] = field(default_factory=dict)
+    previews: list | None = None  # the latest validation's pictures, handed to the next progress event
 
 
 def train(
@@ -241,8 +243,11 @@ def identity_scores(run: Run) -> dict[str, float]:
 
 def validate(run: Run) -> bool:
     """Score the held-out data; keep the weights when they are the best so far. True when improved."""
-    result = scores(run, [predict(run, x) for x, _ in run.validation])
+    predictions = [predict(run, x) for x, _ in run.validation]
+    result = scores(run, predictions)
     run.meta["val"], run.meta["val_step"] = result, run.meta["step"]
+    pictures = zip(run.validation, predictions, strict=True)
+    run.previews = [(unpremultiply(x), unpremultiply(made), unpremultiply(y)) for (x, y), made in pictures]
     if run.meta["best_psnr"] is None or result["psnr"] > run.meta["best_psnr"]:
         run.meta["best_psnr"] = result["psnr"]
         run.meta["best_val"] = result | {"step": run.meta["step"]}
@@ -264,6 +269,7 @@ def progress(run: Run, loss: float, target_steps: int | None, deadline: float | 
         by_steps = per_step * (target_steps - run.meta["step"])
         remaining = by_steps if remaining is None else min(remaining, by_steps)
     val = run.meta.get("val", {}).get("psnr")
+    previews, run.previews = run.previews, None
     return Progress(
         run.meta["step"],
         target_steps,
@@ -273,6 +279,7 @@ def progress(run: Run, loss: float, target_steps: int | None, deadline: float | 
         val,
         run.meta["best_psnr"],
         run.meta["identity"]["psnr"],
+        previews=previews,
     )
 
 
