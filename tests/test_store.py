@@ -50,3 +50,11 @@ def test_a_write_that_fails_midway_leaves_the_catalog_as_it_was(shop):
         db.execute("INSERT INTO tasks (name, kind, config, created_at) VALUES ('x', 'paired', '{}', 'now')")
         raise RuntimeError("killed")
     assert [t.name for t in shop.tasks()] == ["flats"]
+
+
+@pytest.mark.parametrize("name", ["..", "a/b", "", ".hidden", "x" * 65])
+def test_a_task_name_that_could_escape_its_folder_is_refused(shop, name):
+    from apprentice.errors import BadInput
+
+    with pytest.raises(BadInput, match="cannot name a task"):
+        shop.new_task(name, "paired", {})

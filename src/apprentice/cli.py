@@ -5,8 +5,11 @@ User errors print one sentence and exit 1; anything else is a bug and keeps its 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import socket
+import webbrowser
 from pathlib import Path
 
 import click
@@ -21,12 +24,12 @@ from apprentice.kinds import get_kind
 from apprentice.kinds.paired import AUGMENTATIONS
 from apprentice.provenance.consent import set_consent
 from apprentice.provenance.credentials import check as check_credentials
-from apprentice.provenance.manifest import apprentices, find
 from apprentice.store.workshop import Workshop, default_home
 from apprentice.train.loop import Budget, TrainConfig
 from apprentice.train.loop import Progress as TrainProgress
 from apprentice.train.loop import train as train_task
 from apprentice.train.retrain import retrain as retrain_task
+from apprentice.views import example_parts, newest_manifest, summary
 
 console = Console(stderr=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -222,18 +225,6 @@ def taint_note(apprentice: dict) -> str:
     return f"tainted: learned from {len(withdrawn)} withdrawn work(s) ({', '.join(w[:12] for w in withdrawn)})"
 
 
-def summary(shop: Workshop, name: str) -> dict:
-    task_ = shop.task(name)
-    count = shop.catalog.row("SELECT COUNT(*) AS n FROM examples WHERE task = ?", (name,))["n"]
-    return {
-        "name": name,
-        "kind": task_.kind,
-        "config": task_.config,
-        "examples": count,
-        "apprentices": apprentices(shop, name),
-    }
-
-
 @main.command()
 @click.argument("name")
 @json_option
@@ -241,13 +232,9 @@ def show(name: str, as_json: bool) -> None:
     """Show task NAME: its examples and its newest apprentice's manifest."""
     shop = workshop()
     data = summary(shop, name)
-    rows = shop.catalog.rows(
-        "SELECT e.name, e.width, e.height, p.role, p.work, p.layer, w.consent FROM examples e "
-        "JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work WHERE e.task = ? ORDER BY e.id, p.role",
-        (name,),
-    )
-    data["example_list"] = [dict(row) for row in rows]
-    data["manifest"] = find(shop, name).manifest if data["apprentices"] else None
+    rows = example_parts(shop, name)
+    data["example_list"] = rows
+    data["manifest"] = newest_manifest(shop, name)
     if as_json:
         emit(data, True, "")
         return
@@ -306,14 +293,63 @@ def provenance(files: tuple[Path, ...], as_json: bool) -> None:
 @main.command()
 @click.option("--folder", type=click.Path(path_type=Path), default=Path("apprentice-demo"), show_default=True)
 @click.option("--minutes", type=float, default=3.0, show_default=True, help="Training time.")
+@click.option("--serve", is_flag=True, help="Afterwards, open the demo's workshop in your browser.")
 @json_option
-def demo(folder: Path, minutes: float, as_json: bool) -> None:
+def demo(folder: Path, minutes: float, serve: bool, as_json: bool) -> None:
     """Make a small rough-sketch → clean-ink workshop, train on it, apply to new sketches, write a contact sheet."""
     from apprentice.demo import run_demo
 
     with training_bar(as_json) as report:
         result = run_demo(folder, minutes, report)
     emit(result, as_json, f"Contact sheet: {result['contact_sheet']}\n{result['summary']}")
+    if serve:
+        serve_workshop(folder / "workshop", "127.0.0.1", 8765, browser=True)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Answer on this address (others can reach it!).")
+@click.option("--port", type=int, default=8765, show_default=True, help="Answer on this port (0: any free one).")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in your browser.")
+def serve(host: str, port: int, no_browser: bool) -> None:
+    """Open your workshop in your browser: tasks, examples, training and jobs (Ctrl-C stops it)."""
+    serve_workshop(default_home(), host, port, browser=not no_browser)
+
+
+def serve_workshop(home: Path, host: str, port: int, browser: bool) -> None:
+    """Build the web app for the workshop at `home`, bind it, say where it is, and serve until Ctrl-C."""
+    import uvicorn
+
+    from apprentice.web.app import create_app
+    from apprentice.web.security import LOOPBACK_HOSTS
+
+    shown = f"[{host}]" if ":" in host else host
+    app = create_app(home, [*LOOPBACK_HOSTS, shown])
+    listener = bind(host, port)
+    url = f"http://{shown}:{listener.getsockname()[1]}/"
+    click.echo(f"Your workshop ({home}) is open at {url} — Ctrl-C stops it.")
+    if browser:
+        webbrowser.open(url)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
+    app.state.runs.closing = lambda: server.should_exit
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down cleanly, then passes Ctrl-C on
+        server.run(sockets=[listener])
+    click.echo("Workshop closed.")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or one sentence saying why there can be none."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port} ({error.strerror}); pick another port with --port."
+        ) from None
+    listener.listen(128)
+    return listener
 
 
 if __name__ == "__main__":

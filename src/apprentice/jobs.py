@@ -5,6 +5,7 @@ Outputs keep the input's size and alpha, and carry the apprentice's id and manif
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,8 @@ def output_mode(image: Image.Image, gray_output: bool) -> str:
 
 def output_path(source: Source, out_dir: Path) -> Path:
     if source.layer:
-        return out_dir / f"{source.path.stem}.{source.layer}.png"
+        layer = re.sub(r"[^\w\- ]", "_", source.layer)  # a layer name is free text: keep it inside out_dir
+        return out_dir / f"{source.path.stem}.{layer}.png"
     return out_dir / source.path.name
 
 

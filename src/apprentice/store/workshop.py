@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import platformdirs
 
-from apprentice.errors import Conflict, NotFound
+from apprentice.errors import BadInput, Conflict, NotFound
 from apprentice.guild.identity import Identity
 from apprentice.store.blobs import BlobStore
 from apprentice.store.catalog import Catalog
+
+TASK_NAME = re.compile(r"^[\w][\w \-]{0,63}$")  # also a folder name under runs/: no dots, no slashes
 
 
 def now() -> str:
@@ -80,6 +83,8 @@ class Workshop:
         return row["name"] if row else key[:12]
 
     def new_task(self, name: str, kind: str, config: dict) -> Task:
+        if not TASK_NAME.match(name):
+            raise BadInput(f"'{name}' cannot name a task; use letters, digits, spaces, '-' or '_' (up to 64).")
         if self.catalog.row("SELECT 1 FROM tasks WHERE name = ?", (name,)):
             raise Conflict(f"A task named '{name}' already exists; pick another name or use it as it is.")
         with self.catalog.write() as db:

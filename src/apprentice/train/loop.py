@@ -132,6 +132,7 @@ def train(
         raise
     if run.meta.get("val_step") != run.meta["step"]:
         validate(run)
+        report(progress(run, float("nan"), target_steps, deadline))  # the last scores and previews
     run.meta["finished"] = True
     save(run)
     check_consent(run)

@@ -1,0 +1,96 @@
+"""What keeps the local workshop local: only its own host names, no changes from other sites, bounded uploads.
+
+One ASGI middleware, so the upload cap holds while a body streams in, not only when Content-Length says so.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+CHANGING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CROSS_ORIGIN = "Cross-origin requests may not change this workshop."
+
+
+class BodyTooLarge(Exception):
+    """Raised into the app when a streaming body passes the cap; the guard answers 413 instead."""
+
+
+def hostname(host: str) -> str:
+    """The Host header's name without its port: '127.0.0.1:8765' → '127.0.0.1', '[::1]:80' → '[::1]'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.partition(":")[0]
+
+
+async def answer(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class WorkshopGuard:
+    """Refuses foreign Host headers (400), cross-origin changes (403) and bodies over the cap (413)."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None, max_upload_mb: int = 200) -> None:
+        self.app = app
+        self.allowed = {hostname(host) for host in (allowed_hosts or LOOPBACK_HOSTS)}
+        self.max_upload_mb = max_upload_mb
+        self.too_large = f"The upload is over the {max_upload_mb} MB this workshop takes at once; send fewer files."
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self.refusal(scope)
+        if refusal:
+            await answer(send, *refusal)
+            return
+        await self.capped(scope, receive, send)
+
+    def refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """(status, sentence) when the request must be refused before it reaches the app."""
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if hostname(host) not in self.allowed:
+            return 400, f"This workshop does not answer to '{host}'; open the address `apprentice serve` printed."
+        origin = headers.get("origin")
+        own_origin = f"{scope['scheme']}://{host}".lower()
+        if scope["method"] in CHANGING_METHODS and origin is not None and origin.lower() != own_origin:
+            return 403, CROSS_ORIGIN
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_upload_mb * 1024 * 1024:
+            return 413, self.too_large
+        return None
+
+    async def capped(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, counting body bytes; past the cap the app's own answer is dropped for a 413."""
+        limit, received, over, started = self.max_upload_mb * 1024 * 1024, 0, False, False
+
+        async def counting_receive() -> Message:
+            nonlocal received, over
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                over = True
+                raise BodyTooLarge(self.too_large)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if not over:
+                started = True
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await answer(send, 413, self.too_large)

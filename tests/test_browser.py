@@ -1,0 +1,250 @@
+"""The web page in a real headless Chromium: an artist's whole loop done with the mouse, and other sites kept out.
+
+Runs the real app with uvicorn on a free port of 127.0.0.1; saves screenshots of the main screens to
+$APPRENTICE_SCREENSHOTS (default artifacts/screenshots/).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from PIL import Image
+
+from apprentice.store.workshop import Workshop
+from apprentice.web.app import create_app
+
+from conftest import drawing_pair
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("the browser tests need Chromium at /usr/bin/chromium (apt install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need `pip install -e '.[test]'`")
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPOSITORY = Path(__file__).resolve().parents[1]
+TRAINING_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture
+def server(home: Path) -> Iterator[str]:
+    """The real app on a free port of 127.0.0.1, served from a background thread; its base URL."""
+    Workshop.init(home, "Tester").close()
+    app = create_app(home)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the web app did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=60)
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[sync_api.Playwright]:
+    with sync_api.sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: sync_api.Playwright) -> Iterator[sync_api.Browser]:
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser) -> Iterator[sync_api.Page]:
+    """A laptop-sized page that fails the test on any uncaught script error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert errors == [], f"the page's script failed: {errors}"
+
+
+def drawings(folder: Path, count: int, size: tuple[int, int] = (64, 64)) -> list[tuple[Path, Path]]:
+    """`count` before/after drawings (grey pencil → black ink) saved as p<n>.before.png / p<n>.after.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for number in range(count):
+        before, after = drawing_pair(number, size)
+        pair = folder / f"p{number}.before.png", folder / f"p{number}.after.png"
+        before.save(pair[0])
+        after.save(pair[1])
+        pairs.append(pair)
+    return pairs
+
+
+def shoot(page: sync_api.Page, name: str, target: sync_api.Locator | None = None, full_page: bool = False) -> None:
+    """Save a screenshot to $APPRENTICE_SCREENSHOTS (default artifacts/screenshots/ in the repository)."""
+    folder = Path(os.environ.get("APPRENTICE_SCREENSHOTS") or REPOSITORY / "artifacts" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    if target is None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+    else:
+        target.screenshot(path=str(folder / f"{name}.png"))
+
+
+def images_loaded(page: sync_api.Page, selector: str) -> bool:
+    return page.eval_on_selector_all(selector, "images => images.length > 0 && images.every(i => i.naturalWidth > 0)")
+
+
+def create_task(page: sync_api.Page, name: str) -> None:
+    page.fill("#new-task-name", name)
+    page.select_option("#new-task-augment", "mirror+rotate")
+    shoot(page, "1-task-list-and-new-task")
+    page.click("#new-task-submit")
+    sync_api.expect(page.locator("#task-title")).to_have_text(name)
+    sync_api.expect(page.locator(f"[data-testid=task-item][data-name='{name}']")).to_be_visible()
+
+
+def add_pairs(page: sync_api.Page, pairs: list[tuple[Path, Path]]) -> None:
+    """Two pairs through the drop zone's picker (named X.before / X.after), the third through the two pickers."""
+    page.set_input_files("#pairs-input", [str(path) for pair in pairs[:2] for path in pair])
+    sync_api.expect(page.locator("[data-testid=pair]")).to_have_count(2)
+    loose = pairs[2][0].with_name("third-before.png"), pairs[2][1].with_name("third-after.png")
+    for source, copy in zip(pairs[2], loose, strict=True):
+        copy.write_bytes(source.read_bytes())
+    page.set_input_files("#before-input", str(loose[0]))
+    page.set_input_files("#after-input", str(loose[1]))
+    page.click("#add-pairs")
+    sync_api.expect(page.locator("[data-testid=pair]")).to_have_count(3)
+    page.wait_for_function("[...document.querySelectorAll('#pairs img')].every(i => i.complete && i.naturalWidth > 0)")
+    shoot(page, "2-pairs", page.locator("#examples-panel"))
+
+
+def refuse_bad_files(page: sync_api.Page, folder: Path) -> None:
+    """A lone drawing is explained on the page; a pair of different sizes gets the workshop's sentence, beside it."""
+    lone, before, after = folder / "sketch.png", folder / "odd.before.png", folder / "odd.after.png"
+    Image.new("RGB", (64, 64), "white").save(lone)
+    Image.new("RGB", (64, 64), "white").save(before)
+    Image.new("RGB", (32, 48), "white").save(after)
+    page.set_input_files("#pairs-input", str(lone))
+    sync_api.expect(page.locator("#pairs-error")).to_contain_text("sketch.png")
+    page.set_input_files("#pairs-input", [str(before), str(after)])
+    sync_api.expect(page.locator("#pairs-error")).to_contain_text("odd")
+    sync_api.expect(page.locator("[data-testid=pair]")).to_have_count(0)
+
+
+def train_briefly(page: sync_api.Page, steps: int) -> None:
+    """Train for `steps`, seeing the preview appear during the run and change (or the run finish) after."""
+    page.click("#train-panel summary")
+    page.fill("#train-steps", str(steps))
+    page.click("#train-start")
+    preview = page.locator("#train-preview")
+    sync_api.expect(preview).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+    first_preview = preview.get_attribute("data-key")
+    page.locator("#train-panel").scroll_into_view_if_needed()
+    shoot(page, "3-training", page.locator("#train-panel"))
+    page.wait_for_function(
+        "key => document.querySelector('#train-preview').dataset.key !== key"
+        " || document.querySelector('#train-stop').disabled",
+        arg=first_preview,
+        timeout=TRAINING_TIMEOUT_MS,
+    )
+    sync_api.expect(page.locator("[data-testid=apprentice-card]")).to_have_count(1, timeout=TRAINING_TIMEOUT_MS)
+    sync_api.expect(page.locator("#train-stop")).to_be_disabled()
+
+
+def test_an_artist_trains_and_applies_an_apprentice_with_the_mouse(
+    server: str, page: sync_api.Page, tmp_path: Path
+) -> None:
+    page.goto(server)
+    sync_api.expect(page.locator("#welcome")).to_be_visible()
+    create_task(page, "ink")
+    refuse_bad_files(page, tmp_path)
+    add_pairs(page, drawings(tmp_path / "drawings", 3))
+
+    page.locator("[data-testid=pair]").first.locator("[data-testid=remove-pair]").click()
+    sync_api.expect(page.locator("[data-testid=pair]")).to_have_count(2)
+    sync_api.expect(page.locator("[data-testid=task-item][data-name=ink]")).to_contain_text("2 examples")
+
+    train_briefly(page, steps=120)
+    card = page.locator("[data-testid=apprentice-card]")
+    sync_api.expect(card).to_contain_text("Apprentice v1")
+    sync_api.expect(card).to_contain_text("Tester")
+    sync_api.expect(card).to_contain_text("120 steps")
+    shoot(page, "5-apprentice-card", card)
+
+    new_drawing = tmp_path / "new-sketch.png"
+    drawing_pair(99, (80, 56))[0].save(new_drawing)
+    page.set_input_files("#apply-input", str(new_drawing))
+    result = page.locator("[data-testid=apply-result]")
+    sync_api.expect(result).to_have_count(1, timeout=60_000)
+    page.wait_for_function("document.querySelector('.result-output').naturalWidth > 0")
+    assert images_loaded(page, ".result img")
+    result.scroll_into_view_if_needed()
+    shoot(page, "4-apply-results", page.locator("#apply-panel"))
+
+    with page.expect_download() as one:
+        result.locator("[data-testid=apply-download]").click()
+    with Image.open(one.value.path()) as made:
+        assert (made.format, made.size) == ("PNG", (80, 56))
+    with page.expect_download() as everything:
+        page.click("#apply-zip")
+    with zipfile.ZipFile(everything.value.path()) as archive:
+        [name] = archive.namelist()
+        with Image.open(io.BytesIO(archive.read(name))) as zipped:
+            assert zipped.size == (80, 56)
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot(page, "6-whole-page", None, full_page=True)
+
+
+def test_another_site_cannot_change_the_workshop(
+    server: str, playwright: sync_api.Playwright, page: sync_api.Page
+) -> None:
+    api = playwright.request.new_context(base_url=server)
+    task = {"name": "mine", "kind": "paired", "augment": "mirror"}
+    refused = api.post("/api/tasks", data=task, headers={"Origin": "http://evil.example"})
+    assert refused.status == 403
+    assert "Cross-origin" in refused.json()["detail"]
+    assert api.get("/api/tasks").json() == []
+    assert api.post("/api/tasks", data=task, headers={"Origin": server}).status == 201
+
+    # a page from another origin (localhost instead of 127.0.0.1, so Chromium lets it reach the loopback address)
+    # posts drawings the way a malicious page would: a simple no-cors request, which browsers send without asking
+    other_origin = server.replace("127.0.0.1", "localhost")
+    page.goto(other_origin)
+    target = f"{server}/api/tasks/mine/examples"
+    with page.expect_response(target) as answer:
+        page.evaluate(
+            """url => {
+                const form = new FormData();
+                form.append("files", new Blob(["x"], {type: "image/png"}), "a.before.png");
+                form.append("files", new Blob(["x"], {type: "image/png"}), "a.after.png");
+                return fetch(url, {method: "POST", mode: "no-cors", body: form}).catch(() => null);
+            }""",
+            target,
+        )
+    assert answer.value.status == 403
+    assert api.get("/api/tasks/mine").json()["examples"] == 0
+    api.dispose()
