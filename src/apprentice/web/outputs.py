@@ -18,7 +18,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from apprentice.errors import BadInput, NotFound
+from apprentice.errors import NotFound
 from apprentice.jobs import apply_files
 from apprentice.web.api import Shop
 from apprentice.web.uploads import saved, without_folder
@@ -54,8 +54,6 @@ def apply_to_uploads(
     apprentice: Annotated[str, Form(description="an apprentice id; the newest when empty")] = "",
 ) -> dict:
     """Apply the task's apprentice to the uploaded drawings; the results wait in the job's folder."""
-    if "/" in layer or "\\" in layer:
-        raise BadInput(f"The layer name '{layer}' has a / or \\ in it; rename the layer to apply to it.")
     job = new_job_id()
     out_dir = shop.root / "jobs" / job
     with saved(files) as paths:
