@@ -53,10 +53,12 @@ def decode_part(data: bytes, name: str, layer: str) -> Image.Image:
 
 def load(found: FoundExample, check: Callable, mine: bool) -> LoadedExample:
     """Read and decode an example's parts, refusing files whose makers reserved them from training."""
-    data, images, reservations = {}, {}, {}
+    data, images, reservations, read = {}, {}, {}, {}
     for role, source in found.parts.items():
-        data[role] = read_bytes(source)
-        found_reservations = training_reservations(data[role])
+        if source.path not in read:  # a layered file holds both sides: read and scan it once
+            content = read_bytes(source)
+            read[source.path] = (content, training_reservations(content))
+        data[role], found_reservations = read[source.path]
         if found_reservations and not mine:
             first = found_reservations[0]
             raise BadInput(

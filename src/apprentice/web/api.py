@@ -47,7 +47,7 @@ Runs = Annotated[TrainingRuns, Depends(training_runs)]
 class NewTask(BaseModel):
     """A task to create, as `apprentice task new` takes it."""
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[^/\\]+$")
+    name: str  # the core says which names can be tasks
     kind: str = "paired"
     augment: Literal[AUGMENTATIONS] = "mirror"
 
