@@ -64,7 +64,7 @@ def main() -> None:
         config["net"] |= parse(args.net)
         shop.new_task("cleanup", "paired", config)
         add_examples(shop, "cleanup", [root / "pairs"])
-        train_config = replace(TrainConfig(seed=args.seed), **parse(args.train))
+        train_config = replace(TrainConfig(seed=args.seed).for_kind(get_kind("paired")), **parse(args.train))
         rows, previous = [], 0.0
         for mark in args.marks:
             made = train(shop, "cleanup", Budget(minutes=mark - previous), train_config)

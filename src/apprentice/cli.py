@@ -19,6 +19,7 @@ from rich.table import Table
 
 from apprentice.errors import ApprenticeError
 from apprentice.imports import add_examples
+from apprentice.inbetweens import apply_between
 from apprentice.jobs import apply_files
 from apprentice.kinds import get_kind
 from apprentice.kinds.paired import AUGMENTATIONS
@@ -80,7 +81,13 @@ def task() -> None:
 
 @task.command("new")
 @click.argument("name")
-@click.option("--kind", default="paired", show_default=True, help="paired: learn a before → after step.")
+@click.option(
+    "--kind",
+    type=click.Choice(["paired", "inbetween"]),
+    default="paired",
+    show_default=True,
+    help="paired: learn a before → after step; inbetween: learn to draw the frame between two key poses.",
+)
 @click.option(
     "--augment",
     type=click.Choice(AUGMENTATIONS),
@@ -108,7 +115,8 @@ def task_new(name: str, kind: str, augment: str, as_json: bool) -> None:
 @click.option("--mine", is_flag=True, help="Confirm you made files that carry a do-not-train signal.")
 @json_option
 def add(name: str, paths: tuple[Path, ...], before_layer: str, after_layer: str, mine: bool, as_json: bool) -> None:
-    """Add before/after examples to task NAME from folders, X.before/X.after files or layered files."""
+    """Add examples to task NAME: before/after pairs (folders, X.before/X.after files, layered files), or for an
+    inbetween task your animation (folders of numbered frames, GIF/APNG, layered files, X.key1/X.inbetween/X.key2)."""
     options = {"before_layer": before_layer, "after_layer": after_layer, "mine": mine}
     report = add_examples(workshop(), name, list(paths), options)
     text = f"Added {len(report.added)} example(s) to '{name}'"
@@ -131,11 +139,12 @@ def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh:
             made = train_task(workshop(), name, Budget(steps, minutes), config, fresh, report)
     except KeyboardInterrupt:
         raise click.ClickException(f"Stopped; the steps so far are saved: `apprentice train {name}` resumes.") from None
-    best, identity = made.manifest["metrics"]["best"], made.manifest["metrics"]["identity"]
+    metrics = made.manifest["metrics"]
+    best, identity = metrics["best"], metrics["identity"]
     text = (
         f"Apprentice {made.label()} is ready: held-out PSNR {best.get('psnr', float('nan')):.2f} dB, "
-        f"SSIM {best.get('ssim', float('nan')):.3f} (copying the before scores {identity['psnr']:.2f} dB, "
-        f"{identity['ssim']:.3f})."
+        f"SSIM {best.get('ssim', float('nan')):.3f} ({metrics.get('baseline', 'copying the before')} scores "
+        f"{identity['psnr']:.2f} dB, {identity['ssim']:.3f})."
     )
     emit(made.manifest, as_json, text)
 
@@ -169,7 +178,7 @@ class training_bar:  # noqa: N801 - used as a context manager like a function
         if self.first_left is None and left:
             self.first_left = left
         fraction = 0.0 if left is None or not self.first_left else 1.0 - left / self.first_left
-        val = "-" if event.val_psnr is None else f"{event.val_psnr:.2f} dB (copy {event.identity_psnr:.2f})"
+        val = "-" if event.val_psnr is None else f"{event.val_psnr:.2f} dB (baseline {event.identity_psnr:.2f})"
         self.bar.update(
             self.task,
             completed=fraction,
@@ -186,17 +195,36 @@ class training_bar:  # noqa: N801 - used as a context manager like a function
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the results.")
 @click.option("--layer", default="", help="In layered files: the layer to work on.")
 @click.option("--apprentice", "apprentice_id", help="Use this apprentice id instead of the newest.")
+@click.option("--between", type=int, default=1, show_default=True, help="inbetween tasks: frames between keys.")
+@click.option("--gif", is_flag=True, help="inbetween tasks: also write the animation as a GIF.")
+@click.option("--apng", is_flag=True, help="inbetween tasks: also write the animation as an animated PNG.")
+@click.option("--fps", type=float, default=12.0, show_default=True, help="inbetween tasks: frames per second.")
 @json_option
 def apply(
-    name: str, inputs: tuple[Path, ...], out_dir: Path, layer: str, apprentice_id: str | None, as_json: bool
+    name: str,
+    inputs: tuple[Path, ...],
+    out_dir: Path,
+    layer: str,
+    apprentice_id: str | None,
+    between: int,
+    gif: bool,
+    apng: bool,
+    fps: float,
+    as_json: bool,
 ) -> None:
-    """Apply the apprentice of task NAME to drawings (files, folders, or a layer of layered files)."""
+    """Apply the apprentice of task NAME to drawings (files, folders, or a layer of layered files); for an
+    inbetween task, INPUTS are the key poses in order and it draws --between frames between each two."""
+    shop = workshop()
+    inbetween = shop.task(name).kind == "inbetween"
     with Progress(console=console, disable=as_json) as bar:
-        job = bar.add_task("applying", total=None)
-        results = apply_files(
-            workshop(), name, list(inputs), out_dir, layer, apprentice_id,
-            on_progress=lambda done, total, _: bar.update(job, completed=done, total=total),
-        )  # fmt: skip
+        job = bar.add_task("drawing in-betweens" if inbetween else "applying", total=None)
+        report = lambda done, total, _: bar.update(job, completed=done, total=total)  # noqa: E731
+        if inbetween:
+            formats = ("frames",) + ("gif",) * gif + ("apng",) * apng
+            results = apply_between(shop, name, list(inputs), out_dir, between, formats, fps, apprentice_id,
+                                    on_progress=report)  # fmt: skip
+        else:
+            results = apply_files(shop, name, list(inputs), out_dir, layer, apprentice_id, on_progress=report)
     emit([r.to_dict() for r in results], as_json, f"Wrote {len(results)} file(s) to {out_dir}.")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from apprentice.errors import BadInput, NotFound
-from apprentice.formats import layered
+from apprentice.formats import animation, layered
 from apprentice.formats.images import decode_image
 from apprentice.formats.pairs import Source
 from apprentice.kinds import FoundExample, get_kind
@@ -45,9 +45,11 @@ class LoadedExample:
 
 
 def decode_part(data: bytes, name: str, layer: str) -> Image.Image:
-    """The pixels of one part: a flat image file, or one layer of a layered file, from its bytes."""
-    if layer:
+    """The pixels of one part from its file's bytes: a flat image, a layer, or a frame (its number) of an animation."""
+    if layer and layered.is_layered(Path(name)):
         return layered.decode_layer(data, name, layer)
+    if layer:
+        return animation.decode_frame(data, name, int(layer))
     return decode_image(data, name)
 
 
@@ -66,7 +68,7 @@ def load(found: FoundExample, check: Callable, mine: bool) -> LoadedExample:
                 "if you made it yourself and still want to train on it, add it again with --mine."
             )
         reservations[role] = "; ".join(f"{r.standard}: {r.detail}" for r in found_reservations)
-        images[role] = decode_part(data[role], str(source.path), source.layer)
+        images[role] = decode_part(data[role], str(source.path), source.part)
     check(found.name, images, found.parts)
     return LoadedExample(found, data, next(iter(images.values())).size, reservations)
 
@@ -93,7 +95,7 @@ def add_examples(workshop: Workshop, task_name: str, paths: list[Path], options:
     added, present, new_works = [], [], 0
     with workshop.catalog.write() as db:
         for item in loaded:
-            parts = {role: (keys[id(item)][role], item.found.parts[role].layer) for role in kind.roles}
+            parts = {role: (keys[id(item)][role], item.found.parts[role].part) for role in kind.roles}
             for role, (work, _) in parts.items():
                 new_works += store_work(db, workshop, work, item, role)
             if store_example(db, task.name, item, parts):
@@ -117,9 +119,9 @@ def store_work(db: sqlite3.Connection, workshop: Workshop, work: str, item: Load
 
 def store_example(db: sqlite3.Connection, task: str, item: LoadedExample, parts: dict[str, tuple[str, str]]) -> bool:
     cursor = db.execute(
-        "INSERT INTO examples (task, name, fingerprint, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (task, fingerprint) DO NOTHING",
-        (task, item.found.name, fingerprint(parts), *item.size, now()),
+        "INSERT INTO examples (task, name, fingerprint, width, height, added_at, sequence, position) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, fingerprint) DO NOTHING",
+        (task, item.found.name, fingerprint(parts), *item.size, now(), item.found.sequence, item.found.position),
     )
     if cursor.rowcount == 0:
         return False

@@ -82,18 +82,23 @@ def unpremultiply(array: np.ndarray) -> np.ndarray:
 
 
 def premultiplied_tensor(rgba: np.ndarray) -> torch.Tensor:
-    """uint8 H×W×4 straight RGBA → float32 tensor of premultiplied RGBA in [0, 1] (torch: multi-threaded)."""
+    """uint8 H×W×4 straight RGBA → float32 tensor of premultiplied RGBA in [0, 1] (torch: multi-threaded).
+
+    H×W×8 (two frames side by side in the channels) and other multiples of 4 are premultiplied per image.
+    """
     tensor = torch.from_numpy(np.require(rgba, requirements=["C", "W"])).float().div_(255.0)
-    tensor[..., :3] *= tensor[..., 3:4]
+    images = tensor.view(*tensor.shape[:-1], -1, 4)
+    images[..., :3] *= images[..., 3:4]
     return tensor
 
 
 def straight_rgba(tensor: torch.Tensor) -> np.ndarray:
-    """float premultiplied RGBA tensor (…×4, channels last) → uint8 straight RGBA array."""
-    tensor = tensor.clamp(0.0, 1.0)
+    """float premultiplied RGBA tensor (…×4, or several images' …×4k, channels last) → uint8 straight RGBA array."""
+    shape = tensor.shape
+    tensor = tensor.clamp(0.0, 1.0).reshape(*shape[:-1], -1, 4)
     alpha = tensor[..., 3:4]
     rgb = torch.where(alpha > 1e-4, tensor[..., :3] / alpha.clamp_min(1e-4), 0.0).clamp_(0.0, 1.0)
-    return torch.cat([rgb, alpha], dim=-1).mul_(255.0).round_().to(torch.uint8).numpy()
+    return torch.cat([rgb, alpha], dim=-1).mul_(255.0).round_().to(torch.uint8).reshape(shape).numpy()
 
 
 def rgba(image: Image.Image) -> np.ndarray:
@@ -147,6 +152,11 @@ def pixel_digest(image: Image.Image) -> str:
     """SHA-256 of the image's size and RGBA pixels: changes when any pixel does, not when metadata does."""
     array = rgba(image)
     return hashlib.sha256(f"{array.shape}".encode() + array.tobytes()).hexdigest()
+
+
+def frames_digest(frames: list[Image.Image]) -> str:
+    """SHA-256 over every frame's pixel digest, in order: changes when any pixel of any frame does."""
+    return hashlib.sha256(" ".join(pixel_digest(frame) for frame in frames).encode()).hexdigest()
 
 
 def read_metadata(path: Path) -> dict[str, str]:

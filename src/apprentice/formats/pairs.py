@@ -16,13 +16,21 @@ from apprentice.formats.images import IMAGE_SUFFIXES
 
 @dataclass(frozen=True)
 class Source:
-    """Where one image comes from: a flat file, or one layer of a layered file."""
+    """Where one image comes from: a flat file, one layer of a layered file, or one frame of an animation."""
 
     path: Path
     layer: str = ""
+    frame: int | None = None
 
     def __str__(self) -> str:
+        if self.frame is not None:
+            return f"{self.path} (frame {self.frame + 1})"
         return f"{self.path} (layer '{self.layer}')" if self.layer else str(self.path)
+
+    @property
+    def part(self) -> str:
+        """What the catalog stores beside the file's work id to find this image in it: layer name or frame."""
+        return str(self.frame) if self.frame is not None else self.layer
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from torch import nn
+from torch.nn import functional as F
 
 from apprentice.errors import BadInput
 from apprentice.formats.images import pixels
@@ -23,6 +25,10 @@ AUGMENTATIONS = ("none", "mirror", "mirror+rotate")
 class PairedKind:
     name = "paired"
     roles = ("before", "after")
+    target = "after"
+    baseline_name = "copying the before"
+    train_defaults: dict = {}
+    reverse = False
 
     def default_config(self) -> dict:
         return {"augment": "mirror", "net": NetConfig().to_dict()}
@@ -42,5 +48,12 @@ class PairedKind:
     def arrays(self, images: dict[str, Image.Image]) -> tuple[np.ndarray, np.ndarray]:
         return pixels(images["before"]), pixels(images["after"])
 
+    def baseline(self, before: np.ndarray) -> np.ndarray:
+        """The after a machine draws without learning: the before, unchanged."""
+        return before
+
     def network(self, config: dict) -> nn.Module:
         return PairedNet(NetConfig(**config["net"]))
+
+    def loss(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(net(inputs), targets)

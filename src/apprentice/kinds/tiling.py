@@ -14,11 +14,11 @@ from torch import nn
 
 from apprentice.formats.images import premultiplied_tensor, straight_rgba
 
-ALIGN = 4  # the network's stems halve the resolution twice
+ALIGN = 4  # the paired network's stems halve the resolution twice; a network may ask for more (`align`)
 
 
 def spans(length: int, tile: int) -> list[tuple[int, int]]:
-    """[start, end) spans of at most `tile` pixels covering 0..length, starts aligned to ALIGN."""
+    """[start, end) spans of at most `tile` pixels covering 0..length (starts aligned when `tile` is)."""
     return [(start, min(start + tile, length)) for start in range(0, length, tile)]
 
 
@@ -31,7 +31,7 @@ def window(rgba: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
 
 
 def run(net: nn.Module, rgba: np.ndarray) -> torch.Tensor:
-    """The network on one uint8 straight-RGBA window (sides multiples of ALIGN); premultiplied H×W×4 out."""
+    """The network on one uint8 straight-RGBA window (sides multiples of its alignment); premultiplied H×W×4 out."""
     tensor = premultiplied_tensor(rgba).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         return net(tensor)[0].permute(1, 2, 0)
@@ -44,11 +44,12 @@ def transform(
     tile: int = 1024,
     on_tile: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Apply `net` to a uint8 H×W×4 straight-RGBA image; returns uint8 straight RGBA of the same size."""
+    """Apply `net` to a uint8 H×W×4 straight-RGBA image (H×W×8 for two frames); returns H×W×4 straight RGBA."""
     height, width = rgba.shape[:2]
-    padded_h, padded_w = -(-height // ALIGN) * ALIGN, -(-width // ALIGN) * ALIGN
-    tile = max(ALIGN, tile // ALIGN * ALIGN)
-    out = np.empty_like(rgba)
+    align = getattr(net, "align", ALIGN)
+    padded_h, padded_w = -(-height // align) * align, -(-width // align) * align
+    tile = max(align, tile // align * align)
+    out = np.empty((height, width, 4), dtype=np.uint8)
     tiles = [(ys, xs) for ys in spans(padded_h, tile) for xs in spans(padded_w, tile)]
     for done, ((y0, y1), (x0, x1)) in enumerate(tiles, start=1):
         wy0, wy1 = max(0, y0 - margin), min(padded_h, y1 + margin)

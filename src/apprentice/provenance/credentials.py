@@ -12,7 +12,8 @@ from pathlib import Path
 from PIL import Image
 
 from apprentice import __version__
-from apprentice.formats.images import decode_image, encode_image, pixel_digest, read_metadata
+from apprentice.formats import animation
+from apprentice.formats.images import decode_image, encode_image, frames_digest, pixel_digest, read_metadata
 from apprentice.guild.identity import verify
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
@@ -25,17 +26,26 @@ def canonical(fields: dict[str, str]) -> bytes:
     return json.dumps({k: fields.get(PREFIX + k, "") for k in SIGNED}, sort_keys=True).encode()
 
 
-def credentials(workshop: Workshop, apprentice: Apprentice, image: Image.Image, suffix: str) -> dict[str, str]:
-    """The signed credential fields for `image` as it will read back once encoded as `suffix`."""
-    lossless = suffix.lower() in (".png", ".tif", ".tiff", ".bmp")
-    seen = image if lossless else decode_image(encode_image(image, suffix, {}), "output")  # hash what readers see
+def credentials(
+    workshop: Workshop, apprentice: Apprentice, image: Image.Image | list[Image.Image], suffix: str
+) -> dict[str, str]:
+    """The signed credential fields for `image` as it will read back once encoded as `suffix`.
+
+    For an animation, pass its frames as a reader decodes them: the digest covers every frame.
+    """
+    if isinstance(image, list):
+        digest = frames_digest(image)
+    else:
+        lossless = suffix.lower() in (".png", ".tif", ".tiff", ".bmp")
+        seen = image if lossless else decode_image(encode_image(image, suffix, {}), "output")  # hash what readers see
+        digest = pixel_digest(seen)
     owners = apprentice.manifest.get("owners", {})
     fields = {
         PREFIX + "id": apprentice.id,
         PREFIX + "manifest-sha256": apprentice.manifest_sha256,
         PREFIX + "task": apprentice.task,
         PREFIX + "learned-from": ", ".join(f"{share['name']} ({key[:16]})" for key, share in owners.items()),
-        PREFIX + "pixels-sha256": pixel_digest(seen),
+        PREFIX + "pixels-sha256": digest,
         PREFIX + "signer": workshop.member,
     }
     return fields | {
@@ -46,7 +56,9 @@ def credentials(workshop: Workshop, apprentice: Apprentice, image: Image.Image, 
 
 def check(workshop: Workshop, path: Path) -> dict:
     """What a file's credentials claim, and whether its pixels, signature and apprentice still match them."""
-    fields = {k: v for k, v in read_metadata(path).items() if k.startswith(PREFIX)}
+    moving = animation.is_animation(path)
+    metadata = animation.read_animation_metadata(path) if moving else read_metadata(path)
+    fields = {k: v for k, v in metadata.items() if k.startswith(PREFIX)}
     if not fields:
         return {"file": str(path), "credentials": False, "verdict": f"{path} carries no Apprentice credentials."}
     claims = {k[len(PREFIX) :]: v for k, v in fields.items()}
@@ -56,11 +68,20 @@ def check(workshop: Workshop, path: Path) -> dict:
         "credentials": True,
         "claims": claims,
         "signature_valid": verify(claims.get("signer", ""), canonical(fields), claims.get("signature", "")),
-        "pixels_match": pixel_digest(decode_image(path.read_bytes(), str(path))) == claims.get("pixels-sha256"),
+        "pixels_match": pixels_of(path, moving) == claims.get("pixels-sha256"),
         "apprentice_known": row is not None,
         "manifest_matches": row is not None and manifest_matches(workshop, claims, row["manifest_sha256"]),
     }
     return result | {"verdict": verdict(result)}
+
+
+def pixels_of(path: Path, moving: bool) -> str:
+    data = path.read_bytes()
+    return (
+        frames_digest(animation.decode_frames(data, str(path)))
+        if moving
+        else pixel_digest(decode_image(data, str(path)))
+    )
 
 
 def manifest_matches(workshop: Workshop, claims: dict, catalog_sha256: str) -> bool:

@@ -87,6 +87,10 @@ MIGRATIONS = [
     ALTER TABLE apprentices ADD COLUMN because TEXT;
     ALTER TABLE works ADD COLUMN reservation TEXT NOT NULL DEFAULT ''
     """,  # reservation: a do-not-train signal its owner overrode with --mine (comments inside ALTER break SQLite)
+    """
+    ALTER TABLE examples ADD COLUMN sequence TEXT NOT NULL DEFAULT '';
+    ALTER TABLE examples ADD COLUMN position INTEGER NOT NULL DEFAULT 0
+    """,  # sequence: examples cut from one animation share it and are held out together; position: order in it
 ]
 
 

@@ -30,12 +30,19 @@ class ExampleRecord:
     width: int
     height: int
     parts: dict[str, Part]
+    sequence: str = ""  # the animation an example was cut from ('' for a stand-alone example)
+    position: int = 0
+
+    @property
+    def group(self) -> str:
+        """What validation holds out together: the whole animation, else the example alone."""
+        return self.sequence or self.fingerprint
 
 
 def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
     """The task's examples whose works all consent to this workshop's own apprentices."""
     rows = workshop.catalog.rows(
-        "SELECT e.id, e.name, e.fingerprint, e.width, e.height, "
+        "SELECT e.id, e.name, e.fingerprint, e.width, e.height, e.sequence, e.position, "
         "p.role, p.work, p.layer, w.owner, w.name AS file, w.consent "
         "FROM examples e JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work "
         "WHERE e.task = ? AND NOT EXISTS (SELECT 1 FROM example_parts q JOIN works v ON v.id = q.work "
@@ -46,7 +53,16 @@ def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
     for row in rows:
         record = records.setdefault(
             row["id"],
-            ExampleRecord(row["id"], row["name"], row["fingerprint"], row["width"], row["height"], {}),
+            ExampleRecord(
+                row["id"],
+                row["name"],
+                row["fingerprint"],
+                row["width"],
+                row["height"],
+                {},
+                row["sequence"],
+                row["position"],
+            ),
         )
         record.parts[row["role"]] = Part(row["work"], row["layer"], row["owner"], row["file"], row["consent"])
     return list(records.values())

@@ -11,15 +11,14 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from apprentice.errors import BadInput, Withdrawn
 from apprentice.formats.images import is_gray, premultiply, unpremultiply
-from apprentice.kinds import get_kind
+from apprentice.kinds import Kind, get_kind
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
 from apprentice.provenance.manifest import Apprentice, publish
@@ -37,8 +36,8 @@ class TrainConfig:
     """How a run trains; stored in the checkpoint and the manifest."""
 
     seed: int = 0
-    patch: int = 64
-    batch: int = 16
+    patch: int = 0  # px; 0: the kind's (64 for paired steps, 128 for in-betweens)
+    batch: int = 0  # patches per step; 0: the kind's (16, or 8 for in-betweens)
     lr: float = 1e-3
     warmup: int = 50  # steps of linear warm-up, then lr / sqrt(step / 500)
     validate_every: int = 50
@@ -50,6 +49,11 @@ class TrainConfig:
     @classmethod
     def default_config(cls) -> TrainConfig:
         return cls()
+
+    def for_kind(self, kind: Kind) -> TrainConfig:
+        """These settings with the ones left at 0 filled in from the kind's defaults."""
+        defaults = {"patch": 64, "batch": 16} | kind.train_defaults
+        return replace(self, **{name: value for name, value in defaults.items() if not getattr(self, name)})
 
     def learning_rate(self, step: int) -> float:
         return self.lr * min(step / self.warmup, 1.0) / math.sqrt(max(1.0, step / 500))
@@ -85,6 +89,7 @@ class Run:
 
     workshop: Workshop
     task: str
+    kind: Kind
     config: TrainConfig
     records: list[ExampleRecord]
     validation: list[tuple[np.ndarray, np.ndarray]]
@@ -142,6 +147,7 @@ def train(
 def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool) -> Run:
     task = workshop.task(task_name)
     kind = get_kind(task.kind)
+    config = config.for_kind(kind)
     records = gather(workshop, task_name)
     if not records:
         raise BadInput(
@@ -149,17 +155,21 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
         )
     images = [load_images(workshop, record) for record in records]
     pairs = [kind.arrays(parts) for parts in images]
-    training, validation, how, held_out = split_examples(pairs, [r.fingerprint for r in records], config.holdout)
+    fingerprints, groups = [r.fingerprint for r in records], [r.group for r in records]
+    training, validation, how, held_out = split_examples(
+        pairs, fingerprints, config.holdout, groups, [r.position for r in records]
+    )
     torch.manual_seed(config.seed)
     net = kind.network(task.config).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    sampler = PatchSampler(training, config.patch, config.batch, task.config.get("augment", "none"), config.focus)
-    run = Run(workshop, task_name, config, records, validation, how, sampler, net, optimizer, net.margin)
+    augment = task.config.get("augment", "none")
+    sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse)
+    run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin)
     run.meta = {"fingerprint": run_fingerprint(task.config, config, records), "step": 0, "seconds": 0.0}
     run.meta |= {
         "held_out": held_out,
         "gathered_at": now(),
-        "gray_output": all(is_gray(p[kind.roles[-1]]) for p in images),
+        "gray_output": all(is_gray(p[kind.target]) for p in images),
     }
     resume(run, fresh)
     return run
@@ -219,7 +229,7 @@ def step(run: Run) -> float:
     for group in run.optimizer.param_groups:
         group["lr"] = run.config.learning_rate(run.meta["step"])
     run.net.train()
-    loss = F.l1_loss(run.net(inputs), targets)
+    loss = run.kind.loss(run.net, inputs, targets)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()
@@ -238,8 +248,8 @@ def scores(run: Run, predictions: list[np.ndarray]) -> dict[str, float]:
 
 
 def identity_scores(run: Run) -> dict[str, float]:
-    """The baseline to beat: the held-out befores taken as they are."""
-    return scores(run, [premultiply(unpremultiply(x)) for x, _ in run.validation])
+    """The baseline to beat: what the kind does without learning (the before as it is, the keys cross-faded)."""
+    return scores(run, [premultiply(unpremultiply(run.kind.baseline(x))) for x, _ in run.validation])
 
 
 def validate(run: Run) -> bool:
@@ -248,7 +258,9 @@ def validate(run: Run) -> bool:
     result = scores(run, predictions)
     run.meta["val"], run.meta["val_step"] = result, run.meta["step"]
     pictures = zip(run.validation, predictions, strict=True)
-    run.previews = [(unpremultiply(x), unpremultiply(made), unpremultiply(y)) for (x, y), made in pictures]
+    run.previews = [
+        (unpremultiply(run.kind.baseline(x)), unpremultiply(made), unpremultiply(y)) for (x, y), made in pictures
+    ]
     if run.meta["best_psnr"] is None or result["psnr"] > run.meta["best_psnr"]:
         run.meta["best_psnr"] = result["psnr"]
         run.meta["best_val"] = result | {"step": run.meta["step"]}
@@ -298,4 +310,5 @@ def check_consent(run: Run) -> None:
 
 def publish_run(run: Run, lineage: dict) -> Apprentice:
     metrics = {"validation": run.validation_how, "best": run.meta.get("best_val", {}), "identity": run.meta["identity"]}
+    metrics["baseline"] = run.kind.baseline_name
     return publish(run.workshop, run.task, run.best, metrics, run.records, asdict(run.config), run.meta, lineage)

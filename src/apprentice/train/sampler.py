@@ -32,9 +32,15 @@ class PatchSampler:
     """Batches of (input, target) patches cut at the same place from each training example."""
 
     def __init__(
-        self, examples: list[tuple[np.ndarray, np.ndarray]], patch: int, batch: int, how: str, focus: float = 0.0
+        self,
+        examples: list[tuple[np.ndarray, np.ndarray]],
+        patch: int,
+        batch: int,
+        how: str,
+        focus: float = 0.0,
+        reverse: bool = False,
     ) -> None:
-        self.patch, self.batch, self.how, self.focus = patch, batch, how, focus
+        self.patch, self.batch, self.how, self.focus, self.reverse = patch, batch, how, focus, reverse
         self.stacks = [pad_to(np.concatenate([x, y], axis=-1), patch) for x, y in examples]
         self.input_channels = examples[0][0].shape[-1]
         areas = np.array([stack.shape[0] * stack.shape[1] for stack in self.stacks], dtype=np.float64)
@@ -60,12 +66,22 @@ class PatchSampler:
         else:
             y = int(rng.integers(stack.shape[0] - self.patch + 1))
             x = int(rng.integers(stack.shape[1] - self.patch + 1))
-        return np.ascontiguousarray(augment(stack[y : y + self.patch, x : x + self.patch], self.how, rng))
+        patch = augment(stack[y : y + self.patch, x : x + self.patch], self.how, rng)
+        if self.reverse and rng.random() < 0.5:  # the input is two frames: play them the other way round
+            half = self.input_channels // 2
+            patch = np.concatenate([patch[..., half : 2 * half], patch[..., :half], patch[..., 2 * half :]], axis=-1)
+        return np.ascontiguousarray(patch)
 
 
 def changed_pixels(stack: np.ndarray, split: int, threshold: float = 0.15) -> np.ndarray:
-    """Coordinates (N×2) of pixels that the step changes a lot: where lines are drawn, erased or coloured."""
-    before, after = stack[..., :split], stack[..., split:]
-    if before.shape[-1] != after.shape[-1]:
+    """Coordinates (N×2) of pixels that the step changes a lot: where lines are drawn, erased, coloured or moved.
+
+    When the input holds several images (an in-between's two keys), a pixel counts where the target
+    differs from any of them.
+    """
+    inputs, target = stack[..., :split], stack[..., split:]
+    width = target.shape[-1]
+    if split % width:
         return np.zeros((0, 2), dtype=np.int64)
-    return np.argwhere(np.abs(after - before).max(axis=-1) > threshold)
+    differences = [np.abs(target - inputs[..., k : k + width]).max(axis=-1) for k in range(0, split, width)]
+    return np.argwhere(np.maximum.reduce(differences) > threshold)

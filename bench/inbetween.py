@@ -1,0 +1,163 @@
+"""Benchmark of the inbetween kind against cross-fade and optical-flow in-betweens, on animation it never saw.
+
+Trains through the app's own path (workshop, import, train) and scores the published apprentice after each
+time mark on held-out triplets of unseen sequences. Run: python bench/inbetween.py [--data synthetic supertux]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from apprentice.demo_frames import animation_set
+from apprentice.imports import add_examples
+from apprentice.kinds import get_kind
+from apprentice.kinds.tiling import transform
+from apprentice.provenance.manifest import load_network
+from apprentice.store.workshop import Workshop
+from apprentice.train.loop import Budget, TrainConfig, train
+from inbetween_baselines import crossfade, flow_warp, line_chamfer, psnr_ssim
+from paired import parse
+from sprites import LICENCE_NOTE, supertux_sequences
+
+Sequences = dict[str, list[np.ndarray]]
+Triplet = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def synthetic(_: Path) -> tuple[Sequences, Sequences]:
+    """The demo's generated cartoons: 16 training sequences, 6 unseen ones from other seeds."""
+    train_set = {f"seq{i:02d}": [np.asarray(f) for f in s] for i, s in enumerate(animation_set(16, seed=1))}
+    unseen = {f"new{i:02d}": [np.asarray(f) for f in s] for i, s in enumerate(animation_set(6, seed=2))}
+    return train_set, unseen
+
+
+def supertux(cache: Path) -> tuple[Sequences, Sequences]:
+    """SuperTux's sprite animations, split by creature: every fourth creature's sequences are unseen."""
+    sequences = supertux_sequences(cache)
+    creatures = sorted({name.split("/")[0] for name in sequences})
+    unseen_creatures = set(creatures[3::4])
+    train_set = {k: v for k, v in sequences.items() if k.split("/")[0] not in unseen_creatures}
+    unseen = {k: v for k, v in sequences.items() if k.split("/")[0] in unseen_creatures}
+    return train_set, unseen
+
+
+DATA: dict[str, Callable[[Path], tuple[Sequences, Sequences]]] = {"synthetic": synthetic, "supertux": supertux}
+
+
+def drawings(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Holds collapsed, as the importer does: a drawing exposed for several frames counts once."""
+    kept = [frames[0]]
+    for frame in frames[1:]:
+        if not np.array_equal(frame, kept[-1]):
+            kept.append(frame)
+    return kept
+
+
+def held_out_triplets(unseen: Sequences) -> list[Triplet]:
+    found = []
+    for frames in unseen.values():
+        kept = drawings(frames)
+        found += [(kept[i - 1], kept[i], kept[i + 1]) for i in range(1, len(kept) - 1)]
+    return found
+
+
+def scores(make: Callable[[np.ndarray, np.ndarray], np.ndarray], triplets: list[Triplet]) -> dict[str, float]:
+    rows = []
+    for first, middle, last in triplets:
+        made = make(first, last)
+        psnr, ssim = psnr_ssim(made, middle)
+        rows.append((min(psnr, 60.0), ssim, line_chamfer(made, middle)))  # identical frames: cap at 60 dB
+    psnrs, ssims, chamfers = zip(*rows, strict=True)
+    return {
+        "psnr": float(np.mean(psnrs)),
+        "median_psnr": statistics.median(psnrs),
+        "ssim": float(np.mean(ssims)),
+        "chamfer": float(np.mean(chamfers)),
+    }
+
+
+def apprentice_maker(net: torch.nn.Module) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    return lambda first, last: transform(net, np.concatenate([first, last], axis=-1), net.margin)
+
+
+def write_sequences(sequences: Sequences, folder: Path) -> None:
+    for name, frames in sequences.items():
+        target = folder / name.replace("/", "__")
+        target.mkdir(parents=True)
+        for number, frame in enumerate(frames):
+            Image.fromarray(frame, "RGBA").save(target / f"{number:03d}.png")
+
+
+def bench(data: str, marks: list[float], cache: Path, net_overrides: dict, seed: int) -> list[str]:
+    train_set, unseen = DATA[data](cache)
+    triplets = held_out_triplets(unseen)
+    lines = [
+        f"### {data}: {len(train_set)} training sequences, {len(triplets)} held-out triplets from "
+        f"{len(unseen)} unseen sequences",
+        "",
+        "| method | minutes | steps | PSNR | median PSNR | SSIM | line chamfer (px) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(method: str, minutes: str, steps: str, s: dict) -> str:
+        return (
+            f"| {method} | {minutes} | {steps} | {s['psnr']:.2f} | {s['median_psnr']:.2f} | {s['ssim']:.3f} | "
+            f"{s['chamfer']:.2f} |"
+        )
+
+    lines.append(row("cross-fade", "–", "–", scores(crossfade, triplets)))
+    for method in ("dis", "farneback"):
+        lines.append(
+            row(f"optical flow ({method})", "–", "–", scores(lambda a, b, m=method: flow_warp(a, b, m), triplets))
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write_sequences(train_set, root / "frames")
+        shop = Workshop.init(root / "workshop", "bench")
+        config = get_kind("inbetween").default_config()
+        config["net"] |= net_overrides
+        shop.new_task("tween", "inbetween", config)
+        add_examples(shop, "tween", [root / "frames"])
+        previous = 0.0
+        for mark in marks:
+            started = time.monotonic()
+            made = train(shop, "tween", Budget(minutes=mark - previous), TrainConfig(seed=seed))
+            previous = mark
+            steps = made.manifest["training"]["steps"]
+            result = scores(apprentice_maker(load_network(made)), triplets)
+            label = "apprentice" + ("" if config["net"]["flow"] else " (direct synthesis)")
+            lines.append(row(label, f"{mark:g}", str(steps), result))
+            print(f"  {data} {mark:g} min done in {time.monotonic() - started:.0f} s", flush=True)
+    lines.append("")
+    lines.append(f"net {config['net']}; steps are the published (best held-out) apprentice's")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", nargs="+", default=["synthetic", "supertux"], choices=list(DATA))
+    parser.add_argument("--marks", type=float, nargs="+", default=[2, 5, 10], help="minutes at which to score")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "apprentice-bench")
+    parser.add_argument("--net", default="", help="network overrides, e.g. flow=0 or deep_width=96")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    overrides = {k: bool(v) if k == "flow" else v for k, v in parse(args.net).items()}
+    lines = []
+    for data in args.data:
+        lines += bench(data, args.marks, args.cache, overrides, args.seed) + [""]
+    print(f"{torch.get_num_threads()} threads; PSNR capped at 60 dB per triplet; line chamfer: lower is better")
+    print("\n".join(lines))
+    if "supertux" in args.data:
+        print(LICENCE_NOTE)
+
+
+if __name__ == "__main__":
+    main()

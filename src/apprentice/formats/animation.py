@@ -1,0 +1,378 @@
+"""Animated image files (GIF, APNG, animated WebP): every frame as it displays, read safely.
+Writes GIF and APNG that keep every frame, holds included, with metadata as text fields.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import struct
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import GifImagePlugin, Image, PngImagePlugin, UnidentifiedImageError
+
+from apprentice.errors import BadInput
+from apprentice.formats.images import check_size, decode_image, rgba
+from apprentice.store.files import write_atomically
+
+ANIMATION_SUFFIXES = {".gif", ".png", ".apng", ".webp"}
+MAX_FRAMES = 2000
+_DEFAULT_DURATION_MS = 100  # what browsers show a frame for when the file gives no delay or 0
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_GIF_COLOURS = 255  # GIF palettes hold 256 entries; index 0 is kept for transparency
+
+
+# ---------------------------------------------------------------- reading
+
+
+def frame_count(data: bytes, name: str) -> int:
+    """How many frames the file shows (1 for a still image); BadInput when it is damaged or too long.
+
+    The last frame is decoded too, so a file cut short is refused here rather than halfway through a job.
+    """
+    if data.startswith(_PNG_SIGNATURE):
+        return len(_png_frames(data, name)[1])
+    with _opened(data, name) as image:
+        count = getattr(image, "n_frames", 1)
+        image.seek(count - 1)
+        image.load()
+    return count
+
+
+def is_animation(path: Path) -> bool:
+    """Whether `path` is an animation file with more than one frame (False for anything unreadable)."""
+    if Path(path).suffix.lower() not in ANIMATION_SUFFIXES:
+        return False
+    try:
+        with Image.open(path) as image:
+            # an APNG's default image, when it is not part of the animation, counts as a frame in Pillow
+            return getattr(image, "n_frames", 1) - bool(getattr(image, "default_image", False)) > 1
+    except Exception:  # any file Pillow cannot read is simply not an animation
+        return False
+
+
+def decode_frames(data: bytes, name: str) -> list[Image.Image]:
+    """Every frame as it displays (disposal and blending applied): canvas-sized RGBA images."""
+    return list(_shown_frames(data, name))
+
+
+def decode_frame(data: bytes, name: str, index: int) -> Image.Image:
+    """Frame `index` (from 0) as it displays, as a canvas-sized RGBA image; BadInput when there is none."""
+    if index >= 0:
+        with closing(_shown_frames(data, name)) as frames:
+            for position, frame in enumerate(frames):
+                if position == index:
+                    return frame
+    count = frame_count(data, name)
+    raise BadInput(
+        f"{name} has {count} frame{'s' if count != 1 else ''}, so there is no frame {index}; "
+        f"choose a frame from 0 to {count - 1}."
+    )
+
+
+def frame_durations(data: bytes, name: str) -> list[int]:
+    """How long each frame shows, in milliseconds; 100 where the file gives no delay or a delay of 0."""
+    if data.startswith(_PNG_SIGNATURE):
+        return [frame.duration_ms for frame in _png_frames(data, name)[1]]
+    durations = []
+    with _opened(data, name) as image:
+        for index in range(getattr(image, "n_frames", 1)):
+            image.seek(index)
+            image.load()  # WebP sets a frame's duration only once it is decoded
+            durations.append(round(image.info.get("duration") or _DEFAULT_DURATION_MS))
+    return durations
+
+
+def read_animation_metadata(path: Path) -> dict[str, str]:
+    """The text fields that `write_animation` wrote into a file (empty when there are none)."""
+    with Image.open(path) as image:
+        if image.format == "PNG":
+            return {key: str(value) for key, value in image.text.items()}
+        comment = image.info.get("comment", b"")
+    if isinstance(comment, bytes):
+        comment = comment.decode("utf-8", "replace")
+    return dict(line.split("=", 1) for line in comment.split("\n") if "=" in line)
+
+
+def _shown_frames(data: bytes, name: str) -> Iterator[Image.Image]:
+    """The frames one by one as they display; PNG goes through our compositor, the rest through Pillow's."""
+    if data.startswith(_PNG_SIGNATURE):
+        yield from _composited_png(data, name)
+        return
+    with _opened(data, name) as image:
+        for index in range(getattr(image, "n_frames", 1)):
+            image.seek(index)  # Pillow composites GIF (disposal, transparency) and WebP frames as they show
+            yield _rgba_image(image)
+
+
+@contextmanager
+def _opened(data: bytes, name: str) -> Iterator[Image.Image]:
+    """The file opened lazily by Pillow, canvas and frame count checked before any frame is decoded."""
+    with _reading(name), Image.open(io.BytesIO(data)) as image:
+        check_size(image.width, image.height, name)
+        _check_frame_count(getattr(image, "n_frames", 1), name)
+        yield image
+
+
+@contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Turn what Pillow raises on a foreign, damaged or oversized file into one BadInput sentence naming it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except BadInput:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInput(f"{name} claims to be larger than Apprentice decodes safely; scale it down.") from None
+    except UnidentifiedImageError:
+        raise BadInput(f"{name} is not an image Apprentice can read; export it as GIF or PNG.") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
+        raise _damaged(name, str(error)) from None
+
+
+def _damaged(name: str, reason: str) -> BadInput:
+    return BadInput(f"{name} is damaged or cut short ({reason}); export it again.")
+
+
+def _check_frame_count(count: int, name: str) -> None:
+    if count > MAX_FRAMES:
+        raise BadInput(
+            f"{name} has {count} frames, more than the {MAX_FRAMES} Apprentice reads from one file; "
+            "cut it into shorter clips."
+        )
+
+
+def _rgba_image(image: Image.Image) -> Image.Image:
+    """A decoded frame as a standalone RGBA image (16-bit grays scaled the way flat images are)."""
+    return Image.fromarray(rgba(image))
+
+
+# ---------------------------------------------------------------- APNG, composited by us
+#
+# Pillow composites APNG frames itself, but blends OP_OVER frames with Image.paste(frame, mask=frame),
+# which also blends the alpha channel: a half-transparent pixel over a transparent one comes out a
+# quarter opaque, over an opaque one no longer opaque. Antialiased line art on a transparent canvas
+# would lose its edges, so PNG files are split into their frames here and composited as the APNG
+# specification says (OP_OVER is Porter-Duff "over": Image.alpha_composite).
+
+
+class _PngFrame(NamedTuple):
+    box: tuple[int, int, int, int]  # where the frame lies on the canvas: left, top, right, bottom
+    duration_ms: int
+    dispose: int  # 0: leave, 1: clear to transparent, 2: restore what was there before
+    blend: int  # 0: replace, 1: draw over
+    png: bytes  # the frame's own pixels as a standalone PNG file
+
+
+def _composited_png(data: bytes, name: str) -> Iterator[Image.Image]:
+    size, frames = _png_frames(data, name)
+    canvas = Image.new("RGBA", size, (0, 0, 0, 0))
+    for frame in frames:
+        pixels = _rgba_image(decode_image(frame.png, name))
+        keep = frame.dispose == PngImagePlugin.Disposal.OP_PREVIOUS
+        underneath = canvas.crop(frame.box) if keep else None
+        if frame.blend == PngImagePlugin.Blend.OP_OVER:
+            canvas.alpha_composite(pixels, frame.box[:2])
+        else:
+            canvas.paste(pixels, frame.box[:2])
+        yield canvas.copy()
+        if frame.dispose == PngImagePlugin.Disposal.OP_BACKGROUND:
+            canvas.paste((0, 0, 0, 0), frame.box)
+        elif underneath is not None:
+            canvas.paste(underneath, frame.box[:2])
+
+
+def _png_frames(data: bytes, name: str) -> tuple[tuple[int, int], list[_PngFrame]]:
+    """The canvas size and every frame of a PNG file: one for a still PNG, acTL's frames for an APNG."""
+    chunks = list(_png_chunks(data, name))
+    if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
+        raise _damaged(name, "no PNG header")
+    header = chunks[0][1]
+    size = struct.unpack(">II", header[:8])
+    check_size(*size, name)
+    if not any(kind == b"acTL" for kind, _ in chunks):
+        return size, [_PngFrame((0, 0, *size), _DEFAULT_DURATION_MS, 0, 0, data)]
+    # the palette and its transparency are all a frame needs beside the header to decode on its own
+    palette = b"".join(_chunk(kind, body) for kind, body in chunks if kind in (b"PLTE", b"tRNS"))
+    frames, control, pieces = [], b"", []
+    for kind, body in [*chunks[1:], (b"fcTL", b"")]:  # a last empty fcTL closes the last frame
+        if kind == b"fcTL":
+            if control:
+                frames.append(_png_frame(control, pieces, header, palette, size, name))
+            control, pieces = body, []
+        elif (kind == b"IDAT" and control) or kind == b"fdAT":  # an IDAT before any fcTL is not shown
+            pieces.append(body if kind == b"IDAT" else body[4:])
+    if not frames:
+        raise _damaged(name, "an animated PNG without frames")
+    _check_frame_count(len(frames), name)
+    return size, frames
+
+
+def _png_frame(
+    control: bytes, pieces: list[bytes], header: bytes, palette: bytes, size: tuple[int, int], name: str
+) -> _PngFrame:
+    """One APNG frame from its fcTL chunk and image data, as a standalone PNG file placed on the canvas."""
+    if len(control) != 26 or not pieces:
+        raise _damaged(name, "a frame without its control chunk or its pixels")
+    _, width, height, left, top, delay, denominator, dispose, blend = struct.unpack(">IIIIIHHBB", control)
+    box = (left, top, left + width, top + height)
+    if not (width and height and box[2] <= size[0] and box[3] <= size[1] and dispose < 3 and blend < 2):
+        raise _damaged(name, f"a frame at {box} on a {size[0]}×{size[1]} canvas")
+    png = b"".join(
+        [
+            _PNG_SIGNATURE,
+            _chunk(b"IHDR", struct.pack(">II", width, height) + header[8:]),
+            palette,
+            _chunk(b"IDAT", b"".join(pieces)),
+            _chunk(b"IEND", b""),
+        ]
+    )
+    duration_ms = round(1000 * delay / (denominator or 100)) or _DEFAULT_DURATION_MS
+    return _PngFrame(box, duration_ms, dispose, blend, png)
+
+
+def _png_chunks(data: bytes, name: str) -> Iterator[tuple[bytes, bytes]]:
+    """(kind, body) of every chunk up to IEND, each checked against its CRC."""
+    position = len(_PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        crc = data[position + 8 + length : position + 12 + length]
+        if len(crc) < 4:
+            break
+        if zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
+            raise _damaged(name, f"the {kind.decode('latin-1')} chunk fails its checksum")
+        yield kind, body
+        if kind == b"IEND":
+            return
+        position += 12 + length
+    raise _damaged(name, "the file ends before its last chunk")
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_animation(
+    frames: list[Image.Image], path: Path, duration_ms: int | list[int], metadata: dict[str, str]
+) -> None:
+    """Write `frames` as an endlessly looping GIF (.gif) or APNG (.png, .apng) atomically, with `metadata`."""
+    write_atomically(Path(path), encode_animation(frames, Path(path).suffix, duration_ms, metadata))
+
+
+def encode_animation(
+    frames: list[Image.Image], suffix: str, duration_ms: int | list[int], metadata: dict[str, str]
+) -> bytes:
+    """`frames` as the bytes of an endlessly looping GIF (.gif) or APNG (.png, .apng), with `metadata`.
+
+    Every frame is kept, a held (repeated) frame included. GIF keeps up to 255 flat colours per frame exactly
+    (more are reduced without dithering) and alpha as on/off at 128; APNG keeps every pixel exactly.
+    """
+    frames = [frame.convert("RGBA") for frame in frames]
+    durations = duration_ms if isinstance(duration_ms, list) else [duration_ms] * len(frames)
+    if not frames or len(durations) != len(frames) or len({frame.size for frame in frames}) != 1:
+        raise ValueError("write_animation needs frames of one size and one duration for each frame")
+    suffix = suffix.lower()
+    if suffix == ".gif":
+        return _encode_gif(frames, durations, metadata)
+    if suffix in (".png", ".apng"):
+        return _encode_apng(frames, durations, metadata)
+    raise ValueError(f"write_animation writes .gif, .png or .apng files, not {suffix or 'no suffix'}")
+
+
+def _encode_apng(frames: list[Image.Image], durations: list[int], metadata: dict[str, str]) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    for key, value in metadata.items():
+        info.add_itxt(key, value)
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer,
+        "PNG",
+        save_all=True,
+        append_images=frames[1:],
+        duration=durations,
+        loop=0,
+        disposal=_held_frame_disposals(frames),
+        blend=PngImagePlugin.Blend.OP_SOURCE,
+        pnginfo=info,
+    )
+    return buffer.getvalue()
+
+
+def _held_frame_disposals(frames: list[Image.Image]) -> list[int]:
+    """APNG dispose ops that keep Pillow from merging a held frame into the one before it.
+
+    Pillow's APNG writer drops a frame identical to the previous one (adding its duration) when both have
+    the same dispose and blend ops. Giving a held frame OP_BACKGROUND where the frame before has OP_NONE
+    (and OP_NONE otherwise) keeps it a frame of its own; Pillow writes the frame after it against the
+    cleared canvas, so every frame still displays exactly as given.
+    """
+    disposals = [PngImagePlugin.Disposal.OP_NONE]
+    for before, frame in itertools.pairwise(frames):
+        held = frame.tobytes() == before.tobytes() and disposals[-1] == PngImagePlugin.Disposal.OP_NONE
+        disposals.append(PngImagePlugin.Disposal.OP_BACKGROUND if held else PngImagePlugin.Disposal.OP_NONE)
+    return disposals
+
+
+def _encode_gif(frames: list[Image.Image], durations: list[int], metadata: dict[str, str]) -> bytes:
+    """A GIF written frame by frame with Pillow's GIF encoder (`getheader`, `getdata`), never merged.
+
+    Pillow's `save(save_all=True)` always merges a frame identical to the one before into it (adding the
+    durations; `optimize=False` does not stop it), so a held frame would vanish. Each frame here is the
+    whole canvas with its own palette, index 0 transparent, disposed to the background (index 0) after
+    it shows: transparent pixels stay transparent in every reader.
+    """
+    indexed = [_indexed(frame) for frame in frames]
+    header, _ = GifImagePlugin.getheader(indexed[0].copy(), info={"loop": 0, "comment": _gif_comment(metadata)})
+    parts = list(header)
+    for frame, duration in zip(indexed, durations, strict=True):
+        # GIF counts delays in hundredths of a second
+        parts += GifImagePlugin.getdata(
+            frame, duration=round(duration / 10) * 10, transparency=0, disposal=2, include_color_table=True
+        )
+    return b"".join([*parts, b";"])
+
+
+def _indexed(frame: Image.Image) -> Image.Image:
+    """An RGBA frame as a palette image: index 0 for alpha below 128, up to 255 colours for the rest."""
+    pixels = np.asarray(frame)
+    opaque = pixels[..., 3] >= 128
+    colours = pixels[..., :3].copy()
+    keys = _colour_keys(colours)
+    if len(np.unique(keys[opaque])) > _GIF_COLOURS:
+        colours[~opaque] = colours[opaque][0]  # so the palette is spent on pixels that show
+        reduced = Image.fromarray(colours).quantize(
+            _GIF_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        keys = _colour_keys(np.asarray(reduced.convert("RGB")))
+    palette = np.unique(keys[opaque])
+    indices = np.where(opaque, np.searchsorted(palette, keys) + 1, 0).astype(np.uint8)
+    image = Image.frombytes("P", frame.size, indices.tobytes())
+    rgb = np.stack([palette >> 16, palette >> 8 & 255, palette & 255], axis=1).astype(np.uint8)
+    image.putpalette(b"\0\0\0" + rgb.tobytes())
+    return image
+
+
+def _colour_keys(rgb: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8 colours → H×W int32 keys (0xRRGGBB), which sort and compare as whole colours."""
+    rgb = rgb.astype(np.int32)
+    return rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
+
+
+def _gif_comment(metadata: dict[str, str]) -> str:
+    """The metadata as "key=value" lines, the form read_animation_metadata parses back."""
+    for key, value in metadata.items():
+        if "=" in key or "\n" in key or "\n" in value:
+            raise ValueError(f"GIF metadata keys hold no '=' or line break, values no line break: {key!r}")
+    return "\n".join(f"{key}={value}" for key, value in metadata.items())

@@ -1,0 +1,109 @@
+"""The `inbetween` kind: learn to draw the frame halfway between two drawings, from the artist's animation.
+
+Every three consecutive drawings of a sequence are an example (the middle from its neighbours); holds,
+where a drawing is exposed for several frames, count once, as the animator drew it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+from apprentice.errors import BadInput
+from apprentice.formats.images import pixel_digest, pixels
+from apprentice.formats.pairs import Source
+from apprentice.formats.sequences import Sequence, find_sequences, read_frame
+from apprentice.kinds import FoundExample
+from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet, motion_loss
+
+MOTION_WEIGHT = 0.5  # how much the coarse-flow loss counts beside the frame's own L1
+
+
+class InbetweenKind:
+    name = "inbetween"
+    roles = ("key1", "inbetween", "key2")
+    target = "inbetween"
+    baseline_name = "cross-fading the keys"
+    train_defaults = {"patch": 128, "batch": 8}  # patches large enough to hold the motion between keys
+    reverse = True  # playing an in-between backwards gives an in-between: swap the keys as augmentation
+
+    def default_config(self) -> dict:
+        return {"augment": "mirror", "net": InbetweenConfig().to_dict()}
+
+    def find_examples(self, paths: list[Path], options: dict) -> list[FoundExample]:
+        examples = [example for sequence in find_sequences(paths) for example in triplets(sequence)]
+        if not examples:
+            raise BadInput(f"{', '.join(map(str, paths))} holds no three different drawings in a row to learn from.")
+        return examples
+
+    def check(self, name: str, images: dict[str, Image.Image], sources: dict[str, Source]) -> None:
+        first = images["key1"]
+        for role, image in images.items():
+            if image.size != first.size:
+                raise BadInput(
+                    f"{sources[role]} is {image.width}×{image.height} but {sources['key1']} is "
+                    f"{first.width}×{first.height}; export every frame of an animation at the same size."
+                )
+
+    def arrays(self, images: dict[str, Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.concatenate([pixels(images["key1"]), pixels(images["key2"])], axis=-1)
+        return keys, pixels(images["inbetween"])
+
+    def baseline(self, keys: np.ndarray) -> np.ndarray:
+        """The in-between a machine draws without learning: the two keys cross-faded (premultiplied)."""
+        return (keys[..., :4] + keys[..., 4:]) / 2.0
+
+    def network(self, config: dict) -> nn.Module:
+        return InbetweenNet(InbetweenConfig(**config["net"]))
+
+    def loss(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        made = net(inputs)
+        return F.l1_loss(made, targets) + MOTION_WEIGHT * motion_loss(net, inputs, targets)
+
+
+def drawings(sequence: Sequence) -> list[tuple[Source, str]]:
+    """The sequence's frames with holds collapsed: (first frame of each drawing, its pixel digest)."""
+    kept: list[tuple[Source, str]] = []
+    size = None
+    for source in sequence.frames:
+        image = read_frame(source)
+        if size is None:
+            size, first = image.size, source
+        elif image.size != size:
+            raise BadInput(
+                f"{source} is {image.width}×{image.height} but {first} is {size[0]}×{size[1]}; "
+                "export every frame of an animation at the same size."
+            )
+        digest = pixel_digest(image)
+        if sequence.explicit or not kept or kept[-1][1] != digest:
+            kept.append((source, digest))
+    return kept
+
+
+def triplets(sequence: Sequence) -> list[FoundExample]:
+    """Each run of three consecutive drawings, the middle one to be learned; a named triplet as it is."""
+    kept = drawings(sequence)
+    if len(kept) < 3:
+        raise BadInput(
+            f"{sequence.frames[0].path} has {len(kept)} different drawing(s); an in-between example needs three "
+            "in a row (key, in-between, key)."
+        )
+    digests = [digest for _, digest in kept]
+    group = hashlib.sha256(" ".join(digests).encode()).hexdigest()
+    if sequence.explicit:
+        return [FoundExample(sequence.name, dict(zip(InbetweenKind.roles, [s for s, _ in kept], strict=True)), group)]
+    return [
+        FoundExample(
+            f"{sequence.name} {index:03d}",
+            {"key1": kept[index - 1][0], "inbetween": kept[index][0], "key2": kept[index + 1][0]},
+            group,
+            index,
+        )
+        for index in range(1, len(kept) - 1)
+    ]

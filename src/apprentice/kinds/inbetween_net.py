@@ -1,0 +1,123 @@
+"""The in-between network: from two drawings, the one halfway between them, learned from scratch.
+
+A small encoder-decoder sees both frames down to 1/16 resolution (room for large motion), estimates where
+each middle pixel comes from in either frame (two flows), warps both frames there and blends them, then
+adds a learned correction. With `flow=False` it is a direct-synthesis U-Net over the cross-fade instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from apprentice.kinds.network import ResidualBlock, act
+
+
+@dataclass(frozen=True)
+class InbetweenConfig:
+    """Shape of the network; stored in every checkpoint and manifest."""
+
+    width: int = 32  # features at 1/2 resolution
+    mid_width: int = 48  # at 1/4
+    deep_width: int = 64  # at 1/8 and 1/16
+    blocks: int = 2  # residual blocks at 1/16
+    flow: bool = True  # warp-and-blend (True) or direct synthesis over the cross-fade (False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def margin(self) -> int:
+        """Context each output pixel sees on each side (the 1/16 convs dominate), in multiples of 16."""
+        radius = 16 * (2 * self.blocks + 3) + 8 * 3 + 4 * 3 + 2 * 2
+        return -(-radius // 16) * 16
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample `image` (N×C×H×W) at each pixel plus `flow` (N×2×H×W, in pixels, x then y); edges repeat."""
+    n, _, h, w = image.shape
+    ys = torch.arange(h, dtype=image.dtype, device=image.device).view(1, h, 1).expand(n, h, w)
+    xs = torch.arange(w, dtype=image.dtype, device=image.device).view(1, 1, w).expand(n, h, w)
+    gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def down_conv(width_in: int, width_out: int) -> nn.Conv2d:
+    return nn.Conv2d(width_in, width_out, 3, stride=2, padding=1)
+
+
+class InbetweenNet(nn.Module):
+    """Maps N×8×H×W (two premultiplied RGBA frames, H and W multiples of 16) to the N×4×H×W middle frame."""
+
+    align = 16
+
+    def __init__(self, config: InbetweenConfig) -> None:
+        super().__init__()
+        w, m, d = config.width, config.mid_width, config.deep_width
+        self.config = config
+        self.stem = nn.Conv2d(4 * 12, w, 3, padding=1)  # both frames and their difference, pixel-unshuffled
+        self.to_quarter = nn.Conv2d(4 * w, m, 3, padding=1)
+        self.to_eighth = down_conv(m, d)
+        self.to_sixteenth = down_conv(d, d)
+        self.blocks = nn.Sequential(*[ResidualBlock(d) for _ in range(config.blocks)])
+        self.up_eighth = nn.Conv2d(2 * d, d, 3, padding=1)
+        self.up_quarter = nn.Conv2d(d + m, m, 3, padding=1)
+        self.motion = nn.Conv2d(m, 5, 3, padding=1)  # two flows (x, y each) and a blend weight, at 1/4
+        self.up_half = nn.Conv2d(m + w + 8 * 4, w, 3, padding=1)
+        self.head = nn.Conv2d(w, 4 * 4, 3, padding=1)
+        nn.init.zeros_(self.motion.weight)  # start as a plain cross-fade: no motion, equal blend
+        nn.init.zeros_(self.motion.bias)
+        self.extras: dict[str, torch.Tensor] = {}
+
+    @property
+    def margin(self) -> int:
+        return self.config.margin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first, last = x[:, :4], x[:, 4:]
+        centred = torch.cat([first, last, last - first], dim=1) * 2.0 - 1.0
+        half = act(self.stem(F.pixel_unshuffle(centred, 2)))
+        quarter = act(self.to_quarter(F.pixel_unshuffle(half, 2)))
+        eighth = act(self.to_eighth(quarter))
+        deep = self.blocks(act(self.to_sixteenth(eighth)))
+        up = F.interpolate(deep, scale_factor=2.0, mode="nearest")
+        up = act(self.up_eighth(torch.cat([up, eighth], dim=1)))
+        up = F.interpolate(up, scale_factor=2.0, mode="nearest")
+        up = act(self.up_quarter(torch.cat([up, quarter], dim=1)))
+        motion = self.motion(up)
+        flows = F.interpolate(motion[:, :4], scale_factor=4.0, mode="bilinear", align_corners=False) * 4.0
+        weight = torch.sigmoid(F.interpolate(motion[:, 4:], scale_factor=4.0, mode="bilinear", align_corners=False))
+        if self.config.flow:
+            from_first, from_last = warp(first, flows[:, :2]), warp(last, flows[:, 2:])
+            self.extras = {"quarter_flows": motion[:, :4]} if self.training else {}
+        else:
+            from_first, from_last = first, last
+        blended = weight * from_first + (1.0 - weight) * from_last
+        guide = F.pixel_unshuffle(torch.cat([from_first, from_last], dim=1), 2)
+        up = F.interpolate(up, scale_factor=2.0, mode="nearest")
+        refined = act(self.up_half(torch.cat([up, half, guide], dim=1)))
+        return blended + F.pixel_shuffle(self.head(refined), 2)
+
+
+def motion_loss(net: InbetweenNet, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """How well the coarse flows alone move blurred frames onto the blurred middle, at 1/4, 1/8 and 1/16.
+
+    Thin lines give a warp almost no gradient at full resolution once motion exceeds a pixel or two;
+    at coarse scales a line is a soft blob several pixels wide, so large motions can be learned.
+    """
+    flows = net.extras.get("quarter_flows")
+    if flows is None:
+        return inputs.new_zeros(())
+    total = inputs.new_zeros(())
+    for scale in (4, 8, 16):
+        factor = scale // 4
+        scaled = flows if factor == 1 else F.avg_pool2d(flows, factor) / factor
+        first, last = F.avg_pool2d(inputs[:, :4], scale), F.avg_pool2d(inputs[:, 4:], scale)
+        truth = F.avg_pool2d(targets, scale)
+        total = total + F.l1_loss(warp(first, scaled[:, :2]), truth) + F.l1_loss(warp(last, scaled[:, 2:]), truth)
+    return total / 6.0

@@ -1,0 +1,214 @@
+"""The inbetween kind: sequences in every form become triplets, holds count once, apply draws N between keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from apprentice.errors import BadInput
+from apprentice.formats import animation
+from apprentice.imports import add_examples
+from apprentice.inbetweens import apply_between
+from apprentice.kinds import get_kind
+from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
+from apprentice.kinds.tiling import transform
+from apprentice.provenance.credentials import check
+from apprentice.train.loop import Budget, TrainConfig, train
+from apprentice.train.sampler import PatchSampler, changed_pixels
+from apprentice.train.split import split_examples
+
+from conftest import counts
+from layered_files import write_ora
+
+SIZE = (48, 32)
+
+
+def ball(x: int, colour: str = "orange", size: tuple[int, int] = SIZE, transparent: bool = False) -> Image.Image:
+    """A frame: a black-outlined flat-coloured ball at horizontal position x."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0) if transparent else "white")
+    ImageDraw.Draw(image).ellipse((x, 8, x + 14, 22), fill=colour, outline="black", width=2)
+    return image
+
+
+def frame_folder(folder: Path, xs: list[int], **options) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, x in enumerate(xs, start=1):
+        ball(x, **options).save(folder / f"frame{number}.png")  # frame10 must sort after frame9
+    return folder
+
+
+@pytest.fixture
+def task(shop) -> str:
+    config = get_kind("inbetween").default_config()
+    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
+    shop.new_task("tween", "inbetween", config)
+    return "tween"
+
+
+def triplet_xs(shop, task: str) -> list[tuple[str, ...]]:
+    """The example names and, per example, its parts' files/frames in role order."""
+    rows = shop.catalog.rows(
+        "SELECT e.name, e.position, p.role, p.layer, w.name AS file FROM examples e "
+        "JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work ORDER BY e.position, e.id"
+    )
+    found: dict[str, dict] = {}
+    for row in rows:
+        found.setdefault(row["name"], {})[row["role"]] = f"{row['file']}{'#' + row['layer'] if row['layer'] else ''}"
+    return [tuple(parts[r] for r in ("key1", "inbetween", "key2")) for parts in found.values()]
+
+
+def test_a_frame_folder_gives_one_triplet_per_inner_frame_in_natural_order(shop, task, tmp_path):
+    folder = frame_folder(tmp_path / "walk", [2 + 3 * i for i in range(11)])
+    report = add_examples(shop, task, [folder])
+    assert len(report.added) == 9
+    triplets = triplet_xs(shop, task)
+    assert triplets[0] == ("frame1.png", "frame2.png", "frame3.png")
+    assert triplets[-1] == ("frame9.png", "frame10.png", "frame11.png")
+
+
+def test_holds_count_once_and_the_ends_are_never_middles(shop, task, tmp_path):
+    folder = frame_folder(tmp_path / "on-twos", [2, 2, 10, 10, 18, 18, 26])
+    add_examples(shop, task, [folder])
+    assert triplet_xs(shop, task) == [
+        ("frame1.png", "frame3.png", "frame5.png"),
+        ("frame3.png", "frame5.png", "frame7.png"),
+    ]
+
+
+def test_a_sequence_of_two_drawings_is_refused_by_name(shop, task, tmp_path):
+    folder = frame_folder(tmp_path / "short", [2, 2, 10])
+    with pytest.raises(BadInput, match="frame1.png has 2 different drawing"):
+        add_examples(shop, task, [folder])
+    assert counts(shop) == (0, 0, 0)
+
+
+def test_frames_of_different_sizes_are_refused_naming_the_frame(shop, task, tmp_path):
+    folder = frame_folder(tmp_path / "mixed", [2, 8, 14])
+    ball(20, size=(50, 32)).save(folder / "frame4.png")
+    with pytest.raises(BadInput, match=r"frame4.png is 50×32 but .*frame1.png is 48×32"):
+        add_examples(shop, task, [folder])
+    assert counts(shop) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".png"])
+def test_animated_files_give_triplets_of_their_frames(shop, task, tmp_path, suffix):
+    path = tmp_path / f"bounce{suffix}"
+    animation.write_animation([ball(2 + 6 * i) for i in range(5)], path, 80, {})
+    add_examples(shop, task, [path])
+    assert triplet_xs(shop, task) == [
+        (f"bounce{suffix}#{i}", f"bounce{suffix}#{i + 1}", f"bounce{suffix}#{i + 2}") for i in range(3)
+    ]
+    assert counts(shop)[0] == 1  # one file, one work
+
+
+def test_layers_of_a_layered_file_are_frames_bottom_first(shop, task, tmp_path):
+    layers = {f"f{n}": ball(2 + 6 * n, transparent=True) for n in (3, 2, 1, 0)}  # top to bottom
+    write_ora(tmp_path / "cycle.ora", layers)
+    add_examples(shop, task, [tmp_path / "cycle.ora"])
+    assert triplet_xs(shop, task) == [
+        ("cycle.ora#f0", "cycle.ora#f1", "cycle.ora#f2"),
+        ("cycle.ora#f1", "cycle.ora#f2", "cycle.ora#f3"),
+    ]
+
+
+def test_explicit_key_inbetween_key_files_are_one_example(shop, task, tmp_path):
+    for role, x in (("key1", 2), ("inbetween", 12), ("key2", 22)):
+        ball(x).save(tmp_path / f"jump.{role}.png")
+    add_examples(shop, task, [tmp_path / "jump.inbetween.png"])
+    assert triplet_xs(shop, task) == [("jump.key1.png", "jump.inbetween.png", "jump.key2.png")]
+    (tmp_path / "jump.key2.png").unlink()
+    with pytest.raises(BadInput, match="jump.key2.png is missing"):
+        add_examples(shop, task, [tmp_path / "jump.key1.png"])
+
+
+def test_a_single_still_drawing_is_not_an_animation(shop, task, tmp_path):
+    ball(4).save(tmp_path / "still.png")
+    with pytest.raises(BadInput, match="still.png is a single drawing"):
+        add_examples(shop, task, [tmp_path / "still.png"])
+
+
+def test_few_animations_hold_out_their_last_frames_with_a_gap_many_hold_out_whole_ones():
+    pairs = [(np.full((4, 4, 8), i, np.float32), np.full((4, 4, 4), i, np.float32)) for i in range(12)]
+    fingerprints = [f"f{i:02d}" for i in range(12)]
+    training, validation, how, unused = split_examples(pairs, fingerprints, 0.2, ["a"] * 12, list(range(1, 13)))
+    trained = {int(x[0, 0, 0]) for x, _ in training}
+    held = {int(x[0, 0, 0]) for x, _ in validation}
+    assert held == {10, 11} and trained == set(range(8))  # positions 9 and 10 would share frames with 11
+    assert "last frames" in how and len(unused) == 4
+    groups = [f"seq{i % 4}" for i in range(12)]
+    training, validation, how, _ = split_examples(pairs, fingerprints, 0.2, groups, list(range(12)))
+    assert {int(x[0, 0, 0]) % 4 for x, _ in validation} == {0} and len(training) == 9
+    assert how == "1 held-out animation(s) of 4"
+
+
+def test_the_sampler_swaps_keys_and_focuses_where_the_middle_differs_from_either_key():
+    first, last = np.zeros((16, 16, 4), np.float32), np.ones((16, 16, 4), np.float32)
+    middle = np.zeros((16, 16, 4), np.float32)
+    stack = np.concatenate([first, last, middle], axis=-1)
+    assert len(changed_pixels(stack, 8)) == 16 * 16  # equal to the first key, far from the last
+    sampler = PatchSampler([(np.concatenate([first, last], -1), middle)], 8, 32, "none", reverse=True)
+    inputs, _ = sampler.draw(0, 1)
+    swapped = inputs[:, 0, 0, 0] == 1.0
+    assert 0 < int(swapped.sum()) < 32
+    assert torch.all(inputs[swapped, 4:8] == 0.0) and torch.all(inputs[~swapped, 4:8] == 1.0)
+
+
+def test_tiled_in_betweens_equal_whole_frame_ones():
+    torch.manual_seed(0)
+    net = InbetweenNet(InbetweenConfig(width=8, mid_width=8, deep_width=8, blocks=1)).eval()
+    torch.nn.init.normal_(net.motion.weight, std=0.05)  # make the flows do something
+    frames = np.random.default_rng(0).integers(0, 256, (400, 360, 8), dtype=np.uint8)
+    whole = transform(net, frames, net.margin, tile=4096)
+    tiled = transform(net, frames, net.margin, tile=64)
+    assert whole.shape == (400, 360, 4)
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+
+
+@pytest.fixture
+def trained(shop, task, tmp_path) -> str:
+    add_examples(shop, task, [frame_folder(tmp_path / "run", [2 + 3 * i for i in range(8)])])
+    train(shop, task, Budget(steps=4), TrainConfig(patch=32, batch=2, validate_every=2))
+    return task
+
+
+@pytest.mark.parametrize("between", [1, 3])
+def test_apply_draws_n_frames_between_each_pair_of_keys_and_keeps_the_keys(shop, trained, tmp_path, between):
+    keys = frame_folder(tmp_path / "keys", [2, 14, 14, 30])  # the middle pair is a hold
+    results = apply_between(shop, trained, [keys], tmp_path / "out", between, ("frames", "gif", "apng"))
+    frames = sorted((tmp_path / "out").glob("keys-*.png"))
+    assert len(frames) == 3 * (between + 1) + 1
+    images = [np.asarray(Image.open(p).convert("RGBA")) for p in frames]
+    for number, key in enumerate(sorted(keys.iterdir())):
+        assert np.array_equal(images[number * (between + 1)], np.asarray(Image.open(key).convert("RGBA")))
+    hold = images[between + 1 : 2 * (between + 1) + 1]
+    assert all(np.array_equal(frame, hold[0]) for frame in hold)  # between two identical keys: the same drawing
+    assert len(animation.decode_frames((tmp_path / "out" / "keys.gif").read_bytes(), "keys.gif")) == len(frames)
+    apng = (tmp_path / "out" / "keys.png").read_bytes()
+    assert [np.asarray(f) for f in animation.decode_frames(apng, "keys.png")][1].tolist() == images[1].tolist()
+    assert len(results) == 3 * between + 2  # the drawn frames, then the two animation files
+    for path in (frames[1], tmp_path / "out" / "keys.gif", tmp_path / "out" / "keys.png"):
+        verdict = check(shop, path)
+        assert verdict["signature_valid"] and verdict["pixels_match"] and verdict["apprentice_known"], verdict
+    assert not check(shop, frames[0])["credentials"]  # the artist's key carries no apprentice credentials
+
+
+def test_apply_refuses_unhalvable_counts_mismatched_keys_and_single_keys(shop, trained, tmp_path):
+    keys = frame_folder(tmp_path / "keys", [2, 14])
+    with pytest.raises(BadInput, match="--between 2 cannot be drawn by halving"):
+        apply_between(shop, trained, [keys], tmp_path / "out", 2)
+    ball(20, size=(40, 32)).save(keys / "frame3.png")
+    with pytest.raises(BadInput, match=r"frame3.png is 40×32 but .*frame1.png is 48×32"):
+        apply_between(shop, trained, [keys], tmp_path / "out", 1)
+    with pytest.raises(BadInput, match="holds 1 key pose"):
+        apply_between(shop, trained, [keys / "frame1.png"], tmp_path / "out", 1)
+
+
+def test_transparent_keys_give_transparent_in_betweens(shop, trained, tmp_path):
+    keys = frame_folder(tmp_path / "sprite", [2, 20], transparent=True)
+    apply_between(shop, trained, [keys], tmp_path / "out", 1)
+    middle = Image.open(tmp_path / "out" / "sprite-0002.png")
+    assert middle.mode == "RGBA" and middle.size == SIZE
