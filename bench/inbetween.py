@@ -24,6 +24,7 @@ from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import load_network
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, train
+
 from inbetween_baselines import crossfade, flow_warp, line_chamfer, psnr_ssim
 from paired import parse
 from sprites import LICENCE_NOTE, supertux_sequences

@@ -14,6 +14,7 @@ import numpy as np
 
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.train.metrics import image_scores, over_white
+
 from sprites import supertux_sequences, triplets
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
