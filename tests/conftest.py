@@ -36,6 +36,16 @@ def write_pair_folder(folder: Path, count: int, seed: int = 0, size: tuple[int, 
     return folder
 
 
+SIZE = (48, 32)
+
+
+def ball(x: int, colour: str = "orange", size: tuple[int, int] = SIZE, transparent: bool = False) -> Image.Image:
+    """A frame: a black-outlined flat-coloured ball at horizontal position x."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0) if transparent else "white")
+    ImageDraw.Draw(image).ellipse((x, 8, x + 14, 22), fill=colour, outline="black", width=2)
+    return image
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "workshop"

@@ -11,7 +11,7 @@ from PIL import Image
 
 from apprentice.cli import main
 
-from conftest import write_pair_folder
+from conftest import ball, write_pair_folder
 
 
 def run(*args: str) -> str:
@@ -83,3 +83,18 @@ def test_consent_retrain_and_provenance_from_the_command_line(home, tmp_path):
     run("apply", "ink", tmp_path / "new", "--out", tmp_path / "out")
     checked = json.loads(run("provenance", tmp_path / "out" / "page.png", "--json"))
     assert checked[0]["claims"]["id"] == second["id"] and checked[0]["pixels_match"]
+
+
+def test_in_betweening_from_the_command_line(home, tmp_path):
+    run("init")
+    run("task", "new", "tween", "--kind", "inbetween")
+    frames = [ball(2 + 4 * i) for i in range(6)]
+    frames[0].save(tmp_path / "walk.gif", save_all=True, append_images=frames[1:], duration=80)
+    assert json.loads(run("add", "tween", tmp_path / "walk.gif", "--json"))["added"][0] == "walk 001"
+    assert "cross-fading the keys scores" in run("train", "tween", "--steps", "2")
+    (tmp_path / "keys").mkdir()
+    frames[0].save(tmp_path / "keys" / "k1.png")
+    frames[4].save(tmp_path / "keys" / "k2.png")
+    made = json.loads(run("apply", "tween", tmp_path / "keys", "--out", tmp_path / "out", "--gif", "--json"))
+    assert [Path(m["output"]).name for m in made] == ["keys-0002.png", "keys.gif"]
+    assert "made by apprentice" in run("provenance", tmp_path / "out" / "keys.gif")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
 from apprentice.demo import run_demo
+from apprentice.demo_inbetween import run_inbetween_demo
+from apprentice.formats.animation import decode_frames
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.train.loop import Budget, TrainConfig, train
@@ -59,3 +63,11 @@ def test_a_training_process_killed_with_sigkill_resumes_from_its_checkpoint(home
     notes = []
     train(shop, "ink", Budget(steps=saved.meta["step"] + 2), on_progress=lambda p: notes.append(p.note))
     assert f"resuming at step {saved.meta['step']}" in notes
+
+
+def test_the_inbetween_demo_draws_the_unseen_shots_and_beats_cross_fading_them(tmp_path):
+    result = run_inbetween_demo(tmp_path / "demo", minutes=1.5)
+    assert Image.open(result["contact_sheet"]).height > 600
+    for gif in result["animations"]:
+        assert len(decode_frames(Path(gif).read_bytes(), gif)) == 13  # 7 keys and the 6 frames between them
+    assert result["unseen"]["ssim"] > result["cross_fade"]["ssim"] + 0.01

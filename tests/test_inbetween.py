@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from apprentice.errors import BadInput
 from apprentice.formats import animation
@@ -21,17 +21,8 @@ from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.sampler import PatchSampler, changed_pixels
 from apprentice.train.split import split_examples
 
-from conftest import counts
+from conftest import SIZE, ball, counts
 from layered_files import write_ora
-
-SIZE = (48, 32)
-
-
-def ball(x: int, colour: str = "orange", size: tuple[int, int] = SIZE, transparent: bool = False) -> Image.Image:
-    """A frame: a black-outlined flat-coloured ball at horizontal position x."""
-    image = Image.new("RGBA", size, (0, 0, 0, 0) if transparent else "white")
-    ImageDraw.Draw(image).ellipse((x, 8, x + 14, 22), fill=colour, outline="black", width=2)
-    return image
 
 
 def frame_folder(folder: Path, xs: list[int], **options) -> Path:

@@ -322,14 +322,19 @@ def provenance(files: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--folder", type=click.Path(path_type=Path), default=Path("apprentice-demo"), show_default=True)
 @click.option("--minutes", type=float, default=3.0, show_default=True, help="Training time.")
 @click.option("--serve", is_flag=True, help="Afterwards, open the demo's workshop in your browser.")
+@click.option(
+    "--inbetween", is_flag=True, help="Demo in-betweening instead: cartoons it animates itself, keys in, GIFs out."
+)
 @json_option
-def demo(folder: Path, minutes: float, serve: bool, as_json: bool) -> None:
+def demo(folder: Path, minutes: float, serve: bool, inbetween: bool, as_json: bool) -> None:
     """Make a small rough-sketch → clean-ink workshop, train on it, apply to new sketches, write a contact sheet."""
     from apprentice.demo import run_demo
+    from apprentice.demo_inbetween import run_inbetween_demo
 
     with training_bar(as_json) as report:
-        result = run_demo(folder, minutes, report)
-    emit(result, as_json, f"Contact sheet: {result['contact_sheet']}\n{result['summary']}")
+        result = (run_inbetween_demo if inbetween else run_demo)(folder, minutes, report)
+    animations = "".join(f"\nAnimation: {path}" for path in result.get("animations", []))
+    emit(result, as_json, f"Contact sheet: {result['contact_sheet']}{animations}\n{result['summary']}")
     if serve:
         serve_workshop(folder / "workshop", "127.0.0.1", 8765, browser=True)
 
