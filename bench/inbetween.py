@@ -11,6 +11,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,7 @@ def write_sequences(sequences: Sequences, folder: Path) -> None:
             Image.fromarray(frame, "RGBA").save(target / f"{number:03d}.png")
 
 
-def bench(data: str, marks: list[float], cache: Path, net_overrides: dict, seed: int) -> list[str]:
+def bench(data: str, marks: list[float], cache: Path, net_overrides: dict, train_config: TrainConfig) -> list[str]:
     train_set, unseen = DATA[data](cache)
     triplets = held_out_triplets(unseen)
     lines = [
@@ -130,7 +131,7 @@ def bench(data: str, marks: list[float], cache: Path, net_overrides: dict, seed:
         previous = 0.0
         for mark in marks:
             started = time.monotonic()
-            made = train(shop, "tween", Budget(minutes=mark - previous), TrainConfig(seed=seed))
+            made = train(shop, "tween", Budget(minutes=mark - previous), train_config)
             previous = mark
             steps = made.manifest["training"]["steps"]
             result = scores(apprentice_maker(load_network(made)), triplets)
@@ -138,7 +139,7 @@ def bench(data: str, marks: list[float], cache: Path, net_overrides: dict, seed:
             lines.append(row(label, f"{mark:g}", str(steps), result))
             print(f"  {data} {mark:g} min done in {time.monotonic() - started:.0f} s", flush=True)
     lines.append("")
-    lines.append(f"net {config['net']}; steps are the published (best held-out) apprentice's")
+    lines.append(f"net {config['net']}; {train_config}; steps are the published (best held-out) apprentice's")
     return lines
 
 
@@ -148,12 +149,14 @@ def main() -> None:
     parser.add_argument("--marks", type=float, nargs="+", default=[2, 5, 10], help="minutes at which to score")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "apprentice-bench")
     parser.add_argument("--net", default="", help="network overrides, e.g. flow=0 or deep_width=96")
+    parser.add_argument("--train", default="", help="training overrides, e.g. lr=0.002,patch=96")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     overrides = {k: bool(v) if k == "flow" else v for k, v in parse(args.net).items()}
     lines = []
     for data in args.data:
-        lines += bench(data, args.marks, args.cache, overrides, args.seed) + [""]
+        train_config = replace(TrainConfig(seed=args.seed), **parse(args.train))
+        lines += bench(data, args.marks, args.cache, overrides, train_config) + [""]
     print(f"{torch.get_num_threads()} threads; PSNR capped at 60 dB per triplet; line chamfer: lower is better")
     print("\n".join(lines))
     if "supertux" in args.data:

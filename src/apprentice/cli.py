@@ -237,7 +237,7 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit(data, True, "")
         return
-    table = Table("task", "kind", "examples", "apprentices", "newest held-out PSNR (copy)", "consent")
+    table = Table("task", "kind", "examples", "apprentices", "newest held-out PSNR (baseline)", "consent")
     for item in data:
         newest = item["apprentices"][0] if item["apprentices"] else None
         score = f"{newest['val_psnr']:.2f} dB ({newest['identity_psnr']:.2f})" if newest else "not trained"
@@ -276,7 +276,7 @@ def show(name: str, as_json: bool) -> None:
     for made in data["apprentices"]:
         click.echo(
             f"  apprentice #{made['version']} {made['id']}: held-out PSNR {made['val_psnr']:.2f} dB, "
-            f"SSIM {made['val_ssim']:.3f} (copy {made['identity_psnr']:.2f} dB), "
+            f"SSIM {made['val_ssim']:.3f} (baseline {made['identity_psnr']:.2f} dB), "
             f"{made['steps']} steps in {made['seconds'] / 60:.1f} min, {made['created_at']}; {taint_note(made)}"
         )
 

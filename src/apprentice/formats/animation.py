@@ -26,6 +26,8 @@ MAX_FRAMES = 2000
 _DEFAULT_DURATION_MS = 100  # what browsers show a frame for when the file gives no delay or 0
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_CACHED_BYTES = 256 * 1024 * 1024  # decoded frames of the last-read file kept for decode_frame
+_cache: dict[str, tuple[bytes, list[Image.Image]]] = {}
 _GIF_COLOURS = 255  # GIF palettes hold 256 entries; index 0 is kept for transparency
 
 
@@ -64,7 +66,20 @@ def decode_frames(data: bytes, name: str) -> list[Image.Image]:
 
 
 def decode_frame(data: bytes, name: str, index: int) -> Image.Image:
-    """Frame `index` (from 0) as it displays, as a canvas-sized RGBA image; BadInput when there is none."""
+    """Frame `index` (from 0) as it displays, as a canvas-sized RGBA image; BadInput when there is none.
+
+    Importing or training reads every frame of one file in turn: the frames of the file read last are
+    kept decoded (when they fit in _CACHED_BYTES), so a clip is decoded once, not once per frame.
+    """
+    last_data, last_frames = _cache.get("last", (b"", None))
+    cached = last_frames if last_data == data else None
+    if cached is None and len(data) < _CACHED_BYTES // 8:
+        size = _canvas(data, name)
+        if size[0] * size[1] * 4 * frame_count(data, name) <= _CACHED_BYTES:
+            cached = decode_frames(data, name)
+            _cache["last"] = (data, cached)  # one assignment: threads never see half of it
+    if cached is not None and 0 <= index < len(cached):
+        return cached[index].copy()
     if index >= 0:
         with closing(_shown_frames(data, name)) as frames:
             for position, frame in enumerate(frames):
@@ -75,6 +90,11 @@ def decode_frame(data: bytes, name: str, index: int) -> Image.Image:
         f"{name} has {count} frame{'s' if count != 1 else ''}, so there is no frame {index}; "
         f"choose a frame from 0 to {count - 1}."
     )
+
+
+def _canvas(data: bytes, name: str) -> tuple[int, int]:
+    with _opened(data, name) as image:
+        return image.size
 
 
 def frame_durations(data: bytes, name: str) -> list[int]:

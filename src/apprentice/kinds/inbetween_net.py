@@ -1,8 +1,10 @@
 """The in-between network: from two drawings, the one halfway between them, learned from scratch.
 
-A small encoder-decoder sees both frames down to 1/16 resolution (room for large motion), estimates where
-each middle pixel comes from in either frame (two flows), warps both frames there and blends them, then
-adds a learned correction. With `flow=False` it is a direct-synthesis U-Net over the cross-fade instead.
+A small encoder-decoder sees both frames down to 1/16 resolution (room for large motion) and estimates,
+at 1/4 resolution, where each middle pixel comes from in either frame (two flows); a second stage looks
+at both frames warped by those flows and corrects them at 1/2 resolution, where lines are sharp. Both
+frames are warped by the final flows and blended, and a learned correction is added. With `flow=False`
+it is a direct-synthesis U-Net over the cross-fade instead.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class InbetweenConfig:
     deep_width: int = 64  # at 1/8 and 1/16
     blocks: int = 2  # residual blocks at 1/16
     flow: bool = True  # warp-and-blend (True) or direct synthesis over the cross-fade (False)
+    search: int = 4  # the cost volume compares the keys at offsets up to this many 1/8-resolution px (0: none)
+    features: int = 32  # per-key features compared in the cost volume
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -32,7 +36,7 @@ class InbetweenConfig:
     @property
     def margin(self) -> int:
         """Context each output pixel sees on each side (the 1/16 convs dominate), in multiples of 16."""
-        radius = 16 * (2 * self.blocks + 3) + 8 * 3 + 4 * 3 + 2 * 2
+        radius = 16 * (2 * self.blocks + 3) + 8 * 3 + 4 * 3 + 2 * 5 + 8 * self.search
         return -(-radius // 16) * 16
 
 
@@ -65,13 +69,25 @@ class InbetweenNet(nn.Module):
         self.to_eighth = down_conv(m, d)
         self.to_sixteenth = down_conv(d, d)
         self.blocks = nn.Sequential(*[ResidualBlock(d) for _ in range(config.blocks)])
-        self.up_eighth = nn.Conv2d(2 * d, d, 3, padding=1)
+        self.key_features = nn.Sequential(  # each key alone, for the cost volume
+            nn.Conv2d(4 * 16, config.features, 3, padding=1), nn.LeakyReLU(0.1),
+            down_conv(config.features, config.features),
+        )  # fmt: skip
+        costs = (2 * config.search + 1) ** 2 if config.search else 0
+        self.sharpness = nn.Parameter(torch.tensor(10.0))  # how peaked the match probabilities start
+        self.up_eighth = nn.Conv2d(2 * d + costs, d, 3, padding=1)
         self.up_quarter = nn.Conv2d(d + m, m, 3, padding=1)
         self.motion = nn.Conv2d(m, 5, 3, padding=1)  # two flows (x, y each) and a blend weight, at 1/4
+        self.refine = nn.Sequential(  # at 1/2: both frames warped by the coarse flows, the flows, the features
+            nn.Conv2d(8 + 5 + w, w, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv2d(w, w, 3, padding=1),
+            nn.LeakyReLU(0.1), nn.Conv2d(w, 5, 3, padding=1),
+        )  # fmt: skip
         self.up_half = nn.Conv2d(m + w + 8 * 4, w, 3, padding=1)
         self.head = nn.Conv2d(w, 4 * 4, 3, padding=1)
         nn.init.zeros_(self.motion.weight)  # start as a plain cross-fade: no motion, equal blend
         nn.init.zeros_(self.motion.bias)
+        nn.init.zeros_(self.refine[-1].weight)  # and no correction of it
+        nn.init.zeros_(self.refine[-1].bias)
         self.extras: dict[str, torch.Tensor] = {}
 
     @property
@@ -85,39 +101,85 @@ class InbetweenNet(nn.Module):
         quarter = act(self.to_quarter(F.pixel_unshuffle(half, 2)))
         eighth = act(self.to_eighth(quarter))
         deep = self.blocks(act(self.to_sixteenth(eighth)))
-        up = F.interpolate(deep, scale_factor=2.0, mode="nearest")
-        up = act(self.up_eighth(torch.cat([up, eighth], dim=1)))
-        up = F.interpolate(up, scale_factor=2.0, mode="nearest")
-        up = act(self.up_quarter(torch.cat([up, quarter], dim=1)))
+        matched = [eighth]
+        if self.config.search:
+            costs, matches = self.match(first, last)
+            matched.append(costs)
+        up = act(self.up_eighth(torch.cat([upsample(deep), *matched], dim=1)))
+        up = act(self.up_quarter(torch.cat([upsample(up), quarter], dim=1)))
         motion = self.motion(up)
-        flows = F.interpolate(motion[:, :4], scale_factor=4.0, mode="bilinear", align_corners=False) * 4.0
-        weight = torch.sigmoid(F.interpolate(motion[:, 4:], scale_factor=4.0, mode="bilinear", align_corners=False))
+        if self.config.search:
+            motion = motion + upsample(matches, "bilinear") * PIXELS  # the match, corrected
+        motion = upsample(motion, "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
         if self.config.flow:
-            from_first, from_last = warp(first, flows[:, :2]), warp(last, flows[:, 2:])
-            self.extras = {"quarter_flows": motion[:, :4]} if self.training else {}
+            coarse = motion
+            small_first, small_last = F.avg_pool2d(first, 2), F.avg_pool2d(last, 2)
+            warped = torch.cat([warp(small_first, motion[:, :2]), warp(small_last, motion[:, 2:4])], dim=1)
+            motion = motion + self.refine(torch.cat([warped, motion, half], dim=1))
+            self.extras = {"flows": (coarse[:, :4], motion[:, :4])} if self.training else {}
+        motion = upsample(motion, "bilinear") * PIXELS  # full resolution
+        if self.config.flow:
+            from_first, from_last = warp(first, motion[:, :2]), warp(last, motion[:, 2:4])
         else:
             from_first, from_last = first, last
+        weight = torch.sigmoid(motion[:, 4:])
         blended = weight * from_first + (1.0 - weight) * from_last
         guide = F.pixel_unshuffle(torch.cat([from_first, from_last], dim=1), 2)
-        up = F.interpolate(up, scale_factor=2.0, mode="nearest")
-        refined = act(self.up_half(torch.cat([up, half, guide], dim=1)))
+        refined = act(self.up_half(torch.cat([upsample(up), half, guide], dim=1)))
         return blended + F.pixel_shuffle(self.head(refined), 2)
+
+    def match(self, first: torch.Tensor, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compare the keys' features symmetrically about each middle pixel, at 1/8 resolution.
+
+        For an offset d, the middle pixel x is matched to first(x - d) and last(x + d): the bilateral cost
+        volume. Returns the costs (one channel per offset) and the expected motion (flows to the first and
+        the last key, and a zero blend logit) under the softmax of the costs, in 1/8-resolution pixels.
+        """
+        both = F.normalize(self.key_features(F.pixel_unshuffle(torch.cat([first, last]) * 2.0 - 1.0, 4)), dim=1)
+        a, b = both.chunk(2)
+        r = self.config.search
+        h, w = a.shape[-2:]
+        a, b = F.pad(a, (r, r, r, r)), F.pad(b, (r, r, r, r))
+        offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+        costs = torch.stack(
+            [
+                (
+                    a[:, :, r - dy : r - dy + h, r - dx : r - dx + w]
+                    * b[:, :, r + dy : r + dy + h, r + dx : r + dx + w]
+                ).sum(1)
+                for dy, dx in offsets
+            ],
+            dim=1,
+        )
+        probability = torch.softmax(costs * self.sharpness, dim=1)
+        grid = torch.tensor(offsets, dtype=costs.dtype).flip(1)  # (dx, dy) per offset
+        to_last = torch.einsum("nkhw,kc->nchw", probability, grid)
+        return costs, torch.cat([-to_last, to_last, torch.zeros_like(to_last[:, :1])], dim=1)
+
+
+PIXELS = torch.tensor([2.0, 2.0, 2.0, 2.0, 1.0]).view(1, 5, 1, 1)  # doubling the resolution doubles a flow
+
+
+def upsample(x: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
 
 
 def motion_loss(net: InbetweenNet, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """How well the coarse flows alone move blurred frames onto the blurred middle, at 1/4, 1/8 and 1/16.
+    """How well the flows alone move blurred keys onto the blurred middle: the coarse flows at 1/4 to 1/16,
+    the corrected ones at 1/2 and 1/4.
 
     Thin lines give a warp almost no gradient at full resolution once motion exceeds a pixel or two;
     at coarse scales a line is a soft blob several pixels wide, so large motions can be learned.
     """
-    flows = net.extras.get("quarter_flows")
-    if flows is None:
+    if "flows" not in net.extras:
         return inputs.new_zeros(())
+    coarse, refined = net.extras["flows"]  # at 1/2 resolution, in its pixels
+    terms = [(coarse, scale) for scale in (4, 8, 16)] + [(refined, scale) for scale in (2, 4)]
     total = inputs.new_zeros(())
-    for scale in (4, 8, 16):
-        factor = scale // 4
+    for flows, scale in terms:
+        factor = scale // 2
         scaled = flows if factor == 1 else F.avg_pool2d(flows, factor) / factor
         first, last = F.avg_pool2d(inputs[:, :4], scale), F.avg_pool2d(inputs[:, 4:], scale)
         truth = F.avg_pool2d(targets, scale)
         total = total + F.l1_loss(warp(first, scaled[:, :2]), truth) + F.l1_loss(warp(last, scaled[:, 2:]), truth)
-    return total / 6.0
+    return total / (2 * len(terms))
