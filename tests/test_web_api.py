@@ -19,7 +19,7 @@ from PIL import Image
 from apprentice.train.loop import TrainConfig
 from apprentice.web.app import create_app
 
-from conftest import drawing_pair
+from conftest import ball, drawing_pair
 from layered_files import write_ora
 
 FAST = TrainConfig(patch=32, batch=4, validate_every=3)
@@ -235,3 +235,20 @@ def test_the_server_answers_on_a_real_socket(home):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+async def test_an_inbetween_task_learns_from_uploaded_frames_and_draws_between_uploaded_keys(client):
+    made = await client.post("/api/tasks", json={"name": "tween", "kind": "inbetween"})
+    assert made.status_code == 201, made.text
+    frames = [("files", (f"f{n}.png", png(ball(2 + 5 * n)), "image/png")) for n in range(1, 6)]
+    added = (await client.post("/api/tasks/tween/examples", files=frames)).json()
+    assert len(added["added"]) == 3  # five uploaded frames in name order: three in-betweens to learn
+    assert (await client.post("/api/tasks/tween/train", json={"steps": 3})).status_code == 202
+    state = await wait_for_training(client, "tween")
+    assert state["error"] is None and state["apprentice"]
+    keys = [("files", (name, png(ball(x)), "image/png")) for name, x in (("a.png", 2), ("b.png", 26))]
+    applied = (await client.post("/api/tasks/tween/apply", files=keys, data={"between": "3"})).json()
+    drawn = [result for result in applied["results"] if result["output"].endswith(".png")]
+    assert [r["output"] for r in drawn] == ["tween-0002.png", "tween-0003.png", "tween-0004.png"]
+    assert picture(await client.get(drawn[0]["url"])).size == (48, 32)
+    assert applied["results"][-1]["output"] == "tween.gif"

@@ -90,8 +90,12 @@ def apply_between(
     apprentice_id: str | None = None,
     tile: int = 1024,
     on_progress: Callable[[int, int, str], None] | None = None,
+    shot: str | None = None,
 ) -> list[JobResult]:
-    """Draw `between` in-betweens between each pair of consecutive keys; write frames, a GIF and/or an APNG."""
+    """Draw `between` in-betweens between each pair of consecutive keys; write frames, a GIF and/or an APNG.
+
+    Files are named after `shot`, else after the folder or file the keys came from.
+    """
     apprentice = find(workshop, task_name, apprentice_id)
     net, sources = load_network(apprentice), key_sources(paths)
     keys = read_keys(sources)
@@ -108,14 +112,14 @@ def apply_between(
         mode = "LA" if is_gray(keys[0]) else "RGBA"
     images = [image_from_rgba(frame, mode) for frame in frames]
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = Path(paths[0]).name if Path(paths[0]).is_dir() else Path(paths[0]).stem  # the shot's name
+    name = shot or (Path(paths[0]).name if Path(paths[0]).is_dir() else Path(paths[0]).stem)
     inputs = {source.path.resolve() for source in sources}
     targets = [out_dir / f"{name}-{number:04d}.png" for number in range(1, len(images) + 1)] * ("frames" in formats)
     targets += [out_dir / f"{name}{'.gif' if f == 'gif' else '.png'}" for f in formats if f in ("gif", "apng")]
     for target in targets:
         if target.resolve() in inputs:
             raise BadInput(f"Writing the in-betweens would overwrite {target}; choose another --out folder.")
-    results = write_frames(workshop, apprentice, images, between, out_dir, name) if "frames" in formats else []
+    results = write_frames(workshop, apprentice, images, sources, between, out_dir, name) if "frames" in formats else []
     for target in targets[len(images) * ("frames" in formats) :]:
         write_sequence(workshop, apprentice, images, target, fps)
         results.append(record_job(workshop, apprentice, sources[0], target))
@@ -123,16 +127,25 @@ def apply_between(
 
 
 def write_frames(
-    workshop: Workshop, apprentice: Apprentice, images: list[Image.Image], between: int, out_dir: Path, name: str
+    workshop: Workshop,
+    apprentice: Apprentice,
+    images: list[Image.Image],
+    keys: list[Source],
+    between: int,
+    out_dir: Path,
+    name: str,
 ) -> list[JobResult]:
-    """One PNG per frame, numbered in order; the apprentice's frames carry its credentials, keys do not."""
+    """One PNG per frame, numbered in order; the apprentice's frames carry its credentials, keys do not.
+
+    Each drawn frame is recorded as a job whose input is the key before it.
+    """
     results = []
     for number, image in enumerate(images, start=1):
         target = out_dir / f"{name}-{number:04d}.png"
         drawn = (number - 1) % (between + 1) != 0
         write_image(image, target, credentials(workshop, apprentice, image, ".png") if drawn else {})
         if drawn:
-            results.append(record_job(workshop, apprentice, Source(target), target))
+            results.append(record_job(workshop, apprentice, keys[(number - 1) // (between + 1)], target))
     return results
 
 

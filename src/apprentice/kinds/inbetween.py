@@ -30,7 +30,7 @@ class InbetweenKind:
     roles = ("key1", "inbetween", "key2")
     target = "inbetween"
     baseline_name = "cross-fading the keys"
-    train_defaults = {"patch": 128, "batch": 8}  # patches large enough to hold the motion between keys
+    train_defaults = {"patch": 96, "batch": 8}  # patches that hold large motion between keys
     reverse = True  # playing an in-between backwards gives an in-between: swap the keys as augmentation
 
     def default_config(self) -> dict:

@@ -27,8 +27,6 @@ class InbetweenConfig:
     deep_width: int = 64  # at 1/8 and 1/16
     blocks: int = 2  # residual blocks at 1/16
     flow: bool = True  # warp-and-blend (True) or direct synthesis over the cross-fade (False)
-    search: int = 4  # the cost volume compares the keys at offsets up to this many 1/8-resolution px (0: none)
-    features: int = 32  # per-key features compared in the cost volume
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,7 +34,7 @@ class InbetweenConfig:
     @property
     def margin(self) -> int:
         """Context each output pixel sees on each side (the 1/16 convs dominate), in multiples of 16."""
-        radius = 16 * (2 * self.blocks + 3) + 8 * 3 + 4 * 3 + 2 * 5 + 8 * self.search
+        radius = 16 * (2 * self.blocks + 3) + 8 * 3 + 4 * 3 + 2 * 5
         return -(-radius // 16) * 16
 
 
@@ -69,13 +67,7 @@ class InbetweenNet(nn.Module):
         self.to_eighth = down_conv(m, d)
         self.to_sixteenth = down_conv(d, d)
         self.blocks = nn.Sequential(*[ResidualBlock(d) for _ in range(config.blocks)])
-        self.key_features = nn.Sequential(  # each key alone, for the cost volume
-            nn.Conv2d(4 * 16, config.features, 3, padding=1), nn.LeakyReLU(0.1),
-            down_conv(config.features, config.features),
-        )  # fmt: skip
-        costs = (2 * config.search + 1) ** 2 if config.search else 0
-        self.sharpness = nn.Parameter(torch.tensor(10.0))  # how peaked the match probabilities start
-        self.up_eighth = nn.Conv2d(2 * d + costs, d, 3, padding=1)
+        self.up_eighth = nn.Conv2d(2 * d, d, 3, padding=1)
         self.up_quarter = nn.Conv2d(d + m, m, 3, padding=1)
         self.motion = nn.Conv2d(m, 5, 3, padding=1)  # two flows (x, y each) and a blend weight, at 1/4
         self.refine = nn.Sequential(  # at 1/2: both frames warped by the coarse flows, the flows, the features
@@ -101,16 +93,9 @@ class InbetweenNet(nn.Module):
         quarter = act(self.to_quarter(F.pixel_unshuffle(half, 2)))
         eighth = act(self.to_eighth(quarter))
         deep = self.blocks(act(self.to_sixteenth(eighth)))
-        matched = [eighth]
-        if self.config.search:
-            costs, matches = self.match(first, last)
-            matched.append(costs)
-        up = act(self.up_eighth(torch.cat([upsample(deep), *matched], dim=1)))
+        up = act(self.up_eighth(torch.cat([upsample(deep), eighth], dim=1)))
         up = act(self.up_quarter(torch.cat([upsample(up), quarter], dim=1)))
-        motion = self.motion(up)
-        if self.config.search:
-            motion = motion + upsample(matches, "bilinear") * PIXELS  # the match, corrected
-        motion = upsample(motion, "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
+        motion = upsample(self.motion(up), "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
         if self.config.flow:
             coarse = motion
             small_first, small_last = F.avg_pool2d(first, 2), F.avg_pool2d(last, 2)
@@ -127,34 +112,6 @@ class InbetweenNet(nn.Module):
         guide = F.pixel_unshuffle(torch.cat([from_first, from_last], dim=1), 2)
         refined = act(self.up_half(torch.cat([upsample(up), half, guide], dim=1)))
         return blended + F.pixel_shuffle(self.head(refined), 2)
-
-    def match(self, first: torch.Tensor, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Compare the keys' features symmetrically about each middle pixel, at 1/8 resolution.
-
-        For an offset d, the middle pixel x is matched to first(x - d) and last(x + d): the bilateral cost
-        volume. Returns the costs (one channel per offset) and the expected motion (flows to the first and
-        the last key, and a zero blend logit) under the softmax of the costs, in 1/8-resolution pixels.
-        """
-        both = F.normalize(self.key_features(F.pixel_unshuffle(torch.cat([first, last]) * 2.0 - 1.0, 4)), dim=1)
-        a, b = both.chunk(2)
-        r = self.config.search
-        h, w = a.shape[-2:]
-        a, b = F.pad(a, (r, r, r, r)), F.pad(b, (r, r, r, r))
-        offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
-        costs = torch.stack(
-            [
-                (
-                    a[:, :, r - dy : r - dy + h, r - dx : r - dx + w]
-                    * b[:, :, r + dy : r + dy + h, r + dx : r + dx + w]
-                ).sum(1)
-                for dy, dx in offsets
-            ],
-            dim=1,
-        )
-        probability = torch.softmax(costs * self.sharpness, dim=1)
-        grid = torch.tensor(offsets, dtype=costs.dtype).flip(1)  # (dx, dy) per offset
-        to_last = torch.einsum("nkhw,kc->nchw", probability, grid)
-        return costs, torch.cat([-to_last, to_last, torch.zeros_like(to_last[:, :1])], dim=1)
 
 
 PIXELS = torch.tensor([2.0, 2.0, 2.0, 2.0, 1.0]).view(1, 5, 1, 1)  # doubling the resolution doubles a flow

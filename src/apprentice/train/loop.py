@@ -36,7 +36,7 @@ class TrainConfig:
     """How a run trains; stored in the checkpoint and the manifest."""
 
     seed: int = 0
-    patch: int = 0  # px; 0: the kind's (64 for paired steps, 128 for in-betweens)
+    patch: int = 0  # px; 0: the kind's (64 for paired steps, 96 for in-betweens)
     batch: int = 0  # patches per step; 0: the kind's (16, or 8 for in-betweens)
     lr: float = 1e-3
     warmup: int = 50  # steps of linear warm-up, then lr / sqrt(step / 500)

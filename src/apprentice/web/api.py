@@ -91,8 +91,9 @@ def add_uploaded_examples(
 ) -> dict:
     """Add examples from uploaded files, all or nothing (as `apprentice add`)."""
     options = {"before_layer": before_layer, "after_layer": after_layer, "mine": mine}
+    in_order = shop.task(name).kind == "inbetween"  # uploaded still frames are one sequence, in name order
     with saved(files) as paths:
-        return add_examples(shop, name, paths, options).to_dict()
+        return add_examples(shop, name, [paths[0].parent] if in_order else paths, options).to_dict()
 
 
 @router.delete("/tasks/{name}/examples/{example_id}", status_code=204)
