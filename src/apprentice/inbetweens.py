@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from torch import nn
 
 from apprentice.errors import BadInput
 from apprentice.formats import animation, layered
@@ -58,14 +59,16 @@ def read_keys(sources: list[Source]) -> list[Image.Image]:
     return keys
 
 
-def halfway(net, first: np.ndarray, last: np.ndarray, tile: int) -> np.ndarray:
+def halfway(net: nn.Module, first: np.ndarray, last: np.ndarray, tile: int) -> np.ndarray:
     """The drawing halfway between two straight-RGBA frames; a hold stays a hold."""
     if np.array_equal(first, last):
         return first.copy()
     return transform(net, np.concatenate([first, last], axis=-1), net.margin, tile)
 
 
-def fill(net, keys: list[np.ndarray], between: int, tile: int, on_pair: Callable[[], None]) -> list[np.ndarray]:
+def fill(
+    net: nn.Module, keys: list[np.ndarray], between: int, tile: int, on_pair: Callable[[], None]
+) -> list[np.ndarray]:
     """All frames: each key followed by its `between` in-betweens, drawn by halving; ends on the last key."""
     if between not in DEPTHS:
         raise BadInput(f"--between {between} cannot be drawn by halving; use 1, 3, 7 or 15.")
@@ -96,6 +99,8 @@ def apply_between(
 
     Files are named after `shot`, else after the folder or file the keys came from.
     """
+    if between not in DEPTHS:
+        raise BadInput(f"--between {between} cannot be drawn by halving; use 1, 3, 7 or 15.")
     apprentice = find(workshop, task_name, apprentice_id)
     net, sources = load_network(apprentice), key_sources(paths)
     keys = read_keys(sources)
@@ -113,14 +118,14 @@ def apply_between(
     images = [image_from_rgba(frame, mode) for frame in frames]
     out_dir.mkdir(parents=True, exist_ok=True)
     name = shot or (Path(paths[0]).name if Path(paths[0]).is_dir() else Path(paths[0]).stem)
+    frame_files = [out_dir / f"{name}-{number:04d}.png" for number in range(1, len(images) + 1)]
+    movies = [out_dir / f"{name}{'.gif' if f == 'gif' else '.png'}" for f in formats if f in ("gif", "apng")]
     inputs = {source.path.resolve() for source in sources}
-    targets = [out_dir / f"{name}-{number:04d}.png" for number in range(1, len(images) + 1)] * ("frames" in formats)
-    targets += [out_dir / f"{name}{'.gif' if f == 'gif' else '.png'}" for f in formats if f in ("gif", "apng")]
-    for target in targets:
+    for target in [*frame_files, *movies]:
         if target.resolve() in inputs:
             raise BadInput(f"Writing the in-betweens would overwrite {target}; choose another --out folder.")
-    results = write_frames(workshop, apprentice, images, sources, between, out_dir, name) if "frames" in formats else []
-    for target in targets[len(images) * ("frames" in formats) :]:
+    results = write_frames(workshop, apprentice, images, sources, between, frame_files) if "frames" in formats else []
+    for target in movies:
         write_sequence(workshop, apprentice, images, target, fps)
         results.append(record_job(workshop, apprentice, sources[0], target))
     return results
@@ -132,16 +137,14 @@ def write_frames(
     images: list[Image.Image],
     keys: list[Source],
     between: int,
-    out_dir: Path,
-    name: str,
+    targets: list[Path],
 ) -> list[JobResult]:
     """One PNG per frame, numbered in order; the apprentice's frames carry its credentials, keys do not.
 
     Each drawn frame is recorded as a job whose input is the key before it.
     """
     results = []
-    for number, image in enumerate(images, start=1):
-        target = out_dir / f"{name}-{number:04d}.png"
+    for number, (image, target) in enumerate(zip(images, targets, strict=True), start=1):
         drawn = (number - 1) % (between + 1) != 0
         write_image(image, target, credentials(workshop, apprentice, image, ".png") if drawn else {})
         if drawn:
