@@ -228,6 +228,20 @@ def apply(
     emit([r.to_dict() for r in results], as_json, f"Wrote {len(results)} file(s) to {out_dir}.")
 
 
+@main.command()
+@click.argument("name")
+@click.option("--onnx", "as_onnx", is_flag=True, required=True, help="Write an ONNX file (the only format so far).")
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write it (default: NAME.onnx here).")
+@click.option("--apprentice", "apprentice_id", help="Export this apprentice id instead of the newest.")
+@json_option
+def export(name: str, as_onnx: bool, out: Path | None, apprentice_id: str | None, as_json: bool) -> None:
+    """Export task NAME's apprentice as an ONNX file, to run it with ONNX Runtime or other tools."""
+    from apprentice.export import export_onnx
+
+    written = export_onnx(workshop(), name, out or Path(f"{name}.onnx"), apprentice_id)
+    emit({"onnx": str(written)}, as_json, f"Wrote {written}.")
+
+
 @main.command("list")
 @json_option
 def list_(as_json: bool) -> None:
