@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from apprentice.errors import ApprenticeError
+from apprentice.formats.layered import is_layered
 from apprentice.imports import add_examples
 from apprentice.inbetweens import apply_between
 from apprentice.jobs import apply_files
@@ -260,6 +261,11 @@ def list_(as_json: bool) -> None:
     Console().print(table)
 
 
+def part_name(file: str, layer: str) -> str:
+    """How `show` names the image within a file: a layer of a layered file, else a frame of an animation."""
+    return f"layer '{layer}'" if is_layered(Path(file)) else f"frame {int(layer) + 1}"
+
+
 def taint_note(apprentice: dict) -> str:
     withdrawn = apprentice["tainted_by"]
     if not withdrawn:
@@ -282,9 +288,9 @@ def show(name: str, as_json: bool) -> None:
         return
     click.echo(f"{name} ({data['kind']}, augment {data['config'].get('augment')}): {data['examples']} example(s)")
     for row in rows:
-        layer = f" layer '{row['layer']}'" if row["layer"] else ""
+        layer = f" {part_name(row['file'], row['layer'])}" if row["layer"] else ""
         size = f"{row['width']}×{row['height']}"
-        click.echo(f"  {row['name']:<24} {row['role']:<7} {row['work'][:16]}{layer}  {size}  consent {row['consent']}")
+        click.echo(f"  {row['name']:<24} {row['role']:<9} {row['work'][:16]}{layer}  {size}  consent {row['consent']}")
     for share in (data["manifest"] or {}).get("owners", {}).values():
         click.echo(f"  newest learned from {share['name']}: {share['examples']} example(s), {share['pixels']:,} px")
     for made in data["apprentices"]:

@@ -26,7 +26,7 @@ def summary(shop: Workshop, name: str) -> dict:
 def example_parts(shop: Workshop, name: str) -> list[dict]:
     """One row per part of every example of the task: the example, its role, work, layer and consent."""
     rows = shop.catalog.rows(
-        "SELECT e.id, e.name, e.width, e.height, p.role, p.work, p.layer, w.consent FROM examples e "
+        "SELECT e.id, e.name, e.width, e.height, p.role, p.work, p.layer, w.name AS file, w.consent FROM examples e "
         "JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work WHERE e.task = ? ORDER BY e.id, p.role",
         (name,),
     )

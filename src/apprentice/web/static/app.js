@@ -254,12 +254,13 @@ function pairItem(template, example) {
   const item = template.content.firstElementChild.cloneNode(true);
   item.dataset.id = example.id;
   const parts = example.parts || {};
-  for (const role of ["before", "after"]) {
-    const image = $(`.pair-${role}`, item);
+  const roles = parts.inbetween ? ["key1", "inbetween"] : ["before", "after"]; // an in-between: a key and the frame learned
+  ["before", "after"].forEach((slot, index) => {
+    const image = $(`.pair-${slot}`, item);
     crispWhenSmall(image);
-    if (parts[role]) image.src = workImage(parts[role]);
-    image.alt = `${example.name}, ${role}`;
-  }
+    if (parts[roles[index]]) image.src = workImage(parts[roles[index]]);
+    image.alt = `${example.name}, ${roles[index]}`;
+  });
   $(".pair-name", item).textContent = example.name;
   $(".pair-name", item).title = example.width ? `${example.name} — ${example.width} × ${example.height} px` : example.name;
   $(".remove", item).addEventListener("click", () => removePair(item, example));
@@ -298,6 +299,13 @@ function sortDropped(files) {
 
 async function addDropped(files) {
   showError($("#pairs-error"), "");
+  if (page.detail?.kind === "inbetween") {
+    // Animation: the dropped frames (in name order), GIFs, APNGs and layered files go up as they are.
+    const form = new FormData();
+    for (const file of files) form.append("files", file, file.name);
+    await uploadExamples(form, files.length, $("#pairs-error"));
+    return;
+  }
   const { named, layered, loose } = sortDropped(files);
   const complete = [...named.values()].filter((pair) => pair.before && pair.after);
   const problems = [];
