@@ -239,6 +239,13 @@ function renderTask(detail) {
   const facts = [`kind: ${detail.kind}`];
   if (augment) facts.push(`turns examples: ${augment}`);
   say($("#task-meta"), facts.join(" · "));
+  const help = $("#pairs-drop .drop-help");
+  help.dataset.paired ??= help.innerHTML;
+  const inbetween = detail.kind === "inbetween";
+  $("#pairs-drop .drop-title").textContent = $("#pairs-drop .drop-title").dataset[inbetween ? "inbetween" : "paired"];
+  if (inbetween) help.textContent = help.dataset.inbetween;
+  else help.innerHTML = help.dataset.paired;
+  $(".by-hand").hidden = $("#by-hand-hint").hidden = inbetween; // pairing by hand is for before/after
   renderPairs(detail.example_list || []);
 }
 
@@ -260,6 +267,7 @@ function pairItem(template, example) {
     crispWhenSmall(image);
     if (parts[roles[index]]) image.src = workImage(parts[roles[index]]);
     image.alt = `${example.name}, ${roles[index]}`;
+    $("figcaption", image.parentElement).textContent = { key1: "key", inbetween: "in-between" }[roles[index]] || slot;
   });
   $(".pair-name", item).textContent = example.name;
   $(".pair-name", item).title = example.width ? `${example.name} — ${example.width} × ${example.height} px` : example.name;
