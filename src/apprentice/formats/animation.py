@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import itertools
 import struct
-import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -15,10 +14,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PIL import GifImagePlugin, Image, PngImagePlugin, UnidentifiedImageError
+from PIL import GifImagePlugin, Image, PngImagePlugin
 
 from apprentice.errors import BadInput
-from apprentice.formats.images import check_size, decode_image, rgba
+from apprentice.formats.images import check_size, damaged, decode_image, reading, rgba
 from apprentice.store.files import write_atomically
 
 ANIMATION_SUFFIXES = {".gif", ".png", ".apng", ".webp"}
@@ -135,31 +134,10 @@ def _shown_frames(data: bytes, name: str) -> Iterator[Image.Image]:
 @contextmanager
 def _opened(data: bytes, name: str) -> Iterator[Image.Image]:
     """The file opened lazily by Pillow, canvas and frame count checked before any frame is decoded."""
-    with _reading(name), Image.open(io.BytesIO(data)) as image:
+    with reading(name), Image.open(io.BytesIO(data)) as image:
         check_size(image.width, image.height, name)
         _check_frame_count(getattr(image, "n_frames", 1), name)
         yield image
-
-
-@contextmanager
-def _reading(name: str) -> Iterator[None]:
-    """Turn what Pillow raises on a foreign, damaged or oversized file into one BadInput sentence naming it."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield
-    except BadInput:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadInput(f"{name} claims to be larger than Apprentice decodes safely; scale it down.") from None
-    except UnidentifiedImageError:
-        raise BadInput(f"{name} is not an image Apprentice can read; export it as GIF or PNG.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
-        raise _damaged(name, str(error)) from None
-
-
-def _damaged(name: str, reason: str) -> BadInput:
-    return BadInput(f"{name} is damaged or cut short ({reason}); export it again.")
 
 
 def _check_frame_count(count: int, name: str) -> None:
@@ -214,7 +192,7 @@ def _png_frames(data: bytes, name: str) -> tuple[tuple[int, int], list[_PngFrame
     """The canvas size and every frame of a PNG file: one for a still PNG, acTL's frames for an APNG."""
     chunks = list(_png_chunks(data, name))
     if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
-        raise _damaged(name, "no PNG header")
+        raise damaged(name, "no PNG header")
     header = chunks[0][1]
     size = struct.unpack(">II", header[:8])
     check_size(*size, name)
@@ -231,7 +209,7 @@ def _png_frames(data: bytes, name: str) -> tuple[tuple[int, int], list[_PngFrame
         elif (kind == b"IDAT" and control) or kind == b"fdAT":  # an IDAT before any fcTL is not shown
             pieces.append(body if kind == b"IDAT" else body[4:])
     if not frames:
-        raise _damaged(name, "an animated PNG without frames")
+        raise damaged(name, "an animated PNG without frames")
     _check_frame_count(len(frames), name)
     return size, frames
 
@@ -241,11 +219,11 @@ def _png_frame(
 ) -> _PngFrame:
     """One APNG frame from its fcTL chunk and image data, as a standalone PNG file placed on the canvas."""
     if len(control) != 26 or not pieces:
-        raise _damaged(name, "a frame without its control chunk or its pixels")
+        raise damaged(name, "a frame without its control chunk or its pixels")
     _, width, height, left, top, delay, denominator, dispose, blend = struct.unpack(">IIIIIHHBB", control)
     box = (left, top, left + width, top + height)
     if not (width and height and box[2] <= size[0] and box[3] <= size[1] and dispose < 3 and blend < 2):
-        raise _damaged(name, f"a frame at {box} on a {size[0]}×{size[1]} canvas")
+        raise damaged(name, f"a frame at {box} on a {size[0]}×{size[1]} canvas")
     png = b"".join(
         [
             _PNG_SIGNATURE,
@@ -269,12 +247,12 @@ def _png_chunks(data: bytes, name: str) -> Iterator[tuple[bytes, bytes]]:
         if len(crc) < 4:
             break
         if zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
-            raise _damaged(name, f"the {kind.decode('latin-1')} chunk fails its checksum")
+            raise damaged(name, f"the {kind.decode('latin-1')} chunk fails its checksum")
         yield kind, body
         if kind == b"IEND":
             return
         position += 12 + length
-    raise _damaged(name, "the file ends before its last chunk")
+    raise damaged(name, "the file ends before its last chunk")
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

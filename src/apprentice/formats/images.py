@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,22 +36,33 @@ def check_size(width: int, height: int, name: str) -> None:
         )
 
 
-def decode_image(data: bytes, name: str) -> Image.Image:
-    """Decode image bytes fully, or raise BadInput naming `name` and what to do."""
+@contextmanager
+def reading(name: str) -> Iterator[None]:
+    """Turn what Pillow raises on a foreign, damaged or oversized file into one BadInput sentence naming it."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            check_size(image.width, image.height, name)
-            image.load()
+            yield
     except BadInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadInput(f"{name} claims to be larger than Apprentice decodes safely; scale it down.") from None
     except UnidentifiedImageError:
         raise BadInput(f"{name} is not an image Apprentice can read; export it as PNG.") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise BadInput(f"{name} is damaged or cut short ({error}); export it again.") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
+        raise damaged(name, str(error)) from None
+
+
+def damaged(name: str, reason: str) -> BadInput:
+    return BadInput(f"{name} is damaged or cut short ({reason}); export it again.")
+
+
+def decode_image(data: bytes, name: str) -> Image.Image:
+    """Decode image bytes fully, or raise BadInput naming `name` and what to do."""
+    with reading(name):
+        image = Image.open(io.BytesIO(data))
+        check_size(image.width, image.height, name)
+        image.load()
     return image
 
 
