@@ -203,3 +203,13 @@ def test_transparent_keys_give_transparent_in_betweens(shop, trained, tmp_path):
     apply_between(shop, trained, [keys], tmp_path / "out", 1)
     middle = Image.open(tmp_path / "out" / "sprite-0002.png")
     assert middle.mode == "RGBA" and middle.size == SIZE
+
+
+def test_a_gif_cut_short_is_refused_as_damaged_not_as_a_still(shop, task, tmp_path):
+    path = tmp_path / "walk.gif"
+    animation.write_animation([ball(2 + 6 * i) for i in range(5)], path, 80, {})
+    path.write_bytes(path.read_bytes()[:400])
+    with pytest.raises(BadInput, match="walk.gif is damaged or cut short"):
+        add_examples(shop, task, [path])
+    with pytest.raises(BadInput, match="walk.gif is damaged or cut short"):
+        add_examples(shop, task, [tmp_path])

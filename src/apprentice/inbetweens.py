@@ -14,10 +14,10 @@ from PIL import Image
 from torch import nn
 
 from apprentice.errors import BadInput
-from apprentice.formats import animation, layered
+from apprentice.formats import animation
 from apprentice.formats.images import has_alpha, image_from_rgba, is_gray, rgba, write_image
 from apprentice.formats.pairs import Source, is_image
-from apprentice.formats.sequences import natural_key, read_frame
+from apprentice.formats.sequences import frames_in, natural_key, read_frame
 from apprentice.jobs import JobResult, output_mode, record_job
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.credentials import credentials
@@ -35,10 +35,9 @@ def key_sources(paths: list[Path]) -> list[Source]:
             raise BadInput(f"{path} does not exist; check the spelling of the path.")
         files = sorted((p for p in path.iterdir() if p.is_file()), key=natural_key) if path.is_dir() else [path]
         for file in files:
-            if layered.is_layered(file):
-                found += [Source(file, name) for name in reversed(layered.layer_names(file))]
-            elif animation.is_animation(file):
-                found += [Source(file, frame=i) for i in range(animation.frame_count(file.read_bytes(), str(file)))]
+            inside = frames_in(file)
+            if inside is not None:
+                found += inside
             elif is_image(file):
                 found.append(Source(file))
             elif not path.is_dir():

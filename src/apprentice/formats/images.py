@@ -49,7 +49,7 @@ def reading(name: str) -> Iterator[None]:
         raise BadInput(f"{name} claims to be larger than Apprentice decodes safely; scale it down.") from None
     except UnidentifiedImageError:
         raise BadInput(f"{name} is not an image Apprentice can read; export it as PNG.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as error:  # IndexError: cut GIFs
         raise damaged(name, str(error)) from None
 
 

@@ -67,25 +67,46 @@ def sequences_in(path: Path) -> list[Sequence]:
 def folder_sequences(folder: Path) -> list[Sequence]:
     """The folder's own frames as one sequence, its animated and layered files and triplets, and its sub-folders'."""
     files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=natural_key)
-    found = [file_sequence(p) for p in files if layered.is_layered(p) or animation.is_animation(p)]
-    found += [triplet(p) for p in files if is_image(p) and triplet_role(p) and triplet_role(p)[1] == "key1"]
-    frames = [p for p in files if is_image(p) and not triplet_role(p) and not animation.is_animation(p)]
+    found, frames = [], []
+    for path in files:
+        inside = frames_in(path)  # opened once: is it layered or animated?
+        if inside is not None:
+            found.append(Sequence(path.stem, inside))
+        elif is_image(path) and triplet_role(path):
+            found += [triplet(path)] if triplet_role(path)[1] == "key1" else []
+        elif is_image(path):
+            frames.append(Source(path))
     if frames:
-        found.append(Sequence(folder.name, [Source(p) for p in frames]))
+        found.append(Sequence(folder.name, frames))
     for sub in sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key):
         found += folder_sequences(sub)
     return found
 
 
-def file_sequence(path: Path) -> Sequence:
+def frames_in(path: Path) -> list[Source] | None:
+    """The frames a layered file (bottom layer first) or an animated file holds; None for any other file."""
     if layered.is_layered(path):
-        names = layered.layer_names(path)
-        return Sequence(path.stem, [Source(path, name) for name in reversed(names)])
+        return [Source(path, name) for name in reversed(layered.layer_names(path))]
+    if path.suffix.lower() in (".gif", ".webp"):  # usually animated: count (and so check) every frame
+        count = animation.frame_count(read_bytes(path), str(path))
+    else:
+        count = animation.frame_count(read_bytes(path), str(path)) if animation.is_animation(path) else 1
+    return [Source(path, frame=index) for index in range(count)] if count > 1 else None
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise BadInput(f"{path} cannot be read ({error.strerror}); check its permissions.") from None
+
+
+def file_sequence(path: Path) -> Sequence:
+    inside = frames_in(path)
+    if inside is not None:
+        return Sequence(path.stem, inside)
     if triplet_role(path):
         return triplet(path)
-    if animation.is_animation(path):
-        count = animation.frame_count(path.read_bytes(), str(path))
-        return Sequence(path.stem, [Source(path, frame=index) for index in range(count)])
     if is_image(path):
         raise BadInput(
             f"{path} is a single drawing; an in-between example needs a sequence: pass the folder of its "
@@ -109,10 +130,7 @@ def read_frame(source: Source) -> Image.Image:
     """One frame of a sequence as an image: a flat file, a layer, or a frame of an animated file."""
     if source.layer:
         return layered.read_layer(source.path, source.layer)
-    try:
-        data = source.path.read_bytes()
-    except OSError as error:
-        raise BadInput(f"{source.path} cannot be read ({error.strerror}); check its permissions.") from None
+    data = read_bytes(source.path)
     if source.frame is not None:
         return animation.decode_frame(data, str(source.path), source.frame)
     return decode_image(data, str(source.path))
