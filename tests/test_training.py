@@ -12,9 +12,11 @@ from safetensors.torch import load_file
 from apprentice.errors import BadInput
 from apprentice.imports import add_examples
 from apprentice.provenance.manifest import find
+from apprentice.train import sampler as sampler_module
+from apprentice.train import split as split_module
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.sampler import PatchSampler
-from apprentice.train.split import split_examples
+from apprentice.train.split import crop_where_changed, split_examples, validation_crops
 
 from conftest import write_pair_folder
 
@@ -121,3 +123,67 @@ def test_focused_patches_are_centred_where_the_step_changes_the_picture():
     sampler = PatchSampler([(before, after)], patch=16, batch=32, how="none", focus=1.0)
     _, targets = sampler.draw(0, 1)
     assert bool((targets.flatten(1).amax(dim=1) == 1.0).all())
+
+
+class Counted:
+    """Examples decoded only when asked for, counting how many are alive at once."""
+
+    def __init__(self, count: int, side: int = 24) -> None:
+        self.count, self.side, self.decoded = count, side, []
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index >= self.count:
+            raise IndexError(index)
+        self.decoded.append(index)
+        x = np.full((self.side, self.side, 4), index / 100, np.float32)
+        return x, x + 0.5
+
+
+def test_a_set_larger_than_the_budget_streams_through_a_small_pool_and_reaches_every_example():
+    examples = Counted(6)
+    pair_bytes = 24 * 24 * 8 * 4
+    sampler = PatchSampler(examples, patch=16, batch=8, how="none", budget=2 * pair_bytes)
+    assert sampler.streaming and sampler.pool_size == 2
+    seen = set()
+    for step in range(1, 60):
+        inputs, _ = sampler.draw(0, step)
+        assert len(sampler.pool) <= 2
+        seen |= {round(float(v) * 100) for v in inputs[:, 0, 0, 0]}
+    assert seen == set(range(6))
+    assert len(examples.decoded) < 60 * 8 / 4, "examples are decoded when they join the pool, not per patch"
+
+
+def test_a_streamed_batch_depends_on_seed_and_step_alone():
+    walked = PatchSampler(Counted(6), patch=16, batch=8, how="mirror", budget=2 * 24 * 24 * 8 * 4)
+    for step in range(1, 40):
+        walked.draw(3, step)
+    fresh = PatchSampler(Counted(6), patch=16, batch=8, how="mirror", budget=2 * 24 * 24 * 8 * 4)
+    for a, b in zip(walked.draw(3, 40), fresh.draw(3, 40), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_large_held_out_set_is_scored_on_crops_where_the_step_changes_the_picture():
+    side, count = validation_crops([512 * 512] * 40, budget=256 * 256 * 10)
+    assert side == 128 and count == 40
+    side, count = validation_crops([512 * 512] * 40, budget=256 * 256 * 2)
+    assert side == 128 and count == 8, "below the smallest crop, fewer examples are scored"
+    assert validation_crops([64 * 64] * 3, budget=256 * 256) == (None, 3)
+    before = np.zeros((400, 300, 4), np.float32)
+    after = before.copy()
+    after[300:310, 40:50] = 1.0
+    x, y = crop_where_changed(before, after, 128)
+    assert x.shape == (128, 128, 4) and y.max() == 1.0
+
+
+def test_training_streams_when_the_examples_do_not_fit_and_says_how_validation_was_cropped(
+    shop, small_task, tmp_path, monkeypatch
+):
+    add_examples(shop, small_task, [write_pair_folder(tmp_path / "pairs", 6)])
+    monkeypatch.setattr(sampler_module, "POOL_BYTES", 64 * 64 * 8 * 4 * 2)
+    monkeypatch.setattr(split_module, "VALIDATION_PIXELS", 32 * 32)
+    made = train(shop, small_task, Budget(steps=12), FAST)
+    assert "crop" in made.manifest["metrics"]["validation"]
+    assert made.manifest["metrics"]["best"]["psnr"] > 0

@@ -5,11 +5,16 @@ Never from a cached list: an example any of whose works is withdrawn is not retu
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
+from apprentice.formats.images import is_gray, reading
 from apprentice.imports import decode_part
+from apprentice.kinds import Kind
 from apprentice.store.workshop import Workshop
 
 
@@ -73,3 +78,44 @@ def load_images(workshop: Workshop, record: ExampleRecord) -> dict[str, Image.Im
     return {
         role: decode_part(workshop.blobs.get(part.work), part.name, part.layer) for role, part in record.parts.items()
     }
+
+
+class Decoded(Sequence):
+    """A task's examples as (input, target) arrays, each decoded from the store only when asked for."""
+
+    def __init__(self, workshop: Workshop, kind: Kind, records: list[ExampleRecord]) -> None:
+        self.workshop, self.kind, self.records = workshop, kind, records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[override]
+        return self.kind.arrays(load_images(self.workshop, self.records[index]))
+
+
+class Subset(Sequence):
+    """Some of a sequence's items, in the given order, still decoded only when asked for."""
+
+    def __init__(self, items: Sequence, indices: list[int]) -> None:
+        self.items, self.indices = items, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int):  # type: ignore[override]
+        return self.items[self.indices[index]]
+
+
+def target_is_gray(workshop: Workshop, records: list[ExampleRecord], role: str) -> bool:
+    """Whether every example's target is stored grayscale; flat files are judged from their header alone."""
+    for record in records:
+        part = record.parts[role]
+        data = workshop.blobs.get(part.work)
+        if part.layer:
+            image = decode_part(data, part.name, part.layer)
+        else:
+            with reading(part.name):
+                image = Image.open(io.BytesIO(data))
+        if not is_gray(image):
+            return False
+    return True

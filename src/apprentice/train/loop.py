@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from apprentice.errors import BadInput, Withdrawn
-from apprentice.formats.images import is_gray, premultiply, unpremultiply
+from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
@@ -25,10 +25,10 @@ from apprentice.provenance.manifest import Apprentice, publish
 from apprentice.store.workshop import Workshop, now
 from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from apprentice.train.examples import ExampleRecord, gather, load_images
+from apprentice.train.examples import Decoded, ExampleRecord, Subset, gather, target_is_gray
 from apprentice.train.metrics import image_scores
 from apprentice.train.sampler import PatchSampler
-from apprentice.train.split import split_examples
+from apprentice.train.split import crop_where_changed, cut_regions, split_indices, validation_crops
 
 
 @dataclass(frozen=True)
@@ -153,26 +153,44 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
         raise BadInput(
             f"The task '{task_name}' has no examples yet; add some with `apprentice add {task_name} FOLDER`."
         )
-    images = [load_images(workshop, record) for record in records]
-    pairs = [kind.arrays(parts) for parts in images]
-    fingerprints, groups = [r.fingerprint for r in records], [r.group for r in records]
-    training, validation, how, held_out = split_examples(
-        pairs, fingerprints, config.holdout, groups, [r.position for r in records]
-    )
+    training, areas, validation, how, held_out = divide(Decoded(workshop, kind, records), records, config.holdout)
     torch.manual_seed(config.seed)
     net = kind.network(task.config).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     augment = task.config.get("augment", "none")
-    sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse)
+    sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse, areas)
     run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin)
     run.meta = {"fingerprint": run_fingerprint(task.config, config, records), "step": 0, "seconds": 0.0}
     run.meta |= {
         "held_out": held_out,
         "gathered_at": now(),
-        "gray_output": all(is_gray(p[kind.target]) for p in images),
+        "gray_output": target_is_gray(workshop, records, kind.target),
     }
     resume(run, fresh)
     return run
+
+
+def divide(examples: Decoded, records: list[ExampleRecord], holdout: float) -> tuple:
+    """(training examples, their areas, validation pairs, how they were held out, fingerprints not trained on)."""
+    split = split_indices(
+        [r.fingerprint for r in records], holdout, [r.group for r in records], [r.position for r in records]
+    )
+    if split is None:  # one or two examples: train on the start of each, score on its end
+        training, validation, how = cut_regions(list(examples))
+        return training, None, validation, how, []
+    areas = [records[i].width * records[i].height for i in split.validation]
+    side, count = validation_crops(areas)
+    validation = [crop_where_changed(*examples[i], side) for i in split.validation[:count]]
+    how = split.how + crops_note(side, count, len(split.validation))
+    training = Subset(examples, split.training)
+    return training, [records[i].width * records[i].height for i in split.training], validation, how, split.not_trained
+
+
+def crops_note(side: int | None, count: int, held: int) -> str:
+    if side is None:
+        return ""
+    some = f"{count} of them" if count < held else "each"
+    return f", scored on {some} as a {side}-px crop where the step changes the picture"
 
 
 def run_fingerprint(task_config: dict, config: TrainConfig, records: list[ExampleRecord]) -> str:

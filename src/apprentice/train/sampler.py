@@ -6,6 +6,9 @@ an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -28,28 +31,74 @@ def augment(pair: np.ndarray, how: str, rng: np.random.Generator) -> np.ndarray:
     return pair
 
 
+POOL_BYTES = 512 * 2**20  # decoded examples held at once; a larger set streams through this pool
+ROTATE = 4  # steps between one example leaving the pool and the next coming in
+
+
 class PatchSampler:
-    """Batches of (input, target) patches cut at the same place from each training example."""
+    """Batches of (input, target) patches cut at the same place from each training example.
+
+    `examples` may decode lazily (`examples[i]` reads from the store): when all of them would take more
+    than `budget` bytes decoded, only a pool that fits is held, and it moves through a shuffled order
+    of all examples one example every `ROTATE` steps. Which examples are in the pool, like everything
+    else in a batch, follows from (seed, step) alone.
+    """
 
     def __init__(
         self,
-        examples: list[tuple[np.ndarray, np.ndarray]],
+        examples: Sequence[tuple[np.ndarray, np.ndarray]],
         patch: int,
         batch: int,
         how: str,
         focus: float = 0.0,
         reverse: bool = False,
+        areas: list[int] | None = None,
+        budget: int | None = None,
     ) -> None:
-        self.patch, self.batch, self.how, self.focus, self.reverse = patch, batch, how, focus, reverse
-        self.stacks = [pad_to(np.concatenate([x, y], axis=-1), patch) for x, y in examples]
-        self.input_channels = examples[0][0].shape[-1]
-        areas = np.array([stack.shape[0] * stack.shape[1] for stack in self.stacks], dtype=np.float64)
-        self.weights = areas / areas.sum()
-        self.changes = [changed_pixels(stack, self.input_channels) for stack in self.stacks]
+        self.examples, self.patch, self.batch, self.how, self.focus = examples, patch, batch, how, focus
+        self.reverse = reverse
+        first = examples[0]
+        self.input_channels = first[0].shape[-1]
+        if areas is None:
+            areas = [x.shape[0] * x.shape[1] for x, _ in examples]
+        self.areas = np.array([max(area, patch * patch) for area in areas], dtype=np.float64)
+        bytes_per_pixel = (first[0].shape[-1] + first[1].shape[-1]) * first[0].itemsize
+        fits = int((budget or POOL_BYTES) // (bytes_per_pixel * self.areas.mean()))
+        self.pool_size = len(examples) if fits >= len(examples) else max(1, fits)
+        self.pool: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # example index → (stack, changed pixels)
+
+    @property
+    def streaming(self) -> bool:
+        return self.pool_size < len(self.examples)
+
+    def members(self, seed: int, step: int) -> list[int]:
+        """The examples a batch at this step draws from: all, or the pool's window of the shuffled order."""
+        if not self.streaming:
+            return list(range(len(self.examples)))
+        start = step // ROTATE
+        return [self.order(seed, position) for position in range(start, start + self.pool_size)]
+
+    def order(self, seed: int, position: int) -> int:
+        """The example at a position of the endless shuffled order: a fresh shuffle every pass."""
+        count = len(self.examples)
+        return int(shuffle(seed, position // count, count)[position % count])
+
+    def load(self, members: list[int]) -> None:
+        """Keep exactly the members decoded: drop the others, decode the new ones."""
+        wanted = set(members)
+        for index in [i for i in self.pool if i not in wanted]:
+            del self.pool[index]
+        for index in wanted - self.pool.keys():
+            x, y = self.examples[index]
+            stack = pad_to(np.concatenate([x, y], axis=-1), self.patch)
+            self.pool[index] = (stack, changed_pixels(stack, self.input_channels))
 
     def draw(self, seed: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        members = self.members(seed, step)
+        self.load(members)
         rng = np.random.default_rng([seed, step])
-        patches = [self.cut(i, rng) for i in rng.choice(len(self.stacks), self.batch, p=self.weights)]
+        weights = self.areas[members] / self.areas[members].sum()
+        patches = [self.cut(members[i], rng) for i in rng.choice(len(members), self.batch, p=weights)]
         batch = torch.from_numpy(np.stack(patches)).permute(0, 3, 1, 2)
         inputs, targets = batch[:, : self.input_channels], batch[:, self.input_channels :]
         return inputs.contiguous(memory_format=torch.channels_last), targets.contiguous(
@@ -58,7 +107,7 @@ class PatchSampler:
 
     def cut(self, index: int, rng: np.random.Generator) -> np.ndarray:
         """A patch anywhere, or (with probability `focus`) one centred where the step changes the picture."""
-        stack, changes, half = self.stacks[index], self.changes[index], self.patch // 2
+        (stack, changes), half = self.pool[index], self.patch // 2
         if rng.random() < self.focus and len(changes):
             cy, cx = changes[int(rng.integers(len(changes)))]
             y = int(np.clip(cy - half, 0, stack.shape[0] - self.patch))
@@ -85,3 +134,8 @@ def changed_pixels(stack: np.ndarray, split: int, threshold: float = 0.15) -> np
         return np.zeros((0, 2), dtype=np.int64)
     differences = [np.abs(target - inputs[..., k : k + width]).max(axis=-1) for k in range(0, split, width)]
     return np.argwhere(np.maximum.reduce(differences) > threshold)
+
+
+@lru_cache(maxsize=4)
+def shuffle(seed: int, epoch: int, count: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch, 7]).permutation(count)

@@ -3,15 +3,64 @@
 With three or more groups (an example, or all examples cut from one animation) a fifth of the groups
 (at least one) is held out, chosen by group id so the choice is stable. With fewer, animations hold out
 their last frames in time, leaving a gap so no frame is both trained on and scored; stand-alone
-examples hold out the last quarter of each along its longer side.
+examples hold out the last quarter of each along its longer side. A large held-out set is scored on
+crops where the step changes the picture, so a validation costs seconds, not minutes.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
+
+from apprentice.train.sampler import changed_pixels
 
 Pair = tuple[np.ndarray, np.ndarray]
 GAP = 3  # triplets whose middles are 3 frames apart share no frame
+VALIDATION_PIXELS = 2**21  # held-out pixels scored at each validation; beyond, examples are scored on crops
+SMALLEST_CROP = 128
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which examples train and which are scored, by index, and how validation was held out."""
+
+    training: list[int]
+    validation: list[int]
+    how: str
+    not_trained: list[str]  # fingerprints of the examples no step learns from
+
+
+def split_indices(
+    fingerprints: list[str], holdout: float, groups: list[str] | None = None, positions: list[int] | None = None
+) -> Split | None:
+    """Hold out whole groups, else the last frames of each animation; None when only a region cut will do."""
+    groups = groups or fingerprints
+    positions = positions or [0] * len(fingerprints)
+    names = sorted(set(groups))
+    everything = range(len(fingerprints))
+    if len(names) >= 3:
+        count = max(1, round(holdout * len(names)))
+        held = [i for i in everything if groups[i] in set(names[:count])]
+        noun = "animation(s)" if any(g != f for g, f in zip(groups, fingerprints, strict=True)) else "example(s)"
+        training = [i for i in everything if i not in set(held)]
+        return Split(training, held, f"{count} held-out {noun} of {len(names)}", [fingerprints[i] for i in held])
+    members = {name: sorted((i for i in everything if groups[i] == name), key=lambda i: positions[i]) for name in names}
+    if not all(len(run) >= 2 * GAP for run in members.values()):
+        return None
+    held, unused = set(), set()
+    for run in members.values():
+        count = max(1, round(holdout * len(run)))
+        first_held = positions[run[-count]]
+        held |= set(run[-count:])
+        unused |= {i for i in run[:-count] if positions[i] > first_held - GAP}
+    return Split(
+        [i for i in everything if i not in held | unused],
+        sorted(held),
+        "held-out last frames of each animation",
+        [fingerprints[i] for i in sorted(held | unused)],
+    )
 
 
 def split_examples(
@@ -22,42 +71,16 @@ def split_examples(
     positions: list[int] | None = None,
 ) -> tuple[list[Pair], list[Pair], str, list[str]]:
     """(training pairs, validation pairs, how validation was held out, fingerprints not trained on)."""
-    groups = groups or fingerprints
-    positions = positions or [0] * len(pairs)
-    names = sorted(set(groups))
-    if len(names) >= 3:
-        count = max(1, round(holdout * len(names)))
-        held = {i for i, group in enumerate(groups) if group in set(names[:count])}
-        noun = "animation(s)" if any(g != f for g, f in zip(groups, fingerprints, strict=True)) else "example(s)"
-        return (
-            *pick(pairs, held, held),
-            f"{count} held-out {noun} of {len(names)}",
-            [fingerprints[i] for i in sorted(held)],
-        )
-    members = {
-        name: sorted((i for i, g in enumerate(groups) if g == name), key=lambda i: positions[i]) for name in names
-    }
-    if all(len(run) >= 2 * GAP for run in members.values()):
-        held, unused = set(), set()
-        for run in members.values():
-            count = max(1, round(holdout * len(run)))
-            first_held = positions[run[-count]]
-            held |= set(run[-count:])
-            unused |= {i for i in run[:-count] if positions[i] > first_held - GAP}
-        training, validation = pick(pairs, held | unused, held)
-        return (
-            training,
-            validation,
-            "held-out last frames of each animation",
-            [fingerprints[i] for i in sorted(held | unused)],
-        )
+    split = split_indices(fingerprints, holdout, groups, positions)
+    if split is None:
+        return (*cut_regions(pairs), [])
+    return [pairs[i] for i in split.training], [pairs[i] for i in split.validation], split.how, split.not_trained
+
+
+def cut_regions(pairs: list[Pair]) -> tuple[list[Pair], list[Pair], str]:
+    """(the first three quarters of each pair, the last quarters, how validation was held out)."""
     cuts = [cut_region(x, y) for x, y in pairs]
-    return [c[0] for c in cuts], [c[1] for c in cuts], "held-out last quarter of each example", []
-
-
-def pick(pairs: list[Pair], not_trained: set[int], held: set[int]) -> tuple[list[Pair], list[Pair]]:
-    training = [pair for i, pair in enumerate(pairs) if i not in not_trained]
-    return training, [pairs[i] for i in sorted(held)]
+    return [c[0] for c in cuts], [c[1] for c in cuts], "held-out last quarter of each example"
 
 
 def cut_region(x: np.ndarray, y: np.ndarray) -> tuple[Pair, Pair]:
@@ -68,3 +91,25 @@ def cut_region(x: np.ndarray, y: np.ndarray) -> tuple[Pair, Pair]:
     first = [np.take(a, np.arange(at), axis=axis) for a in (x, y)]
     last = [np.take(a, np.arange(at, length), axis=axis) for a in (x, y)]
     return (first[0], first[1]), (last[0], last[1])
+
+
+def validation_crops(areas: list[int], budget: int | None = None) -> tuple[int | None, int]:
+    """(crop side or None for whole examples, how many held-out examples to score) within `budget` pixels."""
+    budget = budget or VALIDATION_PIXELS
+    if sum(areas) <= budget:
+        return None, len(areas)
+    side = max(SMALLEST_CROP, math.isqrt(budget // len(areas)) // 4 * 4)
+    return side, min(len(areas), max(1, budget // (side * side)))
+
+
+def crop_where_changed(x: np.ndarray, y: np.ndarray, side: int | None) -> Pair:
+    """A side×side window of the pair centred on the median of the pixels the step changes (or its middle)."""
+    if side is None:
+        return x, y
+    changes = changed_pixels(np.concatenate([x, y], axis=-1), x.shape[-1])
+    height, width = x.shape[:2]
+    cy, cx = np.median(changes, axis=0).astype(int) if len(changes) else (height // 2, width // 2)
+    top = int(np.clip(cy - side // 2, 0, max(0, height - side)))
+    left = int(np.clip(cx - side // 2, 0, max(0, width - side)))
+    window = (slice(top, top + side), slice(left, left + side))
+    return x[window].copy(), y[window].copy()
