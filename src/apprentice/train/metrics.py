@@ -28,15 +28,18 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
     Images narrower than 11 px use the largest odd window that fits.
     """
-    x = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[:, None]
-    y = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32)).permute(2, 0, 1)[:, None]
+    x = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)
+    y = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32)).permute(2, 0, 1)
     side = min(11, x.shape[-2], x.shape[-1])
     size = side if side % 2 else side - 1
     taps = torch.exp(-((torch.arange(size) - (size - 1) / 2) ** 2) / (2 * 1.5**2))
-    window = (taps[:, None] * taps[None, :] / taps.sum() ** 2)[None, None]
-    blur = lambda t: F.conv2d(t, window)  # noqa: E731
-    mx, my = blur(x), blur(y)
-    vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    taps = taps / taps.sum()
+    moments = torch.cat([x, y, x * x, y * y, x * y])[None]  # blurred together: one pass per direction
+    count = moments.shape[1]
+    moments = F.conv2d(moments, taps.view(1, 1, size, 1).expand(count, 1, size, 1), groups=count)
+    moments = F.conv2d(moments, taps.view(1, 1, 1, size).expand(count, 1, 1, size), groups=count)
+    mx, my, xx, yy, xy = moments[0].split(x.shape[0])
+    vx, vy, cov = xx - mx**2, yy - my**2, xy - mx * my
     c1, c2 = 0.01**2, 0.03**2
     score = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
     return float(score.mean())
