@@ -18,9 +18,10 @@ class NetConfig:
     """Shape of the network; stored in every checkpoint and manifest."""
 
     channels: int = 4  # premultiplied RGBA in and out
-    width: int = 32  # features at half resolution
+    width: int = 32  # features at half resolution; 0: none (the stem goes straight to quarter resolution)
     deep_width: int = 64  # features at quarter resolution
     blocks: int = 4  # residual blocks at quarter resolution
+    link: int = 3  # kernel of the convolutions between half and quarter resolution (1: cheaper)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -28,8 +29,9 @@ class NetConfig:
     @property
     def margin(self) -> int:
         """Pixels of context each output pixel sees on each side, rounded up to the stem's stride."""
-        half_res = 2 * 2  # two 3×3 convs at half resolution, 1 px each, 2 px per half-res px
-        quarter_res = 4 * (2 * self.blocks + 2)  # 3×3 convs at quarter resolution, 4 px each
+        half_res = 2 * 2 if self.width else 0  # two 3×3 convs at half resolution, 2 px each
+        links = 2 if self.link == 3 or not self.width else 0  # without half resolution: 3×3 stem and head
+        quarter_res = 4 * (2 * self.blocks + links)  # 3×3 convs at quarter resolution, 4 px each
         radius = half_res + quarter_res + 4
         return -(-radius // 4) * 4
 
@@ -56,10 +58,13 @@ class PairedNet(nn.Module):
         super().__init__()
         c, w, d = config.channels, config.width, config.deep_width
         self.config = config
-        self.stem = nn.Conv2d(4 * c, w, 3, padding=1)
-        self.down = nn.Conv2d(4 * w, d, 3, padding=1)
         self.blocks = nn.Sequential(*[ResidualBlock(d) for _ in range(config.blocks)])
-        self.up = nn.Conv2d(d, 4 * w, 3, padding=1)
+        if not w:  # each quarter-resolution feature reads and writes a 4×4 block of pixels
+            self.stem, self.head = nn.Conv2d(16 * c, d, 3, padding=1), nn.Conv2d(d, 16 * c, 3, padding=1)
+            return
+        self.stem = nn.Conv2d(4 * c, w, 3, padding=1)
+        self.down = nn.Conv2d(4 * w, d, config.link, padding=config.link // 2)
+        self.up = nn.Conv2d(d, 4 * w, config.link, padding=config.link // 2)
         self.fuse = nn.Conv2d(2 * w, w, 3, padding=1)
         self.head = nn.Conv2d(w, 4 * c, 3, padding=1)
 
@@ -69,6 +74,9 @@ class PairedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         centred = x * 2.0 - 1.0  # paper is mostly white: centring keeps the first units from dying
+        if not self.config.width:
+            deep = self.blocks(act(self.stem(F.pixel_unshuffle(centred, 4))))
+            return x + F.pixel_shuffle(self.head(deep), 4)
         half = act(self.stem(F.pixel_unshuffle(centred, 2)))
         deep = self.blocks(act(self.down(F.pixel_unshuffle(half, 2))))
         up = act(F.pixel_shuffle(self.up(deep), 2))
