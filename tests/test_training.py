@@ -16,7 +16,7 @@ from apprentice.train import sampler as sampler_module
 from apprentice.train import split as split_module
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.sampler import PatchSampler
-from apprentice.train.split import crop_where_changed, split_examples, validation_crops
+from apprentice.train.split import crop_where_changed, held_out_crops, split_examples, validation_crops
 
 from conftest import write_pair_folder
 
@@ -176,6 +176,9 @@ def test_a_large_held_out_set_is_scored_on_crops_where_the_step_changes_the_pict
     after[300:310, 40:50] = 1.0
     x, y = crop_where_changed(before, after, 128)
     assert x.shape == (128, 128, 4) and y.max() == 1.0
+    small = np.ones((60, 200, 4), np.float32)
+    crops = held_out_crops([(before, after), (small, small)], [0, 1], 128)
+    assert crops[0][1].max() == 1.0 and crops[1][0].shape == (60, 128, 4)
 
 
 def test_training_streams_when_the_examples_do_not_fit_and_says_how_validation_was_cropped(

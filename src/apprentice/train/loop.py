@@ -26,9 +26,10 @@ from apprentice.store.workshop import Workshop, now
 from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from apprentice.train.examples import Decoded, ExampleRecord, Subset, gather, target_is_gray
+from apprentice.train.heap import return_large_blocks
 from apprentice.train.metrics import image_scores
 from apprentice.train.sampler import PatchSampler
-from apprentice.train.split import crop_where_changed, cut_regions, split_indices, validation_crops
+from apprentice.train.split import cut_regions, held_out_crops, split_indices, validation_crops
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def train(
 ) -> Apprentice:
     """Train the task's apprentice within the budget and publish the best one by held-out validation."""
     torch.set_flush_denormal(True)  # tiny gradients otherwise slow every step several-fold on CPUs
+    return_large_blocks()  # streamed examples' buffers are given back, not kept by the C heap
     run = prepare(workshop, task_name, config or TrainConfig.default_config(), fresh)
     target_steps, deadline = limits(run, budget)
     report = on_progress or (lambda progress: None)
@@ -180,7 +182,8 @@ def divide(examples: Decoded, records: list[ExampleRecord], holdout: float) -> t
         return training, None, validation, how, []
     areas = [records[i].width * records[i].height for i in split.validation]
     side, count = validation_crops(areas)
-    validation = [crop_where_changed(*examples[i], side) for i in split.validation[:count]]
+    chosen = split.validation[:count]
+    validation = [examples[i] for i in chosen] if side is None else held_out_crops(examples, chosen, side)
     how = split.how + crops_note(side, count, len(split.validation))
     training = Subset(examples, split.training)
     return training, [records[i].width * records[i].height for i in split.training], validation, how, split.not_trained
