@@ -1,11 +1,13 @@
 """Apply speed of the default paired apprentice on a 2048² page: PyTorch fp32, PyTorch bf16, ONNX Runtime.
 
 Untrained weights (speed does not depend on them); tiles of 1024 px with the network's margin, as `apply`
-does. Run: python bench/apply_runtimes.py (needs `pip install -e '.[onnx]'`).
+does. Run: python bench/apply_runtimes.py [--nets "" "width=0,blocks=3"] (needs `pip install -e '.[onnx]'`);
+each --nets entry overrides the default network's settings ("" is the default itself).
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -14,8 +16,11 @@ import numpy as np
 import onnxruntime
 import torch
 
+from apprentice.kinds import get_kind
 from apprentice.kinds.network import NetConfig, PairedNet
 from apprentice.kinds.tiling import transform
+
+from paired import parse
 
 SIDE = 2048
 
@@ -53,26 +58,31 @@ def speed(net, page: np.ndarray, margin: int) -> tuple[float, np.ndarray]:
 
 
 def main() -> None:
-    torch.manual_seed(0)
-    net = PairedNet(NetConfig()).eval().to(memory_format=torch.channels_last)
-    torch.nn.init.normal_(net.head.weight, std=0.05)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--nets", nargs="+", default=[""], help="network settings to time, e.g. width=0,blocks=3")
+    args = parser.parse_args()
     page = np.random.default_rng(0).integers(0, 256, (SIDE, SIDE, 4), dtype=np.uint8)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "paired.onnx"
-        torch.onnx.export(
-            net, (torch.rand(1, 4, 64, 64),), str(path), dynamo=True, input_names=["x"],
-            dynamic_shapes={"x": {2: 4 * torch.export.Dim("h", max=4096), 3: 4 * torch.export.Dim("w", max=4096)}},
-        )  # fmt: skip
-        runs = {"PyTorch fp32 channels-last": net, "PyTorch bf16 channels-last": Bf16Net(net)}
-        runs["ONNX Runtime fp32"] = OnnxNet(path, net.margin)
-        print(f"| runtime | Mpx/s on {SIDE}² | mean / max difference from fp32 (of 255) |")
-        print("|---|---|---|")
-        reference = None
-        for name, runner in runs.items():
-            mpx, made = speed(runner, page, net.margin)
-            reference = made if reference is None else reference
-            diff = np.abs(made.astype(int) - reference.astype(int))
-            print(f"| {name} | {mpx:.2f} | {diff.mean():.3f} / {diff.max()} |")
+    print(f"| network | runtime | Mpx/s on {SIDE}² | mean / max difference from fp32 (of 255) |")
+    print("|---|---|---|---|")
+    for spec in args.nets:
+        torch.manual_seed(0)
+        config = get_kind("paired").default_config()["net"] | parse(spec)
+        net = PairedNet(NetConfig(**config)).eval().to(memory_format=torch.channels_last)
+        torch.nn.init.normal_(net.head.weight, std=0.05)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "paired.onnx"
+            torch.onnx.export(
+                net, (torch.rand(1, 4, 64, 64),), str(path), dynamo=True, input_names=["x"],
+                dynamic_shapes={"x": {2: 4 * torch.export.Dim("h", max=4096), 3: 4 * torch.export.Dim("w", max=4096)}},
+            )  # fmt: skip
+            runs = {"PyTorch fp32 channels-last": net, "PyTorch bf16 channels-last": Bf16Net(net)}
+            runs["ONNX Runtime fp32"] = OnnxNet(path, net.margin)
+            reference = None
+            for name, runner in runs.items():
+                mpx, made = speed(runner, page, net.margin)
+                reference = made if reference is None else reference
+                diff = np.abs(made.astype(int) - reference.astype(int))
+                print(f"| {spec or 'default'} | {name} | {mpx:.2f} | {diff.mean():.3f} / {diff.max()} |", flush=True)
     print(f"{torch.get_num_threads()} threads; bf16 has no native support on CPUs without AVX-512 BF16 / AMX")
 
 

@@ -33,7 +33,8 @@ from paired import parse, unseen_scores
 from paired_tasks import FONT_NOTE, TASKS, Identity, Pair, morphological_baseline, task_pairs
 from pix2pix import ADAPTATIONS, Pix2Pix, apply_pix2pix
 
-AUGMENT = {"cleanup": "mirror+rotate", "flats": "mirror", "glyphs": "mirror+rotate"}
+# glyphs: mirrored only; turned text would teach thick horizontals, and bold thickens the upright stems
+AUGMENT = {"cleanup": "mirror+rotate", "flats": "mirror", "glyphs": "mirror"}
 UNSEEN = 6  # pairs from seed 2, never trained on
 UNSEEN_SIZE = (384, 288)  # px, as bench/paired.py: not the training size, and not a multiple of 256
 Row = tuple[str, str, str, dict[str, float]]  # method, minutes, steps, scores
@@ -61,7 +62,14 @@ def workshop_for(root: Path, task: str, pairs: list[Pair], net: dict | None = No
 
 
 def bench_task(
-    task: str, marks: list[float], factor: float, count: int, seed: int, look: Path | None, candidate: dict
+    task: str,
+    marks: list[float],
+    factor: float,
+    count: int,
+    seed: int,
+    look: Path | None,
+    candidate: dict,
+    net_settings: dict,
 ) -> list[str]:
     """The task's markdown table: baselines, then the apprentice(s) and pix2pix at each mark (and at factor×)."""
     training, unseen = task_pairs(task, count, seed=1), task_pairs(task, UNSEEN, seed=2, size=UNSEEN_SIZE)
@@ -71,23 +79,26 @@ def bench_task(
         (f"morphological: {morphology.describe()}", "–", "–", scores(morphology, unseen)),
     ]
     ours, others, theirs = [], [], []
-    rival = Pix2Pix(training, seed)
+    rival = Pix2Pix(training, seed) if factor >= 0 else None
     train_config = TrainConfig(seed=seed).for_kind(get_kind("paired"))
     with tempfile.TemporaryDirectory() as folder:
-        shop, previous = workshop_for(Path(folder) / "default", task, training), 0.0
+        shop, previous = workshop_for(Path(folder) / "default", task, training, net_settings), 0.0
+        ours_name = "apprentice" + "".join(f", {k}={v}" for k, v in net_settings.items())
         other = workshop_for(Path(folder) / "candidate", task, training, candidate) if candidate else None
         for mark in marks:
             made = train(shop, task, Budget(minutes=mark - previous), train_config)
             net = load_network(made)
-            ours.append(apprentice_row(made.manifest, net, unseen))
+            ours.append(apprentice_row(made.manifest, net, unseen, ours_name))
             if other is not None:
                 tried = train(other, task, Budget(minutes=mark - previous), train_config)
                 name = "apprentice, net " + ",".join(f"{k}={v}" for k, v in candidate.items())
                 others.append(apprentice_row(tried.manifest, load_network(tried), unseen, name))
-            theirs.append(pix2pix_row(rival.train_for(mark * 60 - rival.seconds), unseen, "pix2pix"))
+                save_looks(look, task, mark, unseen[0], load_network(tried), None, "candidate")
+            if rival is not None:
+                theirs.append(pix2pix_row(rival.train_for(mark * 60 - rival.seconds), unseen, "pix2pix"))
             previous = mark
             save_looks(look, task, mark, unseen[0], net, rival)
-    if factor > 1:
+    if rival is not None and factor > 1:
         rival.train_for(factor * marks[-1] * 60 - rival.seconds)
         theirs.append(pix2pix_row(rival, unseen, f"pix2pix ({factor:g}× the last mark)"))
         save_looks(look, task, factor * marks[-1], unseen[0], None, rival)
@@ -115,7 +126,13 @@ def progress(row: Row, more: str = "") -> None:
 
 
 def save_looks(
-    look: Path | None, task: str, mark: float, pair: Pair, net: torch.nn.Module | None, rival: Pix2Pix
+    look: Path | None,
+    task: str,
+    mark: float,
+    pair: Pair,
+    net: torch.nn.Module | None,
+    rival: Pix2Pix | None,
+    name: str = "apprentice",
 ) -> None:
     """With --look: the first unseen pair and both methods' results on it, as PNGs to inspect."""
     if look is None:
@@ -123,10 +140,11 @@ def save_looks(
     look.mkdir(parents=True, exist_ok=True)
     pair[0].save(look / f"{task}_before.png")
     pair[1].save(look / f"{task}_after.png")
-    apply_pix2pix(rival, pair[0]).save(look / f"{task}_pix2pix_{mark:g}min.png")
+    if rival is not None:
+        apply_pix2pix(rival, pair[0]).save(look / f"{task}_pix2pix_{mark:g}min.png")
     if net is not None:
         made = transform(net, np.asarray(pair[0].convert("RGBA")), net.margin)
-        Image.fromarray(made, "RGBA").save(look / f"{task}_apprentice_{mark:g}min.png")
+        Image.fromarray(made, "RGBA").save(look / f"{task}_{name}_{mark:g}min.png")
 
 
 def table(task: str, count: int, rows: list[Row]) -> list[str]:
@@ -149,11 +167,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--marks", type=float, nargs="+", default=[2, 5, 10], help="minutes at which to score")
-    parser.add_argument("--baseline-factor", type=float, default=10, help="pix2pix also at this × the last mark")
+    parser.add_argument(
+        "--baseline-factor", type=float, default=10, help="pix2pix also at this × the last mark; -1: no pix2pix"
+    )
     parser.add_argument("--pairs", type=int, default=8, help="training pairs per task")
     parser.add_argument("--seed", type=int, default=0, help="seed of both trainings")
     parser.add_argument("--look", type=Path, help="save the first unseen pair and the results on it here")
     parser.add_argument("--candidate", default="", help="also train a second apprentice with these net settings")
+    parser.add_argument("--net", default="", help="train the apprentice with these net settings instead of the default")
     args = parser.parse_args()
     torch.set_flush_denormal(True)  # as the app's training does; applies to pix2pix too
     total = len(args.tasks) * args.marks[-1] * (1 + max(1.0, args.baseline_factor))
@@ -163,7 +184,8 @@ def main() -> None:
     print("pix2pix adaptations (bench/pix2pix.py):\n" + "\n".join(f"- {a}" for a in ADAPTATIONS) + "\n", flush=True)
     for task in args.tasks:
         candidate = parse(args.candidate)
-        lines = bench_task(task, args.marks, args.baseline_factor, args.pairs, args.seed, args.look, candidate)
+        net = parse(args.net)
+        lines = bench_task(task, args.marks, args.baseline_factor, args.pairs, args.seed, args.look, candidate, net)
         print("\n".join(lines), flush=True)
     print(
         "minutes: training time actually spent (the apprentice's includes its validation); apprentice steps are "

@@ -1,6 +1,7 @@
 """Gather a task's examples for training, checking consent from the catalog at that moment.
 
-Never from a cached list: an example any of whose works is withdrawn is not returned.
+Never from a cached list: an example any of whose works is withdrawn is not returned. Examples are
+decoded from the store only when the loop asks for one, so a large set never sits in memory at once.
 """
 
 from __future__ import annotations
