@@ -43,9 +43,10 @@ def split_indices(
     everything = range(len(fingerprints))
     if len(names) >= 3:
         count = max(1, round(holdout * len(names)))
-        held = [i for i in everything if groups[i] in set(names[:count])]
+        chosen = set(names[:count])
+        held = [i for i in everything if groups[i] in chosen]
         noun = "animation(s)" if any(g != f for g, f in zip(groups, fingerprints, strict=True)) else "example(s)"
-        training = [i for i in everything if i not in set(held)]
+        training = [i for i in everything if groups[i] not in chosen]
         return Split(training, held, f"{count} held-out {noun} of {len(names)}", [fingerprints[i] for i in held])
     members = {name: sorted((i for i in everything if groups[i] == name), key=lambda i: positions[i]) for name in names}
     if not all(len(run) >= 2 * GAP for run in members.values()):
