@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -29,7 +29,7 @@ from apprentice.train.examples import Decoded, ExampleRecord, Subset, gather, ta
 from apprentice.train.heap import return_large_blocks
 from apprentice.train.metrics import image_scores
 from apprentice.train.sampler import PatchSampler
-from apprentice.train.split import cut_regions, held_out_crops, split_indices, validation_crops
+from apprentice.train.split import Pair, cut_regions, held_out_crops, split_indices, validation_crops
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,9 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
     return run
 
 
-def divide(examples: Decoded, records: list[ExampleRecord], holdout: float) -> tuple:
+def divide(
+    examples: Decoded, records: list[ExampleRecord], holdout: float
+) -> tuple[Sequence[Pair], list[int] | None, list[Pair], str, list[str]]:
     """(training examples, their areas, validation pairs, how they were held out, fingerprints not trained on)."""
     split = split_indices(
         [r.fingerprint for r in records], holdout, [r.group for r in records], [r.position for r in records]
