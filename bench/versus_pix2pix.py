@@ -24,8 +24,9 @@ from apprentice.formats.images import pixels
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.kinds.tiling import transform
-from apprentice.provenance.manifest import load_network
+from apprentice.provenance.manifest import Apprentice, load_network
 from apprentice.store.workshop import Workshop
+from apprentice.train.checkpoint import load_checkpoint
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.metrics import image_scores
 
@@ -88,11 +89,11 @@ def bench_task(
         for mark in marks:
             made = train(shop, task, Budget(minutes=mark - previous), train_config)
             net = load_network(made)
-            ours.append(apprentice_row(made.manifest, net, unseen, ours_name))
+            ours.append(apprentice_row(shop, made, net, unseen, ours_name))
             if other is not None:
                 tried = train(other, task, Budget(minutes=mark - previous), train_config)
                 name = "apprentice, net " + ",".join(f"{k}={v}" for k, v in candidate.items())
-                others.append(apprentice_row(tried.manifest, load_network(tried), unseen, name))
+                others.append(apprentice_row(other, tried, load_network(tried), unseen, name))
                 save_looks(look, task, mark, unseen[0], load_network(tried), None, "candidate")
             if rival is not None:
                 theirs.append(pix2pix_row(rival.train_for(mark * 60 - rival.seconds), unseen, "pix2pix"))
@@ -105,9 +106,11 @@ def bench_task(
     return table(task, len(training), rows + ours + others + theirs)
 
 
-def apprentice_row(manifest: dict, net: torch.nn.Module, unseen: list[Pair], name: str = "apprentice") -> Row:
-    facts, best = manifest["training"], manifest["metrics"]["best"].get("step")
-    row = (name, f"{facts['seconds'] / 60:.2f}", f"{facts['steps']} (best {best})", unseen_scores(net, unseen))
+def apprentice_row(shop: Workshop, made: Apprentice, net: torch.nn.Module, unseen: list[Pair], name: str) -> Row:
+    """The run's minutes and steps so far (from its checkpoint: a run that found nothing better republishes)."""
+    run = load_checkpoint(shop.run_folder(made.task)).meta
+    best = made.manifest["metrics"]["best"].get("step")
+    row = (name, f"{run['seconds'] / 60:.2f}", f"{run['step']} (best {best})", unseen_scores(net, unseen))
     progress(row)
     return row
 

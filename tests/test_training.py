@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from apprentice.errors import BadInput
 from apprentice.imports import add_examples
 from apprentice.provenance.manifest import find
+from apprentice.train import loop as loop_module
 from apprentice.train import sampler as sampler_module
 from apprentice.train import split as split_module
 from apprentice.train.loop import Budget, TrainConfig, train
@@ -80,6 +81,15 @@ def test_training_killed_midway_resumes_to_the_same_weights_as_an_uninterrupted_
     resumed = train(shop, filled_task, Budget(steps=14), config, on_progress=lambda p: notes.append(p.note))
     assert "resuming at step 9" in notes
     assert same_weights(straight, weights(resumed))
+
+
+def test_training_on_without_a_better_score_says_the_earlier_apprentice_stays(shop, filled_task, monkeypatch):
+    first = train(shop, filled_task, Budget(steps=10), FAST)
+    assert first.note == ""
+    monkeypatch.setattr(loop_module, "validate", lambda run: False)  # held-out scores that never improve
+    kept = train(shop, filled_task, Budget(steps=20), FAST)
+    assert kept.id == first.id
+    assert kept.note.startswith("Steps 11–20 scored no better") and first.label() in kept.note
 
 
 def test_changed_examples_start_a_fresh_run(shop, filled_task, tmp_path):

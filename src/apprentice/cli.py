@@ -147,7 +147,7 @@ def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh:
         f"SSIM {best.get('ssim', float('nan')):.3f} ({metrics.get('baseline', 'copying the before')} scores "
         f"{identity['psnr']:.2f} dB, {identity['ssim']:.3f})."
     )
-    emit(made.manifest, as_json, text)
+    emit(made.manifest | ({"note": made.note} if made.note else {}), as_json, f"{made.note}\n{text}".strip())
 
 
 class training_bar:  # noqa: N801 - used as a context manager like a function

@@ -35,6 +35,7 @@ class Apprentice:
     version: int
     manifest: dict
     folder: Path
+    note: str = ""  # set by a run that trained on but found nothing better: what happened to its steps
 
     @property
     def manifest_sha256(self) -> str:

@@ -143,7 +143,20 @@ def train(
     run.meta["finished"] = True
     save(run)
     check_consent(run)
-    return publish_run(run, lineage or {})
+    return kept_or_new(publish_run(run, lineage or {}), run.meta["step"])
+
+
+def kept_or_new(made: Apprentice, step: int) -> Apprentice:
+    """The published apprentice, saying so when the steps trained since it found nothing better."""
+    trained = made.manifest["training"]["steps"]
+    if trained >= step:
+        return made
+    best = made.manifest["metrics"]["best"].get("step", trained)
+    note = (
+        f"Steps {trained + 1}–{step} scored no better on the held-out examples than step {best}, "
+        f"so {made.label()} stays the best."
+    )
+    return replace(made, note=note)
 
 
 def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool) -> Run:

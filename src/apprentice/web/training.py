@@ -110,7 +110,7 @@ class TrainingRun:
                 shop.close()
             best = made.manifest["metrics"]["best"]
             outcome = {"apprentice": made.id, "best_psnr": best.get("psnr"), "error": None}
-            outcome["note"] = f"Apprentice {made.label()} is ready."
+            outcome["note"] = made.note or f"Apprentice {made.label()} is ready."
         except ApprenticeError as error:
             outcome = {"error": str(error)}
         except Exception as error:  # a bug: its traceback goes to the log, one sentence to the page
