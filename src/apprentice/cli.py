@@ -19,6 +19,8 @@ from rich.table import Table
 
 from apprentice.errors import ApprenticeError
 from apprentice.formats.layered import is_layered
+from apprentice.guild.peers import sync
+from apprentice.guild.work import consent_changed
 from apprentice.imports import add_examples
 from apprentice.inbetweens import apply_between
 from apprentice.jobs import apply_files
@@ -307,10 +309,17 @@ def show(name: str, as_json: bool) -> None:
 @json_option
 def consent(works: tuple[str, ...], scope: str, as_json: bool) -> None:
     """Change what your WORKS (files you added, or work ids) may be used for; every change is signed and kept."""
-    changes = set_consent(workshop(), list(works), scope)
+    shop = workshop()
+    changes = set_consent(shop, list(works), scope)
     text = f"{len(changes)} work(s) now '{scope}'."
     if scope == "withdrawn":
         text += " Runs started from now on leave them out; tainted apprentices show in `apprentice list`."
+    guild_records = consent_changed(shop, [change.work for change in changes])
+    for guild_id in {record["guild"] for record in guild_records}:
+        sync(shop, guild_id)  # the guild learns now, not at the next sync
+    if guild_records:
+        retrains = sum(record["type"] == "proposal" for record in guild_records)
+        text += f" Your guild was told; {retrains} retrain proposal(s) opened." if retrains else " Your guild was told."
     emit([change.to_dict() for change in changes], as_json, text)
 
 
@@ -404,6 +413,10 @@ def bind(host: str, port: int) -> socket.socket:
     listener.listen(128)
     return listener
 
+
+from apprentice.cli_guild import guild  # noqa: E402 - the guild verbs live in their own module and use the helpers above
+
+main.add_command(guild)
 
 if __name__ == "__main__":
     main()

@@ -91,6 +91,36 @@ MIGRATIONS = [
     ALTER TABLE examples ADD COLUMN sequence TEXT NOT NULL DEFAULT '';
     ALTER TABLE examples ADD COLUMN position INTEGER NOT NULL DEFAULT 0
     """,  # sequence: examples cut from one animation share it and are held out together; position: order in it
+    """
+    CREATE TABLE guilds (
+        id TEXT PRIMARY KEY,             -- SHA-256 of the guild's charter record
+        name TEXT NOT NULL,
+        joined_at TEXT NOT NULL
+    );
+    CREATE TABLE guild_records (
+        guild TEXT NOT NULL REFERENCES guilds(id),
+        author TEXT NOT NULL,            -- Ed25519 public key, hex
+        seq INTEGER NOT NULL,            -- place in its author's chain, from 1
+        hash TEXT NOT NULL,              -- SHA-256 of the record's canonical JSON
+        record TEXT NOT NULL,            -- the signed record, canonical JSON
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (guild, author, seq)
+    );
+    CREATE TABLE guild_forks (
+        guild TEXT NOT NULL,
+        author TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,              -- a second record the author signed at a place already taken
+        record TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (guild, hash)
+    );
+    CREATE TABLE guild_peers (
+        guild TEXT NOT NULL,
+        address TEXT NOT NULL,           -- a node's base URL, from an invite or the log
+        PRIMARY KEY (guild, address)
+    )
+    """,
 ]
 
 

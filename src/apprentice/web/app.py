@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from apprentice.errors import ApprenticeError, BadInput, Conflict, NotFound, Withdrawn
 from apprentice.store.workshop import Workshop
-from apprentice.web import api, outputs
+from apprentice.web import api, guild_peers, outputs
 from apprentice.web.security import WorkshopGuard
 from apprentice.web.training import TrainingRuns
 
@@ -43,12 +43,13 @@ def create_app(home: Path, allowed_hosts: list[str] | None = None, max_upload_mb
         description="Your workshop's tasks, examples, training and jobs, on your own machine.",
         lifespan=lifespan,
     )
-    app.state.home, app.state.runs = home, runs
+    app.state.home, app.state.runs, app.state.challenges = home, runs, guild_peers.Challenges()
     app.add_middleware(WorkshopGuard, allowed_hosts=allowed_hosts, max_upload_mb=max_upload_mb)
     app.add_exception_handler(ApprenticeError, apprentice_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(api.router)
     app.include_router(outputs.router)
+    app.include_router(guild_peers.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     app.add_api_route("/", page, include_in_schema=False)
     return app

@@ -35,7 +35,8 @@ async def answer(send: Send, status: int, detail: str) -> None:
 
 
 class WorkshopGuard:
-    """Refuses foreign Host headers (400), cross-origin changes (403) and bodies over the cap (413)."""
+    """Refuses foreign Host headers (400; the signed /guild/ peer protocol excepted), cross-origin changes (403)
+    and bodies over the cap (413)."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None, max_upload_mb: int = 200) -> None:
         self.app = app
@@ -57,7 +58,8 @@ class WorkshopGuard:
         """(status, sentence) when the request must be refused before it reaches the app."""
         headers = Headers(scope=scope)
         host = headers.get("host", "")
-        if hostname(host) not in self.allowed:
+        peer_protocol = scope["path"].startswith("/guild/")  # other members' nodes: every read is signed
+        if hostname(host) not in self.allowed and not peer_protocol:
             return 400, f"This workshop does not answer to '{host}'; open the address `apprentice serve` printed."
         origin = headers.get("origin")
         own_origin = f"{scope['scheme']}://{host}".lower()

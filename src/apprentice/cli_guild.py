@@ -1,0 +1,210 @@
+"""The `apprentice guild` verbs: found, invite, join, offer, propose, vote, sync, do the pledged work, show.
+
+Every verb that writes to the log first syncs with the peers it can reach, so a node restored from a backup
+catches up with its own chain before it signs anything new; afterwards it pushes what it wrote.
+"""
+
+from __future__ import annotations
+
+import click
+
+from apprentice.cli import emit, json_option, training_bar, workshop
+from apprentice.guild import membership
+from apprentice.guild import work as guild_work
+from apprentice.guild.log import GuildLog, pick_guild
+from apprentice.guild.peers import SyncReport, sync
+from apprentice.guild.records import record_hash
+from apprentice.guild.views import guild_view
+from apprentice.store.workshop import Workshop
+
+guild_option = click.option(
+    "--guild", "guild_ref", help="Which guild (its name or id); needed only if you are in several."
+)
+DEFAULT_ADDRESS = "http://127.0.0.1:8765"
+address_option = click.option(
+    "--address",
+    default=DEFAULT_ADDRESS,
+    show_default=True,
+    help="Where other members reach your node: the address `apprentice serve` answers on.",
+)
+
+
+@click.group()
+def guild() -> None:
+    """Guilds: pool consented work with other artists and decide together what is trained."""
+
+
+def synced(shop: Workshop, guild_ref: str | None) -> GuildLog:
+    """The guild's log after a sync with every peer that answers (unreachable ones are skipped)."""
+    guild_id = pick_guild(shop, guild_ref)
+    sync(shop, guild_id)
+    return GuildLog(shop, guild_id)
+
+
+def sync_line(report: SyncReport) -> str:
+    text = f"Synced with {len(report.reached)} node(s): {report.pulled} record(s) in, {report.pushed} out"
+    if report.unreachable:
+        text += f"; {len(report.unreachable)} did not answer"
+    if report.refused:
+        text += f"; refused {len(report.refused)}: " + "; ".join(f"{r['record']} ({r['why']})" for r in report.refused)
+    return text + "."
+
+
+@guild.command("create")
+@click.argument("name")
+@address_option
+@click.option(
+    "--join",
+    type=click.Choice(membership.JOIN_RULES),
+    default="invite",
+    show_default=True,
+    help="invite: a member's invite admits; vote: the members vote on each newcomer.",
+)
+@click.option("--quorum", type=float, default=0.5, show_default=True, help="Share of members who must vote.")
+@click.option(
+    "--threshold", type=float, default=0.5, show_default=True, help="Share of yes votes a proposal must pass."
+)
+@json_option
+def create(name: str, address: str, join: str, quorum: float, threshold: float, as_json: bool) -> None:
+    """Found guild NAME with you as its first member, and write its charter."""
+    made = membership.create(workshop(), name, address, join, quorum, threshold)
+    emit(
+        {"guild": made.id, "name": name},
+        as_json,
+        f"Guild '{name}' founded ({made.id[:12]}); invite members with `apprentice guild invite`.",
+    )
+
+
+@guild.command("invite")
+@guild_option
+def invite(guild_ref: str | None) -> None:
+    """Print an invite line to send to a new member."""
+    shop = workshop()
+    guild_log = synced(shop, guild_ref)
+    text = membership.invite(guild_log)
+    sync(shop, guild_log.id)
+    click.echo(text)
+
+
+@guild.command("join")
+@click.argument("invite_line", metavar="INVITE")
+@address_option
+@json_option
+def join(invite_line: str, address: str, as_json: bool) -> None:
+    """Join a guild with the INVITE line a member sent you."""
+    guild_log, report = membership.join(workshop(), invite_line, address)
+    waiting = guild_log.workshop.member in guild_log.state.pending
+    text = f"Joined guild '{guild_log.state.name}'" + (", waiting for the members' vote." if waiting else ".")
+    emit({"guild": guild_log.id, "waiting": waiting, "sync": report.to_dict()}, as_json, text)
+
+
+@guild.command("address")
+@click.argument("address")
+@guild_option
+def announce(address: str, guild_ref: str | None) -> None:
+    """Tell the guild your node now answers at ADDRESS."""
+    shop = workshop()
+    guild_log = synced(shop, guild_ref)
+    guild_log.append("address", {"address": address.rstrip("/")})
+    sync(shop, guild_log.id)
+    click.echo(f"Guild '{guild_log.state.name}' now reaches you at {address}.")
+
+
+@guild.command("offer")
+@click.argument("task")
+@guild_option
+@json_option
+def offer(task: str, guild_ref: str | None, as_json: bool) -> None:
+    """Consent to the guild training on your examples of TASK (withdraw any time with `apprentice consent`)."""
+    shop = workshop()
+    guild_log = synced(shop, guild_ref)
+    record = guild_work.offer(guild_log, task)
+    sync(shop, guild_log.id)
+    count = len(record["body"]["examples"])
+    emit(record, as_json, f"Offered {count} example(s) of '{task}' to guild '{guild_log.state.name}'.")
+
+
+@guild.command("propose")
+@click.argument("task")
+@click.option(
+    "--from", "contributors", multiple=True, help="A member whose offered examples to use (repeat; default: all)."
+)
+@click.option("--compute", help="The member whose machine trains it (default: you).")
+@click.option("--minutes", type=float, default=5.0, show_default=True, help="Training time pledged.")
+@guild_option
+@json_option
+def propose(
+    task: str, contributors: tuple[str, ...], compute: str | None, minutes: float, guild_ref: str | None, as_json: bool
+) -> None:
+    """Propose training a shared apprentice for TASK from the members' offered examples."""
+    shop = workshop()
+    guild_log = synced(shop, guild_ref)
+    record = guild_work.propose(guild_log, task, list(contributors), compute, minutes)
+    sync(shop, guild_log.id)
+    proposal = guild_log.state.proposals[record_hash(record)]
+    short, outcome = proposal.hash[:12], guild_log.state.outcome(proposal)
+    text = f"Proposal {short} is {outcome}; members vote with `apprentice guild vote {short} yes` (or no)."
+    emit(record, as_json, text)
+
+
+@guild.command("vote")
+@click.argument("proposal")
+@click.argument("choice", type=click.Choice(["yes", "no"]))
+@guild_option
+def vote(proposal: str, choice: str, guild_ref: str | None) -> None:
+    """Vote yes or no on PROPOSAL (its id, or the first 6+ characters of it)."""
+    shop = workshop()
+    guild_log = synced(shop, guild_ref)
+    record = guild_work.vote(guild_log, proposal, choice)
+    sync(shop, guild_log.id)
+    target = guild_log.state.proposals[record["body"]["proposal"]]
+    click.echo(f"Voted {choice} on {target.hash[:12]}: it is {guild_log.state.outcome(target)}.")
+
+
+@guild.command("sync")
+@guild_option
+@json_option
+def sync_command(guild_ref: str | None, as_json: bool) -> None:
+    """Exchange the guild's log with every member's node that answers, and fetch new shared apprentices."""
+    shop = workshop()
+    guild_id = pick_guild(shop, guild_ref)
+    report = sync(shop, guild_id)
+    fetched = guild_work.fetch_releases(GuildLog(shop, guild_id))
+    text = sync_line(report) + (f" Fetched {len(fetched)} shared apprentice(s)." if fetched else "")
+    emit(report.to_dict() | {"fetched": fetched}, as_json, text)
+
+
+@guild.command("work")
+@guild_option
+@json_option
+def work(guild_ref: str | None, as_json: bool) -> None:
+    """Train every passed proposal that pledged your machine, and release the apprentices to the guild."""
+    shop = workshop()
+    guild_log = synced(shop, guild_ref)
+    with training_bar(as_json) as report:
+        releases = guild_work.train_pledged(guild_log, report)
+    sync(shop, guild_log.id)
+    text = "\n".join(f"Released apprentice {r['body']['apprentice']} for '{r['body']['task']}'." for r in releases)
+    emit(releases, as_json, text or "No passed proposal waits for your machine.")
+
+
+@guild.command("show")
+@guild_option
+@json_option
+def show(guild_ref: str | None, as_json: bool) -> None:
+    """The guild: its members, proposals and their votes, releases and who contributed to them."""
+    shop = workshop()
+    view = guild_view(GuildLog(shop, pick_guild(shop, guild_ref)))
+    lines = [f"Guild '{view['name']}' ({view['id'][:12]}), joining by {view['charter']['join']}."]
+    lines += ["Members: " + ", ".join(m["name"] + (" (forked chain!)" if m["forked"] else "") for m in view["members"])]
+    for p in view["proposals"]:
+        what = (
+            f"train '{p['task']}' on {p['compute']['member']}'s machine" if p["kind"] == "train" else "admit a newcomer"
+        )
+        votes = ", ".join(f"{name} {vote}" for name, vote in p["votes"].items()) or "no votes yet"
+        lines.append(f"Proposal {p['id'][:12]}: {what}: {p['outcome']} ({votes})")
+    for r in view["releases"]:
+        shares = ", ".join(f"{c['name']} {c['share']:.0%}" for c in r["contributors"])
+        taint = f"; tainted by withdrawn work {', '.join(w[:12] for w in r['tainted_by'])}" if r["tainted_by"] else ""
+        lines.append(f"Release {r['apprentice']} of '{r['task']}' by {r['trained_by']}: {shares}{taint}")
+    emit(view, as_json, "\n".join(lines))

@@ -1,0 +1,182 @@
+"""A guild's log as this node holds it: records in the catalog, checked one by one as they arrive.
+
+Each accepted record lands in its own transaction, so a node killed mid-sync keeps a clean prefix of every chain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from apprentice.errors import Conflict, NotFound
+from apprentice.guild.records import canonical, record_hash, sign
+from apprentice.guild.state import State
+from apprentice.store.workshop import Workshop, now
+
+log = logging.getLogger("apprentice.guild")
+
+
+@dataclass
+class Intake:
+    """What one batch of incoming records came to."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    waiting: int = 0
+    refused: list[dict] = field(default_factory=list)  # {"record": "author…#seq", "action": …, "why": …}
+
+
+def guild_ids(workshop: Workshop) -> list[str]:
+    return [row["id"] for row in workshop.catalog.rows("SELECT id FROM guilds ORDER BY joined_at, id")]
+
+
+def pick_guild(workshop: Workshop, reference: str | None) -> str:
+    """The guild a command means: by id, id prefix or name; or the only guild this workshop belongs to."""
+    rows = workshop.catalog.rows("SELECT id, name FROM guilds ORDER BY joined_at")
+    if reference:
+        rows = [r for r in rows if r["id"].startswith(reference.lower()) or r["name"] == reference]
+    if len(rows) == 1:
+        return rows[0]["id"]
+    if not rows:
+        where = f"named '{reference}' " if reference else ""
+        raise NotFound(f"This workshop belongs to no guild {where}yet; create one or join one with an invite.")
+    raise Conflict("This workshop belongs to several guilds; name one with --guild.")
+
+
+class GuildLog:
+    """One guild's records in one workshop's catalog, and the state they fold to."""
+
+    def __init__(self, workshop: Workshop, guild: str) -> None:
+        self.workshop, self.id = workshop, guild
+        self._state: State | None = None
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            state = State(self.id)
+            for row in self.workshop.catalog.rows(
+                "SELECT record FROM guild_records WHERE guild = ? ORDER BY rowid", (self.id,)
+            ):
+                state.add(json.loads(row["record"]))
+            self._state = state
+        return self._state
+
+    def label(self) -> str:
+        return f"guild {self.state.name}"
+
+    def records_after(self, author: str, seq: int, limit: int = 500) -> list[dict]:
+        rows = self.workshop.catalog.rows(
+            "SELECT record FROM guild_records WHERE guild = ? AND author = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (self.id, author, seq, limit),
+        )
+        return [json.loads(row["record"]) for row in rows]
+
+    def record_at(self, author: str, seq: int) -> dict | None:
+        row = self.workshop.catalog.row(
+            "SELECT record FROM guild_records WHERE guild = ? AND author = ? AND seq = ?", (self.id, author, seq)
+        )
+        return json.loads(row["record"]) if row else None
+
+    def heads(self) -> dict[str, dict]:
+        return {author: {"seq": seq, "hash": digest} for author, (seq, digest) in self.state.heads.items()}
+
+    def forks(self) -> list[dict]:
+        rows = self.workshop.catalog.rows("SELECT author, seq, seen_at FROM guild_forks WHERE guild = ?", (self.id,))
+        return [dict(row) for row in rows]
+
+    # -- writing ----------------------------------------------------------------------------------------------
+
+    def append(self, kind: str, body: dict) -> dict:
+        """Sign a record of this workshop's member as the next of their chain, and keep it."""
+        me = self.workshop.member
+        if self.forks_of(me):
+            raise Conflict(
+                f"Your key signed two different records in {self.label()} (a second device or a restored backup); "
+                "stop using the other copy, then ask the members to rotate your key."
+            )
+        seq, prev = self.state.heads.get(me, (0, ""))
+        record = sign(self.workshop.identity, self.id, seq + 1, prev, kind, body)
+        verdict = self.state.verdict(record)
+        if verdict.action != "ok":
+            raise Conflict(f"{self.label()} cannot take this {kind} record: {verdict.why}.")
+        self.store(record)
+        return record
+
+    def forks_of(self, author: str) -> bool:
+        return (
+            self.workshop.catalog.row("SELECT 1 FROM guild_forks WHERE guild = ? AND author = ?", (self.id, author))
+            is not None
+        )
+
+    def store(self, record: dict) -> None:
+        with self.workshop.catalog.write() as db:
+            db.execute(
+                "INSERT INTO guild_records (guild, author, seq, hash, record, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (self.id, record["author"], record["seq"], record_hash(record), canonical(record).decode(), now()),
+            )
+            if record["type"] == "withdraw":
+                mirror_withdrawal(db, self.workshop, record["body"].get("works", []))
+        self.state.add(record)
+        if record["type"] == "withdraw":
+            forget_copies(self.workshop, self.id)
+
+    # -- receiving --------------------------------------------------------------------------------------------
+
+    def take(self, records: list[dict], source: str) -> Intake:
+        """Check and keep incoming records; what waits on others is retried until nothing more lands."""
+        intake, waiting = Intake(), [r for r in records if isinstance(r, dict)]
+        refused = [r for r in records if not isinstance(r, dict)]
+        intake.refused += [{"record": "?", "action": "reject", "why": "it is not a guild record"} for _ in refused]
+        waiting.sort(key=lambda r: (str(r.get("author")), r.get("seq") if isinstance(r.get("seq"), int) else 0))
+        progress = True
+        while waiting and progress:
+            progress, later = False, []
+            for record in waiting:
+                verdict = self.state.verdict(record)
+                if verdict.action == "ok":
+                    self.store(record)
+                    intake.accepted, progress = intake.accepted + 1, True
+                elif verdict.action in ("gap", "later"):
+                    later.append((record, verdict))
+                else:
+                    self.refuse(record, verdict.action, verdict.why, source, intake)
+            waiting = [record for record, _ in later]
+        for record in waiting:
+            log.info("%s: %s waits: %s", self.label(), name_of(record), self.state.verdict(record).why)
+        intake.waiting = len(waiting)
+        return intake
+
+    def refuse(self, record: dict, action: str, why: str, source: str, intake: Intake) -> None:
+        if action == "duplicate":
+            intake.duplicates += 1
+            log.info("%s: ignored replayed record %s from %s: %s", self.label(), name_of(record), source, why)
+            return
+        if action == "fork":
+            with self.workshop.catalog.write() as db:
+                db.execute(
+                    "INSERT INTO guild_forks (guild, author, seq, hash, record, seen_at) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (self.id, record["author"], record["seq"], record_hash(record), canonical(record).decode(), now()),
+                )
+        what = {"fork": "forked", "reject": "rejected"}[action]
+        log.warning("%s: rejected %s record %s from %s: %s", self.label(), what, name_of(record), source, why)
+        intake.refused.append({"record": name_of(record), "action": action, "why": why})
+
+
+def name_of(record: dict) -> str:
+    """How log lines name a record: its type, its author's key prefix and its place in their chain."""
+    return f"{record.get('type', '?')} {str(record.get('author', '?'))[:12]}#{record.get('seq', '?')}"
+
+
+def mirror_withdrawal(db, workshop: Workshop, works: list[str]) -> None:
+    """Withdrawn in the guild → withdrawn here too, for copies of other members' works this node holds."""
+    for work in works:
+        db.execute("UPDATE works SET consent = 'withdrawn' WHERE id = ? AND owner != ?", (work, workshop.member))
+
+
+def forget_copies(workshop: Workshop, guild: str) -> None:
+    """Delete this node's copies of others' works withdrawn from the guild: the bytes are gone, the hash stays."""
+    rows = workshop.catalog.rows("SELECT id FROM works WHERE consent = 'withdrawn' AND owner != ?", (workshop.member,))
+    for row in rows:
+        workshop.blobs.path(row["id"]).unlink(missing_ok=True)

@@ -1,0 +1,252 @@
+"""A guild's state folded from its log alone: members, consent, proposals and their outcomes, releases, taint.
+
+Every node folds the same records to the same state; `verdict` says whether a new record may join the log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from apprentice.guild.records import record_hash, token_signed, well_formed
+
+VOTES = ("yes", "no")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with an incoming record: 'ok', 'duplicate', 'gap', 'later', 'fork' or 'reject', and why."""
+
+    action: str
+    why: str = ""
+
+
+@dataclass
+class Proposal:
+    hash: str
+    author: str  # the proposer's person id
+    body: dict
+    at: str
+    votes: dict[str, str] = field(default_factory=dict)  # person id → yes/no, the first vote of each counts
+
+
+@dataclass
+class State:
+    """The guild as its log says it is."""
+
+    id: str
+    charter: dict = field(default_factory=dict)
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)  # key → (seq, hash) of its newest record
+    person: dict[str, str] = field(default_factory=dict)  # key → the member's first key (their id for life)
+    current: dict[str, str] = field(default_factory=dict)  # person id → their key now
+    names: dict[str, str] = field(default_factory=dict)  # person id → name
+    addresses: dict[str, str] = field(default_factory=dict)  # person id → where their node answers
+    pending: dict[str, str] = field(default_factory=dict)  # key → invite nonce, joined but not yet admitted by vote
+    invites: dict[str, str] = field(default_factory=dict)  # nonce → who used it
+    offers: dict[str, dict] = field(default_factory=dict)  # example fingerprint → {owner, task, name, size, parts}
+    owners: dict[str, str] = field(default_factory=dict)  # work → owner person id
+    withdrawn: set[str] = field(default_factory=set)  # works whose owners withdrew them from the guild
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    early_votes: dict[str, dict[str, str]] = field(default_factory=dict)  # votes for proposals not yet seen
+    releases: dict[str, dict] = field(default_factory=dict)  # release hash → body + author
+    rotations: dict[str, str] = field(default_factory=dict)  # old key → the new key it certified
+    seen: set[str] = field(default_factory=set)  # hashes of every record folded in
+
+    @property
+    def name(self) -> str:
+        return self.charter.get("name", self.id[:12])
+
+    def members(self) -> list[str]:
+        """Person ids of the admitted members, in the order they joined."""
+        return list(self.current)
+
+    def is_member(self, key: str) -> bool:
+        person = self.person.get(key)
+        return person is not None and self.current.get(person) == key
+
+    def may_read(self, key: str) -> bool:
+        """Members, and those who joined with an invite and wait for the vote, may read the log."""
+        return self.is_member(key) or key in self.pending
+
+    # -- deciding ---------------------------------------------------------------------------------------------
+
+    def verdict(self, record: dict) -> Verdict:
+        """Whether `record` may be appended now, judged by its signature, its chain and this state."""
+        problem = well_formed(record)
+        if problem:
+            return Verdict("reject", problem)
+        digest, author, seq = record_hash(record), record["author"], record["seq"]
+        if record["guild"] != self.id and not (record["type"] == "charter" and digest == self.id):
+            return Verdict("reject", "it was signed for another guild (a replay)")
+        head_seq, head_hash = self.heads.get(author, (0, ""))
+        if seq <= head_seq:
+            return (
+                Verdict("duplicate", "this node holds it already (a replay)")
+                if digest in self.seen
+                else Verdict(
+                    "fork", f"its author signed a different record #{seq} before (two devices, or a restored backup)"
+                )
+            )
+        if seq > head_seq + 1:
+            return Verdict("gap", f"records {head_seq + 1}–{seq - 1} of its author are missing")
+        if record["prev"] != head_hash:
+            return Verdict("fork", "it does not follow its author's previous record (a forked chain)")
+        return self.allowed(record)
+
+    def allowed(self, record: dict) -> Verdict:
+        kind, body, author = record["type"], record["body"], record["author"]
+        if kind == "charter":
+            return Verdict("ok") if not self.charter else Verdict("reject", "the guild already has a charter")
+        if kind == "join":
+            return self.join_allowed(record)
+        if kind == "rotated":
+            old = body.get("old_key", "")
+            if self.is_member(old) and self.pending_rotation(old) == author:
+                return Verdict("ok")
+            return Verdict("later", "the old key's rotation record has not arrived")
+        if author in self.rotations:
+            return Verdict("reject", "its author's key was replaced by a newer one")
+        if not self.is_member(author):
+            if author in self.pending:
+                return Verdict("later", "its author waits for the members' vote on their admission")
+            return Verdict("reject", "its author is not a member of the guild")
+        return self.content_allowed(kind, body, self.person[author])
+
+    def join_allowed(self, record: dict) -> Verdict:
+        invite = record["body"].get("invite")
+        if record["seq"] != 1 or not token_signed(invite) or invite.get("guild") != self.id:
+            return Verdict("reject", "its invite is not a valid invite to this guild")
+        if invite["nonce"] in self.invites:
+            return Verdict("reject", "its invite was already used (a replay)")
+        if not self.is_member(invite["by"]):
+            return Verdict("later", "its invite's signer is not known as a member yet")
+        return Verdict("ok")
+
+    def content_allowed(self, kind: str, body: dict, person: str) -> Verdict:
+        if kind == "vote" and body.get("vote") not in VOTES:
+            return Verdict("reject", "its vote is neither yes nor no")
+        if kind == "proposal":
+            unknown = [key for key in body.get("electorate", []) if key not in self.current]
+            return Verdict("later", "its electorate names members not known yet") if unknown else Verdict("ok")
+        if kind == "withdraw":
+            foreign = [w for w in body.get("works", []) if self.owners.get(w, person) != person]
+            return Verdict("reject", "it withdraws works its author does not own") if foreign else Verdict("ok")
+        if kind == "offer":
+            works = [part["work"] for example in body.get("examples", []) for part in example["parts"].values()]
+            foreign = [w for w in works if self.owners.get(w, person) != person]
+            return Verdict("reject", "it offers works another member owns") if foreign else Verdict("ok")
+        if kind == "release":
+            proposal = self.proposals.get(body.get("proposal", ""))
+            if proposal is None or self.outcome(proposal) != "passed":
+                return Verdict("later", "the proposal it answers has not passed here yet")
+            if proposal.body.get("compute", {}).get("member") != person:
+                return Verdict("reject", "its author did not pledge the compute for that proposal")
+        return Verdict("ok")
+
+    def pending_rotation(self, old_key: str) -> str:
+        return self.rotations.get(old_key, "")
+
+    # -- folding ----------------------------------------------------------------------------------------------
+
+    def add(self, record: dict) -> None:
+        """Fold one accepted record in (each author's records arrive in their chain's order)."""
+        author, body, kind = record["author"], record["body"], record["type"]
+        self.heads[author] = (record["seq"], record_hash(record))
+        self.seen.add(self.heads[author][1])
+        getattr(self, "on_" + kind)(author, body, record)
+
+    def on_charter(self, author: str, body: dict, record: dict) -> None:
+        self.charter = body
+        self.admit(author, body.get("founder_name", "founder"), body.get("address", ""))
+
+    def admit(self, key: str, name: str, address: str) -> None:
+        self.person[key], self.current[key], self.names[key] = key, key, name
+        if address:
+            self.addresses[key] = address
+
+    def on_join(self, author: str, body: dict, record: dict) -> None:
+        nonce = body["invite"]["nonce"]
+        self.invites[nonce] = author
+        self.names[author], self.addresses[author] = body.get("name", author[:12]), body.get("address", "")
+        if self.charter.get("join") == "vote":
+            self.pending[author] = nonce
+            self.settle_admissions()
+        else:
+            self.admit(author, self.names[author], self.addresses[author])
+
+    def settle_admissions(self) -> None:
+        for key, nonce in list(self.pending.items()):
+            admits = [
+                p for p in self.proposals.values() if p.body.get("kind") == "admit" and p.body.get("nonce") == nonce
+            ]
+            if any(self.outcome(p) == "passed" for p in admits):
+                del self.pending[key]
+                self.admit(key, self.names.get(key, key[:12]), self.addresses.get(key, ""))
+
+    def on_address(self, author: str, body: dict, record: dict) -> None:
+        self.addresses[self.person[author]] = str(body.get("address", ""))
+
+    def on_offer(self, author: str, body: dict, record: dict) -> None:
+        owner = self.person[author]
+        for example in body.get("examples", []):
+            self.offers[example["fingerprint"]] = example | {"owner": owner, "task": body.get("task", "")}
+            for part in example["parts"].values():
+                self.owners[part["work"]] = owner
+                work = part["work"]
+                self.withdrawn.discard(work)  # offered again after a withdrawal: consent given anew
+
+    def on_withdraw(self, author: str, body: dict, record: dict) -> None:
+        self.withdrawn.update(body.get("works", []))
+
+    def on_proposal(self, author: str, body: dict, record: dict) -> None:
+        digest = record_hash(record)
+        proposal = Proposal(digest, self.person[author], body, record["at"], self.early_votes.pop(digest, {}))
+        self.proposals[digest] = proposal
+        self.settle_admissions()
+
+    def on_vote(self, author: str, body: dict, record: dict) -> None:
+        person, target = self.person[author], body["proposal"]
+        votes = self.proposals[target].votes if target in self.proposals else self.early_votes.setdefault(target, {})
+        votes.setdefault(person, body["vote"])
+        self.settle_admissions()
+
+    def on_release(self, author: str, body: dict, record: dict) -> None:
+        self.releases[record_hash(record)] = body | {"author": self.person[author], "at": record["at"]}
+
+    def on_rotate(self, author: str, body: dict, record: dict) -> None:
+        self.rotations[author] = body["new_key"]
+
+    def on_rotated(self, author: str, body: dict, record: dict) -> None:
+        person = self.person[body["old_key"]]
+        self.person[author], self.current[person] = person, author
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def outcome(self, proposal: Proposal) -> str:
+        """'passed', 'rejected' or 'open': decided once no further votes of its electorate could change it."""
+        electorate = proposal.body.get("electorate", [])
+        votes = [vote for person, vote in proposal.votes.items() if person in electorate]
+        yes, no, left = votes.count("yes"), votes.count("no"), len(electorate) - len(votes)
+        quorum = math.ceil(float(self.charter.get("quorum", 0.5)) * len(electorate))
+        threshold = float(self.charter.get("threshold", 0.5))
+
+        def passes(y: int, n: int) -> bool:
+            return y + n >= quorum and y > threshold * (y + n)
+
+        results = {passes(yes + a, no + b) for a in range(left + 1) for b in range(left + 1 - a)}
+        return "open" if len(results) > 1 else ("passed" if results == {True} else "rejected")
+
+    def tainted(self, release: dict) -> list[str]:
+        return sorted(set(release.get("works", [])) & self.withdrawn)
+
+    def consented(self, task: str, contributors: list[str]) -> list[dict]:
+        """The offered examples of `task` by `contributors` none of whose works is withdrawn, in a fixed order."""
+        chosen = [
+            {"fingerprint": fingerprint} | offer
+            for fingerprint, offer in self.offers.items()
+            if offer["task"] == task and offer["owner"] in contributors
+        ]
+        return sorted(
+            (e for e in chosen if not {p["work"] for p in e["parts"].values()} & self.withdrawn),
+            key=lambda e: e["fingerprint"],
+        )

@@ -1,0 +1,338 @@
+"""The guild's work: offering consented examples, proposing and voting, training what passed, sharing releases.
+
+Only hashes travel on the log; a trainer fetches consented works from their owners' nodes and checks every byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+
+import httpx
+
+from apprentice.errors import BadInput, Conflict, NotFound
+from apprentice.guild.log import GuildLog, guild_ids
+from apprentice.guild.peers import Peer
+from apprentice.guild.state import VOTES, Proposal, State
+from apprentice.kinds import get_kind
+from apprentice.provenance.consent import set_consent
+from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find
+from apprentice.store.files import write_atomically
+from apprentice.store.workshop import Workshop, now
+from apprentice.train.examples import gather
+from apprentice.train.loop import Budget, Progress, TrainConfig, train
+
+
+def works_of(example: dict) -> list[str]:
+    return [part["work"] for part in example["parts"].values()]
+
+
+def offer(guild_log: GuildLog, task_name: str) -> dict:
+    """Give the guild consent to train on this member's examples of the task, and say so on the log."""
+    shop, me = guild_log.workshop, guild_log.workshop.member
+    task = shop.task(task_name)
+    records = [r for r in gather(shop, task_name) if all(p.owner == me for p in r.parts.values())]
+    if not records:
+        raise NotFound(f"The task '{task_name}' holds no examples of your own to offer; add some first.")
+    examples = [
+        {
+            "fingerprint": r.fingerprint,
+            "name": r.name,
+            "size": [r.width, r.height],
+            "sequence": r.sequence,
+            "position": r.position,
+            "parts": {role: {"work": p.work, "layer": p.layer, "file": p.name} for role, p in r.parts.items()},
+        }
+        for r in records
+    ]
+    works = sorted({work for example in examples for work in works_of(example)})
+    set_consent(shop, works, f"guild:{guild_log.id}")
+    return guild_log.append("offer", {"task": task_name, "kind": task.kind, "examples": examples})
+
+
+def member_of(state: State, reference: str) -> str:
+    """A member's person id from their name or a key prefix of at least 8 characters."""
+    found = [
+        p
+        for p in state.members()
+        if state.names.get(p) == reference or (len(reference) >= 8 and p.startswith(reference))
+    ]
+    if len(found) != 1:
+        raise NotFound(
+            f"'{reference}' names no single member of guild {state.name}; use a name `apprentice guild show` lists."
+        )
+    return found[0]
+
+
+def propose(
+    guild_log: GuildLog, task: str, contributors: list[str], compute: str | None, minutes: float, **extra: str
+) -> dict:
+    """Propose training a shared apprentice for `task` from these members' offered examples on `compute`'s machine."""
+    state = guild_log.state
+    offered = {offer["owner"] for offer in state.offers.values() if offer["task"] == task}
+    chosen = [member_of(state, name) for name in contributors] if contributors else sorted(offered)
+    if not set(chosen) & offered:
+        raise NotFound(f"No member has offered examples of '{task}' to guild {state.name}; offer some first.")
+    trainer = member_of(state, compute) if compute else state.person[guild_log.workshop.member]
+    kind = next(o.get("kind", "paired") for o in state.offers.values() if o["task"] == task)
+    body = {"kind": "train", "task": task, "task_kind": kind, "contributors": chosen}
+    body |= {"compute": {"member": trainer, "minutes": minutes}, "electorate": state.members()} | extra
+    return guild_log.append("proposal", body)
+
+
+def find_proposal(state: State, reference: str) -> Proposal:
+    found = [p for h, p in state.proposals.items() if h.startswith(reference.lower())] if len(reference) >= 6 else []
+    if len(found) != 1:
+        raise NotFound(f"'{reference}' names no single proposal; use the id `apprentice guild show` lists.")
+    return found[0]
+
+
+def vote(guild_log: GuildLog, reference: str, choice: str) -> dict:
+    if choice not in VOTES:
+        raise BadInput(f"'{choice}' is not a vote; vote yes or no.")
+    proposal = find_proposal(guild_log.state, reference)
+    me = guild_log.state.person.get(guild_log.workshop.member, "")
+    if me not in proposal.body.get("electorate", []):
+        raise Conflict("You were not a member when this proposal was made, so it does not count your vote.")
+    if me in proposal.votes:
+        raise Conflict(f"You already voted {proposal.votes[me]} on this proposal; a vote cannot be changed.")
+    return guild_log.append("vote", {"proposal": proposal.hash, "vote": choice})
+
+
+def consent_changed(workshop: Workshop, works: list[str]) -> list[dict]:
+    """After the owner moved works out of a guild's consent: withdraw them there, and propose retraining
+    every release that learned from them. Returns the records written."""
+    written = []
+    for guild in guild_ids(workshop):
+        guild_log = GuildLog(workshop, guild)
+        state = guild_log.state
+        scope = {row["id"]: row["consent"] for row in workshop.catalog.rows("SELECT id, consent FROM works")}
+        gone = [
+            w for w in works if state.owners.get(w) == state.person.get(workshop.member) and w not in state.withdrawn
+        ]
+        gone = [w for w in gone if scope.get(w) != f"guild:{guild}"]
+        if not gone:
+            continue
+        clean = {h for h, release in state.releases.items() if not state.tainted(release)}
+        written.append(guild_log.append("withdraw", {"works": sorted(gone)}))
+        for digest in sorted(clean):
+            release = state.releases[digest]
+            if state.tainted(release):
+                written.append(retrain_proposal(guild_log, digest, release))
+    return written
+
+
+def retrain_proposal(guild_log: GuildLog, digest: str, release: dict) -> dict:
+    """The proposal to train a successor of a tainted release, as the one that made it, without the withdrawn works."""
+    state = guild_log.state
+    original = state.proposals[release["proposal"]].body
+    because = "withdrawn: " + ", ".join(work[:12] for work in state.tainted(release))
+    body = {k: original[k] for k in ("kind", "task", "task_kind", "contributors", "compute")}
+    body |= {"electorate": state.members(), "successor_of": digest, "because": because}
+    return guild_log.append("proposal", body)
+
+
+# -- the pledged node's side -----------------------------------------------------------------------------------
+
+
+def local_task(state: State, task: str) -> str:
+    """The name a guild's task has in a member's workshop: the guild's name, then the task's."""
+    slug = re.sub(r"[^\w\-]+", "-", state.name).strip("-") or state.id[:12]
+    return f"{slug}-{task}"[:64]
+
+
+def pledged(guild_log: GuildLog) -> list[Proposal]:
+    """Passed training proposals whose compute this member pledged and that have no release yet."""
+    state, me = guild_log.state, guild_log.state.person.get(guild_log.workshop.member, "")
+    answered = {release["proposal"] for release in state.releases.values()}
+    return [
+        p
+        for h, p in state.proposals.items()
+        if p.body.get("kind") == "train"
+        and p.body["compute"]["member"] == me
+        and h not in answered
+        and state.outcome(p) == "passed"
+    ]
+
+
+def train_pledged(
+    guild_log: GuildLog, on_progress: Callable[[Progress], None] | None = None, seed: int = 0
+) -> list[dict]:
+    """Train every passed proposal pledged to this node and publish a release record for each."""
+    releases = []
+    for proposal in pledged(guild_log):
+        name = gather_examples(guild_log, proposal)
+        budget = Budget(minutes=float(proposal.body["compute"]["minutes"]))
+        made = train(guild_log.workshop, name, budget, TrainConfig(seed=seed), fresh=True, on_progress=on_progress)
+        releases.append(guild_log.append("release", release_body(proposal, made)))
+    return releases
+
+
+def release_body(proposal: Proposal, made: Apprentice) -> dict:
+    works = sorted({p["work"] for e in made.manifest["examples"] for p in e["parts"].values()})
+    owners = {key: share for key, share in made.manifest["owners"].items()}
+    return {
+        "proposal": proposal.hash,
+        "task": proposal.body["task"],
+        "apprentice": made.id,
+        "manifest_sha256": made.manifest_sha256,
+        "weights_sha256": made.manifest["weights"]["sha256"],
+        "owners": owners,
+        "works": works,
+    }
+
+
+def gather_examples(guild_log: GuildLog, proposal: Proposal) -> str:
+    """Fetch the consented examples the proposal names into a local task; the task's name."""
+    state, shop = guild_log.state, guild_log.workshop
+    body = proposal.body
+    examples = state.consented(body["task"], body["contributors"])
+    if not examples:
+        raise NotFound(f"No consented examples of '{body['task']}' are left in guild {state.name} to train on.")
+    name = ensure_task(shop, local_task(state, body["task"]), body.get("task_kind", "paired"), {})
+    for example in examples:
+        for work in works_of(example):
+            if not shop.blobs.path(work).is_file():
+                fetch_work(guild_log, example["owner"], work)
+    with shop.catalog.write() as db:
+        db.execute("DELETE FROM examples WHERE task = ?", (name,))  # the proposal's set, exactly, consent read now
+        for example in examples:
+            store_example(db, state, name, example, guild_log.id)
+    return name
+
+
+def ensure_task(shop: Workshop, name: str, kind: str, config: dict) -> str:
+    try:
+        shop.task(name)
+    except NotFound:
+        shop.new_task(name, kind, get_kind(kind).default_config() | config)
+    return name
+
+
+def fetch_work(guild_log: GuildLog, owner: str, work: str) -> None:
+    address = guild_log.state.addresses.get(owner, "")
+    peer = Peer(guild_log.workshop, guild_log.id, address)
+    try:
+        data = peer.blob(f"/guild/{guild_log.id}/works/{work}", work)
+    except httpx.HTTPError as error:
+        name = guild_log.state.names.get(owner, owner[:12])
+        raise Conflict(
+            f"{name}'s node at {address or '(no address)'} did not send work {work[:12]} ({error}); "
+            "run `apprentice guild work` again when it is on."
+        ) from None
+    finally:
+        peer.close()
+    guild_log.workshop.blobs.put(data)
+
+
+def store_member(db: sqlite3.Connection, state: State, person: str) -> None:
+    db.execute(
+        "INSERT INTO members (key, name, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (person, state.names.get(person, person[:12]), now()),
+    )
+
+
+def store_work(db: sqlite3.Connection, state: State, work: str, owner: str, file: str, size: int, guild: str) -> None:
+    """A work of another member, held here under the guild's consent (or mirrored as withdrawn)."""
+    store_member(db, state, owner)
+    consent = "withdrawn" if work in state.withdrawn else f"guild:{guild}"
+    db.execute(
+        "INSERT INTO works (id, owner, name, size, consent, added_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET consent = CASE WHEN works.owner = excluded.owner THEN works.consent "
+        "ELSE excluded.consent END",
+        (work, owner, file, size, consent, now()),
+    )
+
+
+def store_example(db: sqlite3.Connection, state: State, task: str, example: dict, guild: str) -> None:
+    for part in example["parts"].values():
+        store_work(db, state, part["work"], example["owner"], part.get("file", part["work"][:12]), 0, guild)
+    width, height = example["size"]
+    cursor = db.execute(
+        "INSERT INTO examples (task, name, fingerprint, width, height, added_at, sequence, position) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            task,
+            example["name"],
+            example["fingerprint"],
+            width,
+            height,
+            now(),
+            example.get("sequence", ""),
+            example.get("position", 0),
+        ),
+    )
+    for role, part in example["parts"].items():
+        db.execute(
+            "INSERT INTO example_parts (example, role, work, layer) VALUES (?, ?, ?, ?)",
+            (cursor.lastrowid, role, part["work"], part.get("layer", "")),
+        )
+
+
+# -- every member's side: fetching releases ---------------------------------------------------------------------
+
+
+def fetch_releases(guild_log: GuildLog) -> list[str]:
+    """Fetch every released apprentice this node lacks from its trainer's node, check it, and add it to this
+    workshop under the guild's task name so `apprentice apply` can use it. The ids fetched."""
+    state, shop, fetched = guild_log.state, guild_log.workshop, []
+    for release in state.releases.values():
+        if shop.catalog.row("SELECT 1 FROM apprentices WHERE id = ?", (release["apprentice"],)):
+            continue
+        peer = Peer(shop, guild_log.id, state.addresses.get(release["author"], ""))
+        base = f"/guild/{guild_log.id}/apprentices/{release['apprentice']}"
+        try:
+            manifest_bytes = peer.blob(f"{base}/{MANIFEST}", release["manifest_sha256"])
+            weights = peer.blob(f"{base}/{WEIGHTS}", release["weights_sha256"])
+        except httpx.HTTPError:
+            continue  # its trainer's node is off: the next sync tries again
+        finally:
+            peer.close()
+        install(guild_log, release, manifest_bytes, weights)
+        fetched.append(release["apprentice"])
+    return fetched
+
+
+def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: bytes) -> None:
+    state, shop = guild_log.state, guild_log.workshop
+    manifest = json.loads(manifest_bytes)
+    if manifest.get("id") != release["apprentice"] or manifest["weights"]["sha256"] != release["weights_sha256"]:
+        raise BadInput(f"The manifest of apprentice {release['apprentice']} does not match its release record.")
+    name = ensure_task(shop, local_task(state, release["task"]), manifest["kind"], manifest["task_config"])
+    folder = shop.apprentice_folder(release["apprentice"])
+    write_atomically(folder / WEIGHTS, weights)
+    write_atomically(folder / MANIFEST, manifest_bytes)
+    best = manifest["metrics"].get("best", {})
+    with shop.catalog.write() as db:
+        version = db.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM apprentices WHERE task = ?", (name,)
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO apprentices (id, task, version, manifest_sha256, val_psnr, val_ssim, identity_psnr, steps, "
+            "seconds, created_at, because) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                release["apprentice"],
+                name,
+                version,
+                hashlib.sha256(manifest_bytes).hexdigest(),
+                best.get("psnr"),
+                best.get("ssim"),
+                manifest["metrics"]["identity"]["psnr"],
+                manifest["training"]["steps"],
+                manifest["training"]["seconds"],
+                now(),
+                f"released by guild {state.name}",
+            ),
+        )
+        for example in manifest["examples"]:
+            for part in example["parts"].values():
+                store_work(db, state, part["work"], part["owner"], part["work"][:12], 0, guild_log.id)
+        works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
+        db.executemany(
+            "INSERT OR IGNORE INTO apprentice_works (apprentice, work) VALUES (?, ?)",
+            [(release["apprentice"], w) for w in works],
+        )
+    find(shop, name, release["apprentice"])  # readable as any apprentice of the workshop

@@ -1,0 +1,121 @@
+"""What `apprentice serve` answers to other members' nodes: the guild's log, and blobs to members only.
+
+Reading needs a one-time challenge signed by a member's key; records may be pushed by anyone, as each proves itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from apprentice.guild.identity import verify
+from apprentice.guild.log import GuildLog, guild_ids
+from apprentice.guild.peers import proof_message
+from apprentice.provenance.manifest import MANIFEST, WEIGHTS
+from apprentice.web.api import Shop
+
+router = APIRouter(prefix="/guild", include_in_schema=False)
+MAX_RECORDS = 1000  # per push
+
+
+class Challenges:
+    """One-time nonces a member signs to be served; each lives two minutes and is used once."""
+
+    def __init__(self, lifetime: float = 120.0, most: int = 10_000) -> None:
+        self.lifetime, self.most = lifetime, most
+        self.issued: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def issue(self) -> str:
+        nonce = secrets.token_hex(16)
+        with self.lock:
+            now = time.monotonic()
+            self.issued = {n: t for n, t in self.issued.items() if now - t < self.lifetime}
+            if len(self.issued) >= self.most:
+                raise HTTPException(503, "Too many open challenges; try again in a minute.")
+            self.issued[nonce] = now
+        return nonce
+
+    def redeem(self, nonce: str) -> bool:
+        with self.lock:
+            issued = self.issued.pop(nonce, None)
+        return issued is not None and time.monotonic() - issued < self.lifetime
+
+
+def guild_log(shop: Shop, guild: str) -> GuildLog:
+    if guild not in guild_ids(shop):
+        raise HTTPException(404, "This node is not in that guild.")
+    return GuildLog(shop, guild)
+
+
+def reader(
+    request: Request,
+    shop: Shop,
+    guild: str,
+    member: Annotated[str, Header(alias="X-Apprentice-Member")] = "",
+    nonce: Annotated[str, Header(alias="X-Apprentice-Nonce")] = "",
+    proof: Annotated[str, Header(alias="X-Apprentice-Proof")] = "",
+) -> GuildLog:
+    """The guild's log, for a request signed by one of its members over a nonce this node issued."""
+    log = guild_log(shop, guild)
+    signed = verify(member, proof_message(guild, nonce, request.url.path), proof)
+    if not (signed and request.app.state.challenges.redeem(nonce)):
+        raise HTTPException(401, "Sign a fresh challenge from /challenge with your member key.")
+    if not log.state.may_read(member):
+        raise HTTPException(403, "Only the guild's members are served here.")
+    request.state.reader = member
+    return log
+
+
+Reader = Annotated[GuildLog, Depends(reader)]
+
+
+@router.get("/{guild}/challenge")
+def challenge(request: Request, guild: str) -> dict:
+    return {"nonce": request.app.state.challenges.issue()}
+
+
+@router.get("/{guild}/heads")
+def heads(log: Reader) -> dict:
+    return {"heads": log.heads()}
+
+
+@router.get("/{guild}/records")
+def records_after(log: Reader, author: str, after: int = 0, limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict:
+    return {"records": log.records_after(author, after, limit)}
+
+
+@router.post("/{guild}/records")
+def take(request: Request, shop: Shop, guild: str, records: Annotated[list, Body(embed=True)]) -> dict:
+    """Records pushed by a peer: each is checked against its signature, its chain and the charter."""
+    if len(records) > MAX_RECORDS:
+        raise HTTPException(413, f"Push at most {MAX_RECORDS} records at once.")
+    log = guild_log(shop, guild)
+    source = f"{request.client.host}:{request.client.port}" if request.client else "a peer"
+    intake = log.take(records, source)
+    authors = {r.get("author") for r in records if isinstance(r, dict)}
+    return intake.__dict__ | {"heads": {a: h for a, h in log.heads().items() if a in authors}}
+
+
+@router.get("/{guild}/works/{work}")
+def work(log: Reader, work: str) -> Response:
+    """A work's bytes, while its owner's consent to the guild holds and this node keeps a copy."""
+    state = log.state
+    if work not in state.owners or work in state.withdrawn or not log.workshop.blobs.path(work).is_file():
+        raise HTTPException(404, "This node holds no consented copy of that work.")
+    return Response(log.workshop.blobs.get(work), media_type="application/octet-stream")
+
+
+@router.get("/{guild}/apprentices/{apprentice}/{file}")
+def apprentice_file(log: Reader, apprentice: str, file: str) -> Response:
+    """A released apprentice's manifest or weights, for members to fetch and check against the release record."""
+    released = {release["apprentice"] for release in log.state.releases.values()}
+    path = log.workshop.apprentice_folder(apprentice) / file
+    if apprentice not in released or file not in (MANIFEST, WEIGHTS) or not path.is_file():
+        raise HTTPException(404, "This node holds no released apprentice file by that name.")
+    return Response(path.read_bytes(), media_type="application/octet-stream")
