@@ -6,17 +6,17 @@ User errors print one sentence and exit 1; anything else is a bug and keeps its 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
+import logging
 import socket
 import webbrowser
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from apprentice.cli_guild import guild
 from apprentice.errors import ApprenticeError
 from apprentice.formats.layered import is_layered
 from apprentice.guild.peers import sync
@@ -29,14 +29,11 @@ from apprentice.kinds.paired import AUGMENTATIONS
 from apprentice.provenance.consent import set_consent
 from apprentice.provenance.credentials import check as check_credentials
 from apprentice.store.workshop import Workshop, default_home
+from apprentice.terminal import console, emit, json_option, training_bar, workshop
 from apprentice.train.loop import Budget, TrainConfig
-from apprentice.train.loop import Progress as TrainProgress
 from apprentice.train.loop import train as train_task
 from apprentice.train.retrain import retrain as retrain_task
 from apprentice.views import example_parts, newest_manifest, summary
-
-console = Console(stderr=True)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 class Group(click.Group):
@@ -47,14 +44,6 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ApprenticeError as error:
             raise click.ClickException(str(error)) from None
-
-
-def workshop() -> Workshop:
-    return Workshop.open(default_home())
-
-
-def emit(data: object, as_json: bool, text: str) -> None:
-    click.echo(json.dumps(data, indent=2) if as_json else text)
 
 
 @click.group(cls=Group)
@@ -150,46 +139,6 @@ def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh:
         f"{identity['psnr']:.2f} dB, {identity['ssim']:.3f})."
     )
     emit(made.manifest | ({"note": made.note} if made.note else {}), as_json, f"{made.note}\n{text}".strip())
-
-
-class training_bar:  # noqa: N801 - used as a context manager like a function
-    """A rich progress bar fed by the loop's progress events."""
-
-    def __init__(self, quiet: bool) -> None:
-        columns = [
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("step {task.fields[step]}  loss {task.fields[loss]}  held-out {task.fields[val]}"),
-            TimeElapsedColumn(),
-            TextColumn("left {task.fields[left]}"),
-        ]
-        self.bar = Progress(*columns, console=console, disable=quiet)
-        self.task = self.bar.add_task("training", total=1.0, step=0, loss="-", val="-", left="?")
-        self.first_left: float | None = None
-
-    def __enter__(self):
-        self.bar.start()
-        return self.update
-
-    def __exit__(self, *exc) -> None:
-        self.bar.stop()
-
-    def update(self, event: TrainProgress) -> None:
-        if event.note:
-            self.bar.console.print(f"[dim]{event.note}[/dim]")
-        left = event.remaining
-        if self.first_left is None and left:
-            self.first_left = left
-        fraction = 0.0 if left is None or not self.first_left else 1.0 - left / self.first_left
-        val = "-" if event.val_psnr is None else f"{event.val_psnr:.2f} dB (baseline {event.identity_psnr:.2f})"
-        self.bar.update(
-            self.task,
-            completed=fraction,
-            step=event.step,
-            loss="-" if math.isnan(event.loss) else f"{event.loss:.4f}",
-            val=val,
-            left="?" if left is None else f"{int(left) // 60}:{int(left) % 60:02d}",
-        )
 
 
 @main.command()
@@ -385,6 +334,11 @@ def serve_workshop(home: Path, host: str, port: int, browser: bool) -> None:
     from apprentice.web.security import LOOPBACK_HOSTS
 
     shown = f"[{host}]" if ":" in host else host
+    guild_log = logging.getLogger("apprentice.guild")  # what other members' nodes sent, and what was refused
+    guild_log.setLevel(logging.INFO)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    guild_log.addHandler(handler)
     app = create_app(home, [*LOOPBACK_HOSTS, shown])
     listener = bind(host, port)
     url = f"http://{shown}:{listener.getsockname()[1]}/"
@@ -413,8 +367,6 @@ def bind(host: str, port: int) -> socket.socket:
     listener.listen(128)
     return listener
 
-
-from apprentice.cli_guild import guild  # noqa: E402 - the guild verbs live in their own module and use the helpers above
 
 main.add_command(guild)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import click
 
-from apprentice.cli import emit, json_option, training_bar, workshop
 from apprentice.guild import membership
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog, pick_guild
@@ -16,6 +15,7 @@ from apprentice.guild.peers import SyncReport, sync
 from apprentice.guild.records import record_hash
 from apprentice.guild.views import guild_view
 from apprentice.store.workshop import Workshop
+from apprentice.terminal import emit, json_option, training_bar, workshop
 
 guild_option = click.option(
     "--guild", "guild_ref", help="Which guild (its name or id); needed only if you are in several."

@@ -47,7 +47,7 @@ class Peer:
         return self.http.get(path, params=params, headers=headers).raise_for_status()
 
     def heads(self) -> dict[str, dict]:
-        return self.signed_get(f"/guild/{self.guild}/heads").json()["heads"]
+        return self.http.get(f"/guild/{self.guild}/heads").raise_for_status().json()["heads"]
 
     def records(self, author: str, after: int, limit: int = PAGE) -> list[dict]:
         params = {"author": author, "after": after, "limit": limit}
@@ -113,19 +113,22 @@ def sync(workshop: Workshop, guild: str, only: list[str] | None = None) -> SyncR
 
 
 def exchange(guild_log: GuildLog, peer: Peer, report: SyncReport) -> None:
-    """Pull what the peer holds beyond this node's heads, note forks, then push what the peer lacks.
+    """Push what the peer lacks, then pull what it holds beyond this node's heads, and note forks.
 
-    Passes repeat while records land: one author's records may wait on another's (a join on its inviter's).
+    Pushing first lets a peer that has not heard of this member yet learn of their join before it is asked to
+    serve them. Passes repeat while records land: one author's records may wait on another's.
     """
     theirs = peer.heads()
+    while sum(push(guild_log, peer, author, theirs, report) for author in guild_log.heads()):
+        pass
     while sum(pull(guild_log, peer, author, head["seq"], report) for author, head in theirs.items()):
         pass
     for author, head in theirs.items():
         held = guild_log.record_at(author, head["seq"])
-        if held is not None and record_hash(held) != head["hash"]:  # the same place holds another record there
+        if (
+            held is not None and head["hash"] and record_hash(held) != head["hash"]
+        ):  # the same place holds another record there
             taken(report, guild_log.take(peer.records(author, head["seq"] - 1, 1), peer.address))
-    while sum(push(guild_log, peer, author, theirs, report) for author in guild_log.heads()):
-        pass
 
 
 def pull(guild_log: GuildLog, peer: Peer, author: str, until: int, report: SyncReport) -> int:
@@ -149,7 +152,7 @@ def push(guild_log: GuildLog, peer: Peer, author: str, theirs: dict[str, dict], 
         if not answer.get("accepted"):
             break
         landed += answer["accepted"]
-        theirs[author] = {"seq": answer.get("heads", {}).get(author, {}).get("seq", after + answer["accepted"])}
+        theirs[author] = answer.get("heads", {}).get(author) or {"seq": after + answer["accepted"], "hash": ""}
     report.pushed += landed
     return landed
 

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from apprentice.errors import ApprenticeError, BadInput, Conflict, NotFound, Withdrawn
 from apprentice.store.workshop import Workshop
 from apprentice.web import api, guild_peers, outputs
+from apprentice.web.guild_sync import BackgroundSync, interval
 from apprentice.web.security import WorkshopGuard
 from apprentice.web.training import TrainingRuns
 
@@ -31,10 +32,13 @@ def create_app(home: Path, allowed_hosts: list[str] | None = None, max_upload_mb
     """The workshop at `home` (made if it is new) as a web app that answers only to `allowed_hosts`."""
     Workshop.init(home).close()
     runs = TrainingRuns(home)
+    syncing = BackgroundSync(home, interval())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        syncing.start()
         yield
+        await run_in_threadpool(syncing.stop)
         await run_in_threadpool(runs.stop_all)  # runs stop and publish what they have
 
     app = FastAPI(

@@ -1,6 +1,7 @@
 """What `apprentice serve` answers to other members' nodes: the guild's log, and blobs to members only.
 
-Reading needs a one-time challenge signed by a member's key; records may be pushed by anyone, as each proves itself.
+Reading records and files needs a one-time challenge signed by a member's key. Heads (keys and counts, no content)
+are open, and records may be pushed by anyone, as each proves itself.
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def challenge(request: Request, guild: str) -> dict:
 
 
 @router.get("/{guild}/heads")
-def heads(log: Reader) -> dict:
-    return {"heads": log.heads()}
+def heads(shop: Shop, guild: str) -> dict:
+    """Each author's newest (seq, hash): open to any caller, so a node can push what is missing before it may read."""
+    return {"heads": guild_log(shop, guild).heads()}
 
 
 @router.get("/{guild}/records")
