@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -19,10 +20,18 @@ import pytest
 import uvicorn
 from PIL import Image
 
+from apprentice.guild import membership
+from apprentice.guild import work as guild_work
+from apprentice.guild.log import GuildLog
+from apprentice.guild.records import decode_invite, record_hash, sign
+from apprentice.guild.state import electorate
+from apprentice.imports import add_examples
+from apprentice.kinds import get_kind
+from apprentice.provenance.consent import set_consent
 from apprentice.store.workshop import Workshop
 from apprentice.web.app import create_app
 
-from conftest import drawing_pair
+from conftest import drawing_pair, write_pair_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -248,3 +257,53 @@ def test_another_site_cannot_change_the_workshop(
     assert answer.value.status == 403
     assert api.get("/api/tasks/mine").json()["examples"] == 0
     api.dispose()
+
+
+def test_a_member_sees_the_guild_votes_with_a_button_and_sees_who_a_release_learned_from(
+    server: str, home: Path, page: sync_api.Page, tmp_path: Path
+) -> None:
+    shop = Workshop.open(home)
+    shop.new_task("ink", "paired", get_kind("paired").default_config())
+    add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 3)])
+    guild = membership.create(shop, "Ink Co-op", server)
+    guild_work.offer(guild, "ink")
+    ben = Workshop.init(tmp_path / "ben", "Ben")
+    invite = decode_invite(membership.invite(guild))
+    join = sign(
+        ben.identity, guild.id, 1, "", "join", {"invite": invite, "name": "Ben", "address": "http://127.0.0.1:9"}
+    )
+    assert guild.take([join], "test").accepted == 1
+    body = {"kind": "train", "task": "ink", "task_kind": "paired", "contributors": [shop.member]}
+    body |= {"compute": {"member": shop.member, "minutes": 0.02}} | electorate(guild.state)
+    proposal = sign(ben.identity, guild.id, 2, record_hash(join), "proposal", body)
+    ben_vote = sign(
+        ben.identity, guild.id, 3, record_hash(proposal), "vote", {"proposal": record_hash(proposal), "vote": "yes"}
+    )
+    assert guild.take([proposal, ben_vote], "test").accepted == 2
+
+    page.goto(server)
+    page.click("[data-testid=guild-item]")
+    view = page.locator("[data-testid=guild-view]")
+    sync_api.expect(view.locator("#guild-title")).to_have_text("Ink Co-op")
+    sync_api.expect(view.locator("[data-testid=guild-member]")).to_have_count(2)
+    card = view.locator("[data-testid=proposal]")
+    sync_api.expect(card).to_contain_text("open")
+    sync_api.expect(card).to_contain_text("Ben: yes")
+    shoot(page, "7-guild-proposal-open")
+    card.locator("[data-testid=vote-yes]").click()
+    sync_api.expect(card).to_contain_text("passed")
+    sync_api.expect(card).to_contain_text("You voted yes")
+
+    [released] = guild_work.train_pledged(GuildLog(shop, guild.id))
+    page.reload()
+    release = page.locator("[data-testid=release]")
+    sync_api.expect(release).to_contain_text(released["body"]["apprentice"])
+    sync_api.expect(release.locator("[data-testid=contributor]")).to_have_text([re.compile(r"Tester: 3 examples")])
+    guild_work.consent_changed(
+        shop, [c.work for c in set_consent(shop, [str(tmp_path / "pairs" / "after" / "p0.png")], "withdrawn")]
+    )
+    page.reload()
+    sync_api.expect(release.locator("[data-testid=release-tainted]")).to_be_visible()
+    sync_api.expect(page.locator("[data-testid=proposal]").first).to_contain_text("Retrain: withdrawn")
+    shoot(page, "8-guild-release-tainted", None, full_page=True)
+    shop.close()

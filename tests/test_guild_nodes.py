@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +19,9 @@ import httpx
 import pytest
 
 from apprentice.guild.identity import Identity
+from apprentice.guild.peers import Peer
 from apprentice.guild.records import record_hash, sign
+from apprentice.store.workshop import Workshop
 
 from conftest import write_pair_folder
 from guild_nodes import Node, wait_for
@@ -185,3 +188,39 @@ def first_record(node: Node, guild: str, kind: str) -> dict:
     with sqlite3.connect(node.home / "catalog.sqlite") as db:
         rows = db.execute("SELECT record FROM guild_records WHERE guild = ? ORDER BY rowid", (guild,)).fetchall()
     return next(r for r in map(json.loads, (row[0] for row in rows)) if r["type"] == kind)
+
+
+def test_a_workshop_restored_from_a_backup_catches_up_with_its_own_chain_before_it_signs(nodes, tmp_path):
+    ada, ben, cleo = nodes
+    found_guild(ada, ben, cleo)
+    ada.stop()
+    backup = tmp_path / "ada-backup"
+    shutil.copytree(ada.home, backup)
+    ada.start(0)
+    ada.run("guild", "address", ada.address)  # written after the backup, and synced to the others
+    ada.run("guild", "offer", "ink")
+    ada_seq = held(ben.home / "catalog.sqlite", release_guild(ben), ada)
+    ada.stop()
+    shutil.rmtree(ada.home)
+    shutil.copytree(backup, ada.home)  # the laptop died; Ada restores last week's backup
+    ada.start(0)
+    ada.run("guild", "address", ada.address)  # syncs first: her own newer records come back, then she signs
+    assert held(ada.home / "catalog.sqlite", release_guild(ben), ada) == ada_seq + 1
+    with sqlite3.connect(ada.home / "catalog.sqlite") as db:
+        scopes = {row[0] for row in db.execute("SELECT consent FROM works")}
+    assert scopes == {f"guild:{release_guild(ben)}"}, "her offer, signed before the loss, holds again"
+    ben.run("guild", "sync")
+    assert not any(member["forked"] for member in ben.guild()["members"])
+    assert ben.guild()["members"][0]["address"] == ada.address
+
+    stranger = Node(tmp_path, "Mallory")
+    stranger.run("init", "--name", "Mallory")
+    outsider = Peer(Workshop.open(stranger.home), release_guild(ben), ben.address)
+    try:
+        with pytest.raises(httpx.HTTPStatusError, match="403"):
+            outsider.records(key(ada), 0)
+        work = first_record(ada, release_guild(ben), "offer")["body"]["examples"][0]["parts"]["before"]["work"]
+        with pytest.raises(httpx.HTTPStatusError, match="403"):
+            outsider.blob(f"/guild/{release_guild(ben)}/works/{work}", work)
+    finally:
+        outsider.close()

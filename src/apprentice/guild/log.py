@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 
 from apprentice.errors import Conflict, NotFound
 from apprentice.guild.records import canonical, record_hash, sign
 from apprentice.guild.state import State
+from apprentice.provenance import consent
 from apprentice.store.workshop import Workshop, now
 
 log = logging.getLogger("apprentice.guild")
@@ -119,7 +121,7 @@ class GuildLog:
                 mirror_withdrawal(db, self.workshop, record["body"].get("works", []))
         self.state.add(record)
         if record["type"] == "withdraw":
-            forget_copies(self.workshop, self.id)
+            forget_copies(self.workshop)
 
     # -- receiving --------------------------------------------------------------------------------------------
 
@@ -136,6 +138,8 @@ class GuildLog:
                 verdict = self.state.verdict(record)
                 if verdict.action == "ok":
                     self.store(record)
+                    if record["author"] == self.workshop.member:
+                        self.restore_consent(record)
                     intake.accepted, progress = intake.accepted + 1, True
                 elif verdict.action in ("gap", "later"):
                     later.append((record, verdict))
@@ -146,6 +150,22 @@ class GuildLog:
             log.info("%s: %s waits: %s", self.label(), name_of(record), self.state.verdict(record).why)
         intake.waiting = len(waiting)
         return intake
+
+    def restore_consent(self, record: dict) -> None:
+        """This member's own record, come back from a peer (a restored backup): bring the catalog's consent in line."""
+        if record["type"] == "offer":
+            works = [part["work"] for e in record["body"]["examples"] for part in e["parts"].values()]
+            scope = f"guild:{self.id}"
+        elif record["type"] == "withdraw":
+            works, scope = record["body"]["works"], "withdrawn"
+        else:
+            return
+        with self.workshop.catalog.write() as db:
+            for work in works:
+                row = db.execute("SELECT consent FROM works WHERE id = ? AND owner = ?", (work, self.workshop.member))
+                current = row.fetchone()
+                if current is not None and current["consent"] not in (scope, "withdrawn"):
+                    consent.record(db, self.workshop, work, scope)
 
     def refuse(self, record: dict, action: str, why: str, source: str, intake: Intake) -> None:
         if action == "duplicate":
@@ -169,13 +189,13 @@ def name_of(record: dict) -> str:
     return f"{record.get('type', '?')} {str(record.get('author', '?'))[:12]}#{record.get('seq', '?')}"
 
 
-def mirror_withdrawal(db, workshop: Workshop, works: list[str]) -> None:
+def mirror_withdrawal(db: sqlite3.Connection, workshop: Workshop, works: list[str]) -> None:
     """Withdrawn in the guild → withdrawn here too, for copies of other members' works this node holds."""
     for work in works:
         db.execute("UPDATE works SET consent = 'withdrawn' WHERE id = ? AND owner != ?", (work, workshop.member))
 
 
-def forget_copies(workshop: Workshop, guild: str) -> None:
+def forget_copies(workshop: Workshop) -> None:
     """Delete this node's copies of others' works withdrawn from the guild: the bytes are gone, the hash stays."""
     rows = workshop.catalog.rows("SELECT id FROM works WHERE consent = 'withdrawn' AND owner != ?", (workshop.member,))
     for row in rows:

@@ -13,6 +13,7 @@ from apprentice.errors import BadInput, Conflict
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import Peer, SyncReport, remember_peer, sync
 from apprentice.guild.records import decode_invite, encode_invite, record_hash, sign, sign_token
+from apprentice.guild.state import electorate
 from apprentice.store.workshop import Workshop, now
 
 JOIN_RULES = ("invite", "vote")
@@ -51,7 +52,7 @@ def invite(guild_log: GuildLog) -> str:
         )
     nonce = secrets.token_hex(16)
     if state.charter.get("join") == "vote":
-        guild_log.append("proposal", {"kind": "admit", "nonce": nonce, "electorate": state.members()})
+        guild_log.append("proposal", {"kind": "admit", "nonce": nonce} | electorate(state))
     facts = {"guild": guild_log.id, "nonce": nonce, "address": address, "name": state.name}
     return encode_invite(sign_token(guild_log.workshop.identity, facts))
 

@@ -18,7 +18,7 @@ from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")
 PAGE = 200
-TIMEOUT = httpx.Timeout(10.0, read=60.0)
+TIMEOUT = httpx.Timeout(10.0, connect=3.0, read=60.0)
 
 
 def proof_message(guild: str, nonce: str, path: str) -> bytes:
@@ -123,11 +123,9 @@ def exchange(guild_log: GuildLog, peer: Peer, report: SyncReport) -> None:
         pass
     while sum(pull(guild_log, peer, author, head["seq"], report) for author, head in theirs.items()):
         pass
-    for author, head in theirs.items():
+    for author, head in theirs.items():  # the same place in a chain holding another record here: a fork
         held = guild_log.record_at(author, head["seq"])
-        if (
-            held is not None and head["hash"] and record_hash(held) != head["hash"]
-        ):  # the same place holds another record there
+        if held is not None and head["hash"] and record_hash(held) != head["hash"]:
             taken(report, guild_log.take(peer.records(author, head["seq"] - 1, 1), peer.address))
 
 

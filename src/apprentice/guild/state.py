@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from apprentice.guild.records import record_hash, token_signed, well_formed
 
 VOTES = ("yes", "no")
+MEMBERSHIP = ("charter", "join", "rotate", "rotated", "vote")  # with admission proposals: what decides who is in
+
+
+def electorate(state: State) -> dict:
+    """The electorate of a proposal made now: the members, and the view of the log they were read from."""
+    return {"electorate": state.members(), "seen": state.cut()}
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class State:
     releases: dict[str, dict] = field(default_factory=dict)  # release hash → body + author
     rotations: dict[str, str] = field(default_factory=dict)  # old key → the new key it certified
     seen: set[str] = field(default_factory=set)  # hashes of every record folded in
+    history: list[dict] = field(default_factory=list)  # the records that decide membership, in the order folded
 
     @property
     def name(self) -> str:
@@ -126,8 +133,7 @@ class State:
         if kind == "vote" and body.get("vote") not in VOTES:
             return Verdict("reject", "its vote is neither yes nor no")
         if kind == "proposal":
-            unknown = [key for key in body.get("electorate", []) if key not in self.current]
-            return Verdict("later", "its electorate names members not known yet") if unknown else Verdict("ok")
+            return self.electorate_allowed(body)
         if kind == "withdraw":
             foreign = [w for w in body.get("works", []) if self.owners.get(w, person) != person]
             return Verdict("reject", "it withdraws works its author does not own") if foreign else Verdict("ok")
@@ -143,6 +149,29 @@ class State:
                 return Verdict("reject", "its author did not pledge the compute for that proposal")
         return Verdict("ok")
 
+    def electorate_allowed(self, body: dict) -> Verdict:
+        """A proposal's electorate must be exactly the members as of the log its proposer had seen (`seen`)."""
+        cut = body.get("seen")
+        if not isinstance(cut, dict) or not all(isinstance(seq, int) for seq in cut.values()):
+            return Verdict("reject", "its proposal does not say which records its proposer had seen")
+        if any(self.heads.get(author, (0, ""))[0] < seq for author, seq in cut.items()):
+            return Verdict("later", "it was made after records this node has not received yet")
+        if sorted(body["electorate"]) != sorted(self.members_at(cut)):
+            return Verdict("reject", "its electorate is not the guild's members when it was proposed")
+        return Verdict("ok")
+
+    def members_at(self, cut: dict[str, int]) -> list[str]:
+        """The members as the log stood when each author's chain ended at `cut` (its records up to that seq)."""
+        then = State(self.id)
+        for record in self.history:
+            if record["seq"] <= cut.get(record["author"], 0):
+                then.add(record)
+        return then.members()
+
+    def cut(self) -> dict[str, int]:
+        """This state's view of the log, as a proposal records it."""
+        return {author: seq for author, (seq, _) in self.heads.items()}
+
     def pending_rotation(self, old_key: str) -> str:
         return self.rotations.get(old_key, "")
 
@@ -153,6 +182,8 @@ class State:
         author, body, kind = record["author"], record["body"], record["type"]
         self.heads[author] = (record["seq"], record_hash(record))
         self.seen.add(self.heads[author][1])
+        if kind in MEMBERSHIP or (kind == "proposal" and body.get("kind") == "admit"):
+            self.history.append(record)
         getattr(self, "on_" + kind)(author, body, record)
 
     def on_charter(self, author: str, body: dict, record: dict) -> None:

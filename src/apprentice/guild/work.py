@@ -16,7 +16,7 @@ import httpx
 from apprentice.errors import BadInput, Conflict, NotFound
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import Peer
-from apprentice.guild.state import VOTES, Proposal, State
+from apprentice.guild.state import VOTES, Proposal, State, electorate
 from apprentice.kinds import get_kind
 from apprentice.provenance.consent import set_consent
 from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find
@@ -79,7 +79,7 @@ def propose(
     trainer = member_of(state, compute) if compute else state.person[guild_log.workshop.member]
     kind = next(o.get("kind", "paired") for o in state.offers.values() if o["task"] == task)
     body = {"kind": "train", "task": task, "task_kind": kind, "contributors": chosen}
-    body |= {"compute": {"member": trainer, "minutes": minutes}, "electorate": state.members()} | extra
+    body |= {"compute": {"member": trainer, "minutes": minutes}} | electorate(state) | extra
     return guild_log.append("proposal", body)
 
 
@@ -131,7 +131,7 @@ def retrain_proposal(guild_log: GuildLog, digest: str, release: dict) -> dict:
     original = state.proposals[release["proposal"]].body
     because = "withdrawn: " + ", ".join(work[:12] for work in state.tainted(release))
     body = {k: original[k] for k in ("kind", "task", "task_kind", "contributors", "compute")}
-    body |= {"electorate": state.members(), "successor_of": digest, "because": because}
+    body |= electorate(state) | {"successor_of": digest, "because": because}
     return guild_log.append("proposal", body)
 
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from apprentice.errors import ApprenticeError, BadInput, Conflict, NotFound, Withdrawn
 from apprentice.store.workshop import Workshop
-from apprentice.web import api, guild_peers, outputs
+from apprentice.web import api, guild_peers, guilds, outputs
 from apprentice.web.guild_sync import BackgroundSync, interval
 from apprentice.web.security import WorkshopGuard
 from apprentice.web.training import TrainingRuns
@@ -53,6 +53,7 @@ def create_app(home: Path, allowed_hosts: list[str] | None = None, max_upload_mb
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(api.router)
     app.include_router(outputs.router)
+    app.include_router(guilds.router)
     app.include_router(guild_peers.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     app.add_api_route("/", page, include_in_schema=False)

@@ -107,8 +107,10 @@ def take(request: Request, shop: Shop, guild: str, records: Annotated[list, Body
 @router.get("/{guild}/works/{work}")
 def work(log: Reader, work: str) -> Response:
     """A work's bytes, while its owner's consent to the guild holds and this node keeps a copy."""
-    state = log.state
-    if work not in state.owners or work in state.withdrawn or not log.workshop.blobs.path(work).is_file():
+    state, shop = log.state, log.workshop
+    row = shop.catalog.row("SELECT consent FROM works WHERE id = ?", (work,))
+    consented = row is not None and row["consent"] == f"guild:{log.id}"  # this node's catalog has the last word
+    if work not in state.owners or work in state.withdrawn or not consented or not shop.blobs.path(work).is_file():
         raise HTTPException(404, "This node holds no consented copy of that work.")
     return Response(log.workshop.blobs.get(work), media_type="application/octet-stream")
 

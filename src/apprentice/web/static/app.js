@@ -21,6 +21,8 @@ const page = {
   running: false,
   stopAsked: false,
   lastState: null,
+  guilds: [],
+  guild: null,
 };
 
 // ---- talking to the workshop ----
@@ -196,6 +198,21 @@ function showAugmentHelp() {
 async function route() {
   const match = location.hash.match(/^#\/task\/(.+)$/);
   const name = match ? decodeURIComponent(match[1]) : null;
+  const guild = location.hash.match(/^#\/guild\/([0-9a-f]+)$/);
+  page.guild = guild ? guild[1] : null;
+  renderGuildList();
+  $("#guild-view").hidden = !page.guild;
+  if (page.guild) {
+    disconnectTraining();
+    page.task = null;
+    renderTaskList();
+    $("#welcome").hidden = true;
+    $("#task-view").hidden = true;
+    await loadGuild();
+    return;
+  }
+  $("#welcome").hidden = Boolean(name);
+  $("#task-view").hidden = !name;
   if (name === page.task) return;
   disconnectTraining();
   page.task = name;
@@ -1049,6 +1066,160 @@ async function entryFiles(entry) {
   }
 }
 
+// ---- guilds ----
+
+async function loadGuilds() {
+  try {
+    page.guilds = await api("/api/guilds");
+    renderGuildList();
+  } catch (error) {
+    showError($("#new-task-error"), error.message);
+  }
+}
+
+function renderGuildList() {
+  const guilds = page.guilds || [];
+  $("#guilds-section").hidden = guilds.length === 0;
+  $("#guild-list").replaceChildren(
+    ...guilds.map((guild) => {
+      const link = element("a", "task-item");
+      link.href = `#/guild/${guild.id}`;
+      link.dataset.testid = "guild-item";
+      if (guild.id === page.guild) link.setAttribute("aria-current", "page");
+      link.append(element("span", "task-name", guild.name));
+      const open = guild.open ? ` · ${guild.open} to decide` : "";
+      link.append(element("span", "task-facts", `${plural(guild.members, "member")}${open}`));
+      const item = element("li");
+      item.append(link);
+      return item;
+    }),
+  );
+}
+
+async function loadGuild() {
+  const id = page.guild;
+  showError($("#guild-error"), "");
+  try {
+    const view = await api(`/api/guilds/${id}`);
+    if (id === page.guild) renderGuild(view);
+  } catch (error) {
+    showError($("#guild-error"), error.message);
+  }
+}
+
+function renderGuild(view) {
+  $("#guild-title").textContent = view.name;
+  const charter = view.charter || {};
+  const joining = charter.join === "vote" ? "newcomers are admitted by vote" : "a member’s invite admits newcomers";
+  const rule = `a proposal passes when at least ${percent(charter.quorum)} of the members vote and more than ${percent(charter.threshold)} of the votes are yes`;
+  say($("#guild-meta"), `Guild ${view.id.slice(0, 12)}: ${joining}; ${rule}.`);
+  say($("#members-count"), plural(view.members.length, "member"));
+  $("#guild-members").replaceChildren(...view.members.map((member) => memberItem(member, view.me)), ...view.waiting.map(waitingItem));
+  $("#guild-proposals").replaceChildren(...view.proposals.map(proposalCard));
+  $("#proposals-empty").hidden = view.proposals.length > 0;
+  $("#guild-releases").replaceChildren(...view.releases.map(releaseCard));
+  $("#releases-empty").hidden = view.releases.length > 0;
+}
+
+function percent(share) {
+  return `${Math.round(Number(share ?? 0.5) * 100)} %`;
+}
+
+function memberItem(member, me) {
+  const item = element("li", "member");
+  item.dataset.testid = "guild-member";
+  item.append(element("span", "owner-name", member.name + (member.id === me ? " (you)" : "")));
+  item.append(element("code", "card-id", member.key.slice(0, 12)));
+  if (member.forked) {
+    const warning = element("span", "badge danger", "signed two histories");
+    warning.title = "This key signed two different versions of its history: a second computer or a restored backup.";
+    item.append(warning);
+  }
+  return item;
+}
+
+function waitingItem(waiting) {
+  const item = element("li", "member muted");
+  item.append(element("span", "", `${waiting.name}: waiting for the members’ vote`));
+  return item;
+}
+
+const OUTCOME = { open: "open", passed: "passed", rejected: "rejected" };
+
+function proposalCard(proposal) {
+  const card = element("article", `apprentice-card proposal ${proposal.outcome}`);
+  card.dataset.testid = "proposal";
+  card.dataset.id = proposal.id;
+  const head = element("header", "card-head");
+  const title = proposal.kind === "train" ? `Train “${proposal.task}”` : "Admit a newcomer";
+  head.append(element("h4", "", title), element("span", `badge outcome-${proposal.outcome}`, OUTCOME[proposal.outcome] || proposal.outcome));
+  head.append(element("code", "card-id", proposal.id.slice(0, 12)));
+  card.append(head);
+  if (proposal.kind === "train") {
+    const compute = proposal.compute || {};
+    card.append(element("p", "small", `From the offered examples of ${proposal.contributors.join(", ")}; trained on ${compute.member}’s computer for ${compute.minutes} min.`));
+    if (proposal.because) card.append(element("p", "warning small", `Retrain: ${proposal.because}.`));
+  }
+  const votes = Object.entries(proposal.votes);
+  const tally = votes.length ? votes.map(([name, vote]) => `${name}: ${vote}`).join(", ") : "no votes yet";
+  card.append(element("p", "muted small", `Proposed by ${proposal.by}. ${votes.length} of ${proposal.electorate} voted (${tally}).`));
+  if (proposal.may_vote && proposal.outcome === "open") card.append(voteButtons(proposal));
+  else if (proposal.my_vote) card.append(element("p", "small", `You voted ${proposal.my_vote}.`));
+  return card;
+}
+
+function voteButtons(proposal) {
+  const row = element("div", "vote-row");
+  const error = element("p", "error small");
+  error.hidden = true;
+  for (const choice of ["yes", "no"]) {
+    const button = element("button", `button ${choice === "yes" ? "primary" : "secondary"}`, `Vote ${choice}`);
+    button.type = "button";
+    button.dataset.testid = `vote-${choice}`;
+    button.addEventListener("click", async () => {
+      for (const other of row.querySelectorAll("button")) other.disabled = true;
+      try {
+        renderGuild(await postJSON(`/api/guilds/${page.guild}/votes`, { proposal: proposal.id, vote: choice }));
+        loadGuilds();
+      } catch (failure) {
+        showError(error, failure.message);
+        for (const other of row.querySelectorAll("button")) other.disabled = false;
+      }
+    });
+    row.append(button);
+  }
+  row.append(error);
+  return row;
+}
+
+function releaseCard(release) {
+  const card = element("article", "apprentice-card");
+  card.dataset.testid = "release";
+  const head = element("header", "card-head");
+  head.append(element("h4", "", `“${release.task}”, trained by ${release.trained_by}`));
+  head.append(element("code", "card-id", release.apprentice));
+  card.append(head);
+  if (release.tainted_by.length) {
+    const warning = element("p", "warning", `Learned from ${plural(release.tainted_by.length, "work")} since withdrawn by ${release.tainted_by.length === 1 ? "its owner" : "their owners"}; a retrain proposal was opened.`);
+    warning.dataset.testid = "release-tainted";
+    card.append(warning);
+  }
+  const owners = element("div", "owners");
+  owners.append(element("p", "owners-title", "Learned from"));
+  const list = element("ul", "owner-list");
+  for (const contributor of release.contributors) {
+    const item = element("li");
+    item.dataset.testid = "contributor";
+    item.append(element("span", "owner-name", contributor.name));
+    item.append(document.createTextNode(`: ${plural(contributor.examples, "example")}, ${Math.round(contributor.share * 100)} % of what it trained on`));
+    list.append(item);
+  }
+  owners.append(list);
+  card.append(owners);
+  card.append(element("p", "muted small", release.fetched ? "On this computer: use it like your own apprentices." : "Not fetched yet: the next sync brings it."));
+  return card;
+}
+
 // ---- wiring ----
 
 function wire() {
@@ -1086,5 +1257,5 @@ function wire() {
 
 wire();
 showAugmentHelp();
-await loadTasks();
+await Promise.all([loadTasks(), loadGuilds()]);
 await route();
