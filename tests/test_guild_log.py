@@ -12,7 +12,7 @@ from apprentice.errors import Conflict
 from apprentice.guild import membership
 from apprentice.guild.log import GuildLog
 from apprentice.guild.records import canonical, decode_invite, record_hash, sign
-from apprentice.guild.state import Proposal, State
+from apprentice.guild.state import Proposal, State, electorate
 from apprentice.store.workshop import Workshop
 
 ADDRESS = "http://127.0.0.1:9"
@@ -167,3 +167,18 @@ def test_canonical_json_does_not_depend_on_key_order_or_spacing():
     assert canonical({"b": 1, "a": [1, {"d": "é", "c": None}]}) == canonical(
         json.loads('{"a":[1,{"c":null,"d":"é"}],"b":1}')
     )
+
+
+def test_a_proposal_must_put_every_member_it_had_seen_to_the_vote(guild, tmp_path):
+    ben = workshop(tmp_path, "Ben")
+    join = joined(guild, ben)
+    guild.take([join], "test")
+    body = {"kind": "admit", "nonce": "n"}
+    alone = body | {"electorate": [ben.member], "seen": guild.state.cut()}
+    packed = sign(ben.identity, guild.id, 2, record_hash(join), "proposal", alone)
+    assert "not the guild's members" in guild.take([packed], "ben").refused[0]["why"]
+    ahead = body | electorate(guild.state) | {"seen": guild.state.cut() | {ben.member: 5}}
+    early = sign(ben.identity, guild.id, 2, record_hash(join), "proposal", ahead)
+    assert guild.take([early], "ben").waiting == 1, "made after records this node lacks: it waits for them"
+    fair = sign(ben.identity, guild.id, 2, record_hash(join), "proposal", body | electorate(guild.state))
+    assert guild.take([fair], "ben").accepted == 1
