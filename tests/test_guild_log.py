@@ -10,10 +10,16 @@ import pytest
 
 from apprentice.errors import Conflict
 from apprentice.guild import membership
+from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.records import canonical, decode_invite, record_hash, sign
 from apprentice.guild.state import Proposal, State, electorate
+from apprentice.imports import add_examples
+from apprentice.kinds import get_kind
+from apprentice.provenance.consent import set_consent
 from apprentice.store.workshop import Workshop
+
+from conftest import write_pair_folder
 
 ADDRESS = "http://127.0.0.1:9"
 
@@ -182,3 +188,17 @@ def test_a_proposal_must_put_every_member_it_had_seen_to_the_vote(guild, tmp_pat
     assert guild.take([early], "ben").waiting == 1, "made after records this node lacks: it waits for them"
     fair = sign(ben.identity, guild.id, 2, record_hash(join), "proposal", body | electorate(guild.state))
     assert guild.take([fair], "ben").accepted == 1
+
+
+def test_a_consent_change_the_guild_missed_is_withdrawn_there_at_the_next_reconcile(guild, tmp_path):
+    shop = guild.workshop
+    shop.new_task("ink", "paired", get_kind("paired").default_config())
+    add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 2)])
+    offered = guild_work.offer(guild, "ink")
+    works = sorted({p["work"] for e in offered["body"]["examples"] for p in e["parts"].values()})
+    assert {row["consent"] for row in shop.catalog.rows("SELECT consent FROM works")} == {f"guild:{guild.id}"}
+    set_consent(shop, [works[0]], "own")  # changed without telling the guild (another tool, a crash)
+    written = guild_work.consent_changed(shop)
+    assert [r["type"] for r in written] == ["withdraw"] and written[0]["body"]["works"] == [works[0]]
+    assert guild_work.consent_changed(shop) == [], "told once"
+    assert GuildLog(shop, guild.id).state.withdrawn == {works[0]}

@@ -19,6 +19,7 @@ from rich.table import Table
 from apprentice.cli_guild import guild
 from apprentice.errors import ApprenticeError
 from apprentice.formats.layered import is_layered
+from apprentice.guild.log import guild_ids
 from apprentice.guild.peers import sync
 from apprentice.guild.work import consent_changed
 from apprentice.imports import add_examples
@@ -259,6 +260,8 @@ def show(name: str, as_json: bool) -> None:
 def consent(works: tuple[str, ...], scope: str, as_json: bool) -> None:
     """Change what your WORKS (files you added, or work ids) may be used for; every change is signed and kept."""
     shop = workshop()
+    for guild_id in guild_ids(shop):
+        sync(shop, guild_id)  # catch up before signing anything the guilds will hear of
     changes = set_consent(shop, list(works), scope)
     text = f"{len(changes)} work(s) now '{scope}'."
     if scope == "withdrawn":

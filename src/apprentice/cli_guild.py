@@ -169,6 +169,8 @@ def sync_command(guild_ref: str | None, as_json: bool) -> None:
     shop = workshop()
     guild_id = pick_guild(shop, guild_ref)
     report = sync(shop, guild_id)
+    if guild_work.consent_changed(shop):  # a consent change the guild has not heard of yet
+        report = sync(shop, guild_id)
     fetched = guild_work.fetch_releases(GuildLog(shop, guild_id))
     text = sync_line(report) + (f" Fetched {len(fetched)} shared apprentice(s)." if fetched else "")
     emit(report.to_dict() | {"fetched": fetched}, as_json, text)

@@ -102,26 +102,25 @@ def vote(guild_log: GuildLog, reference: str, choice: str) -> dict:
     return guild_log.append("vote", {"proposal": proposal.hash, "vote": choice})
 
 
-def consent_changed(workshop: Workshop, works: list[str]) -> list[dict]:
-    """After the owner moved works out of a guild's consent: withdraw them there, and propose retraining
-    every release that learned from them. Returns the records written."""
+def consent_changed(workshop: Workshop, works: list[str] | None = None) -> list[dict]:
+    """Withdraw from each guild the works (default: all) its owner here no longer consents to share with it, and
+    propose retraining every release that learned from them. Returns the records written.
+
+    Run after every consent change and at every sync, so a change the guild missed is caught up."""
     written = []
     for guild in guild_ids(workshop):
         guild_log = GuildLog(workshop, guild)
-        state = guild_log.state
+        state, me = guild_log.state, guild_log.state.person.get(workshop.member)
         scope = {row["id"]: row["consent"] for row in workshop.catalog.rows("SELECT id, consent FROM works")}
-        gone = [
-            w for w in works if state.owners.get(w) == state.person.get(workshop.member) and w not in state.withdrawn
-        ]
-        gone = [w for w in gone if scope.get(w) != f"guild:{guild}"]
+        mine = [w for w, owner in state.owners.items() if owner == me and w not in state.withdrawn]
+        gone = sorted(w for w in mine if (works is None or w in works) and scope.get(w) != f"guild:{guild}")
         if not gone:
             continue
         clean = {h for h, release in state.releases.items() if not state.tainted(release)}
-        written.append(guild_log.append("withdraw", {"works": sorted(gone)}))
-        for digest in sorted(clean):
-            release = state.releases[digest]
-            if state.tainted(release):
-                written.append(retrain_proposal(guild_log, digest, release))
+        written.append(guild_log.append("withdraw", {"works": gone}))
+        written += [
+            retrain_proposal(guild_log, h, state.releases[h]) for h in sorted(clean) if state.tainted(state.releases[h])
+        ]
     return written
 
 

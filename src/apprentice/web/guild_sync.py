@@ -13,7 +13,7 @@ from pathlib import Path
 from apprentice.errors import ApprenticeError
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import sync
-from apprentice.guild.work import fetch_releases
+from apprentice.guild.work import consent_changed, fetch_releases
 from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")
@@ -53,6 +53,8 @@ class BackgroundSync:
         try:
             for guild in guild_ids(shop):
                 report = sync(shop, guild)
+                if consent_changed(shop):  # a consent change the guild has not heard of yet
+                    report = sync(shop, guild)
                 fetched = fetch_releases(GuildLog(shop, guild))
                 if report.pulled or report.pushed or fetched:
                     log.info(
