@@ -18,6 +18,7 @@ from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.provenance.consent import set_consent
 from apprentice.store.workshop import Workshop
+from apprentice.train.examples import gather
 
 from conftest import write_pair_folder
 
@@ -202,3 +203,19 @@ def test_a_consent_change_the_guild_missed_is_withdrawn_there_at_the_next_reconc
     assert [r["type"] for r in written] == ["withdraw"] and written[0]["body"]["works"] == [works[0]]
     assert guild_work.consent_changed(shop) == [], "told once"
     assert GuildLog(shop, guild.id).state.withdrawn == {works[0]}
+
+
+def test_another_members_lent_work_trains_only_the_guilds_task_never_a_task_of_ones_own(guild, tmp_path):
+    shop = guild.workshop
+    add_examples_as = [("ink", {}), ("Inkers-ink", {"guild": guild.id})]
+    for name, extra in add_examples_as:
+        shop.new_task(name, "paired", get_kind("paired").default_config() | extra)
+        add_examples(shop, name, [write_pair_folder(tmp_path / "pairs", 2)])
+    with shop.catalog.write() as db:  # as a pledged node holds them: Ben's works, lent to the guild
+        db.execute("INSERT INTO members (key, name, created_at) VALUES ('ben', 'Ben', '')")
+        db.execute(f"UPDATE works SET owner = 'ben', consent = 'guild:{guild.id}'")
+    assert gather(shop, "ink") == []
+    assert len(gather(shop, "Inkers-ink")) == 2
+    with shop.catalog.write() as db:
+        db.execute("UPDATE works SET consent = 'guild:another'")
+    assert gather(shop, "Inkers-ink") == []

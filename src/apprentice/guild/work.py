@@ -78,7 +78,11 @@ def propose(
         raise NotFound(f"No member has offered examples of '{task}' to guild {state.name}; offer some first.")
     trainer = member_of(state, compute) if compute else state.person[guild_log.workshop.member]
     kind = next(o.get("kind", "paired") for o in state.offers.values() if o["task"] == task)
-    body = {"kind": "train", "task": task, "task_kind": kind, "contributors": chosen}
+    try:  # the proposer's own settings for the task (how examples are turned, the network), if they have it
+        config = guild_log.workshop.task(task).config
+    except NotFound:
+        config = get_kind(kind).default_config()
+    body = {"kind": "train", "task": task, "task_kind": kind, "task_config": config, "contributors": chosen}
     body |= {"compute": {"member": trainer, "minutes": minutes}} | electorate(state) | extra
     return guild_log.append("proposal", body)
 
@@ -191,7 +195,9 @@ def gather_examples(guild_log: GuildLog, proposal: Proposal) -> str:
     examples = state.consented(body["task"], body["contributors"])
     if not examples:
         raise NotFound(f"No consented examples of '{body['task']}' are left in guild {state.name} to train on.")
-    name = ensure_task(shop, local_task(state, body["task"]), body.get("task_kind", "paired"), {})
+    config = body.get("task_config") if isinstance(body.get("task_config"), dict) else {}
+    name = local_task(state, body["task"])
+    ensure_task(shop, name, body.get("task_kind", "paired"), config | {"guild": guild_log.id})
     for example in examples:
         for work in works_of(example):
             if not shop.blobs.path(work).is_file():
@@ -199,16 +205,17 @@ def gather_examples(guild_log: GuildLog, proposal: Proposal) -> str:
     with shop.catalog.write() as db:
         db.execute("DELETE FROM examples WHERE task = ?", (name,))  # the proposal's set, exactly, consent read now
         for example in examples:
-            store_example(db, state, name, example, guild_log.id)
+            store_example(db, state, name, example, guild_log.id, shop.member)
     return name
 
 
-def ensure_task(shop: Workshop, name: str, kind: str, config: dict) -> str:
+def ensure_task(shop: Workshop, name: str, kind: str, config: dict) -> None:
+    """The guild's task in this workshop, made with the proposal's settings if it is new; its config names the
+    guild, which lets its training read other members' works lent to that guild."""
     try:
         shop.task(name)
     except NotFound:
         shop.new_task(name, kind, get_kind(kind).default_config() | config)
-    return name
 
 
 def fetch_work(guild_log: GuildLog, owner: str, work: str) -> None:
@@ -234,21 +241,21 @@ def store_member(db: sqlite3.Connection, state: State, person: str) -> None:
     )
 
 
-def store_work(db: sqlite3.Connection, state: State, work: str, owner: str, file: str, size: int, guild: str) -> None:
+def store_work(db: sqlite3.Connection, state: State, work: str, owner: str, file: str, me: str, guild: str) -> None:
     """A work of another member, held here under the guild's consent (or mirrored as withdrawn)."""
     store_member(db, state, owner)
     consent = "withdrawn" if work in state.withdrawn else f"guild:{guild}"
     db.execute(
         "INSERT INTO works (id, owner, name, size, consent, added_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET consent = CASE WHEN works.owner = excluded.owner THEN works.consent "
-        "ELSE excluded.consent END",
-        (work, owner, file, size, consent, now()),
+        "ON CONFLICT (id) DO UPDATE SET consent = excluded.consent WHERE works.owner = excluded.owner "
+        "AND works.owner != ?",  # a copy follows the guild's record; this member's own works follow the catalog
+        (work, owner, file, 0, consent, now(), me),
     )
 
 
-def store_example(db: sqlite3.Connection, state: State, task: str, example: dict, guild: str) -> None:
+def store_example(db: sqlite3.Connection, state: State, task: str, example: dict, guild: str, me: str) -> None:
     for part in example["parts"].values():
-        store_work(db, state, part["work"], example["owner"], part.get("file", part["work"][:12]), 0, guild)
+        store_work(db, state, part["work"], example["owner"], part.get("file", part["work"][:12]), me, guild)
     width, height = example["size"]
     cursor = db.execute(
         "INSERT INTO examples (task, name, fingerprint, width, height, added_at, sequence, position) "
@@ -300,7 +307,8 @@ def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: 
     manifest = json.loads(manifest_bytes)
     if manifest.get("id") != release["apprentice"] or manifest["weights"]["sha256"] != release["weights_sha256"]:
         raise BadInput(f"The manifest of apprentice {release['apprentice']} does not match its release record.")
-    name = ensure_task(shop, local_task(state, release["task"]), manifest["kind"], manifest["task_config"])
+    name = local_task(state, release["task"])
+    ensure_task(shop, name, manifest["kind"], manifest["task_config"] | {"guild": guild_log.id})
     folder = shop.apprentice_folder(release["apprentice"])
     write_atomically(folder / WEIGHTS, weights)
     write_atomically(folder / MANIFEST, manifest_bytes)
@@ -328,7 +336,7 @@ def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: 
         )
         for example in manifest["examples"]:
             for part in example["parts"].values():
-                store_work(db, state, part["work"], part["owner"], part["work"][:12], 0, guild_log.id)
+                store_work(db, state, part["work"], part["owner"], part["work"][:12], shop.member, guild_log.id)
         works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
         db.executemany(
             "INSERT OR IGNORE INTO apprentice_works (apprentice, work) VALUES (?, ?)",

@@ -46,14 +46,18 @@ class ExampleRecord:
 
 
 def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
-    """The task's examples whose works all consent to this workshop's own apprentices."""
+    """The task's examples whose works all consent to this training: none withdrawn, and every other member's
+    work lent to the guild whose shared apprentice this task trains (a task of one's own takes only one's own)."""
+    guild = workshop.task(task).config.get("guild", "")
+    lent = f"guild:{guild}" if guild else ""
     rows = workshop.catalog.rows(
         "SELECT e.id, e.name, e.fingerprint, e.width, e.height, e.sequence, e.position, "
         "p.role, p.work, p.layer, w.owner, w.name AS file, w.consent "
         "FROM examples e JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work "
         "WHERE e.task = ? AND NOT EXISTS (SELECT 1 FROM example_parts q JOIN works v ON v.id = q.work "
-        "WHERE q.example = e.id AND v.consent = 'withdrawn') ORDER BY e.id, p.role",
-        (task,),
+        "WHERE q.example = e.id AND (v.consent = 'withdrawn' OR (v.owner != ? AND v.consent != ?))) "
+        "ORDER BY e.id, p.role",
+        (task, workshop.member, lent),
     )
     records: dict[int, ExampleRecord] = {}
     for row in rows:
