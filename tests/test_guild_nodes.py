@@ -94,6 +94,17 @@ def test_three_nodes_found_train_release_and_withdraw_with_every_node_agreeing(n
     assert not ben.home.joinpath("blobs", work[:2], work[2:]).exists(), "the trainer deleted its copy"
     assert cleo.home.joinpath("blobs", work[:2], work[2:]).exists(), "the owner keeps her own file"
     assert "tainted" in ada.run("list")
+    assert "guild's shared task" in ada.run("retrain", "Ink-Co-op-ink", expect=1)
+
+    retrain = ada.guild()["proposals"][0]["id"]
+    ada.run("guild", "vote", retrain[:12], "yes")
+    ben.run("guild", "vote", retrain[:12], "yes")
+    [successor] = ben.json("guild", "work")
+    assert work not in successor["body"]["works"] and len(successor["body"]["works"]) == 16
+    assert sum(share["examples"] for share in successor["body"]["owners"].values()) == 8
+    ada.run("guild", "sync")
+    releases = ada.guild()["releases"]
+    assert [r["tainted_by"] for r in releases] == [[], [work]], "the successor is clean, the first stays marked"
     with httpx.Client(base_url=cleo.address) as http:
         nonce = http.get(f"/guild/{release_guild(ada)}/challenge").json()["nonce"]
         assert nonce and http.get(f"/guild/{release_guild(ada)}/works/{work}").status_code == 401

@@ -169,7 +169,7 @@ def train_pledged(
     for proposal in pledged(guild_log):
         name = gather_examples(guild_log, proposal)
         budget = Budget(minutes=float(proposal.body["compute"]["minutes"]))
-        made = train(guild_log.workshop, name, budget, TrainConfig(seed=seed), fresh=True, on_progress=on_progress)
+        made = train(guild_log.workshop, name, budget, TrainConfig(seed=seed), True, on_progress, for_guild=True)
         releases.append(guild_log.append("release", release_body(proposal, made)))
     return releases
 

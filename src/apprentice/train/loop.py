@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-from apprentice.errors import BadInput, Withdrawn
+from apprentice.errors import BadInput, Conflict, Withdrawn
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
 from apprentice.kinds.tiling import transform
@@ -113,8 +113,17 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     lineage: dict | None = None,
+    for_guild: bool = False,
 ) -> Apprentice:
-    """Train the task's apprentice within the budget and publish the best one by held-out validation."""
+    """Train the task's apprentice within the budget and publish the best one by held-out validation.
+
+    A guild's task trains only `for_guild`, when a proposal its members passed pledged this machine.
+    """
+    if workshop.task(task_name).config.get("guild") and not for_guild:
+        raise Conflict(
+            f"'{task_name}' is a guild's shared task: it trains when the members pass a proposal for it; "
+            "see `apprentice guild show`."
+        )
     torch.set_flush_denormal(True)  # tiny gradients otherwise slow every step several-fold on CPUs
     return_large_blocks()  # streamed examples' buffers are given back, not kept by the C heap
     run = prepare(workshop, task_name, config or TrainConfig.default_config(), fresh)

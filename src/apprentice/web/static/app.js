@@ -837,11 +837,14 @@ function apprenticeCard(row, newest) {
 
 function taintWarning(tainted) {
   const one = tainted.length === 1;
-  const text =
-    `Learned from ${plural(tainted.length, "work")} that ${one ? "its owner has" : "their owners have"} since ` +
-    `withdrawn. Train a replacement without ${one ? "it" : "them"}: `;
-  const warning = element("p", "warning", text);
-  warning.append(element("code", "", `apprentice retrain ${page.task}`));
+  const learned = `Learned from ${plural(tainted.length, "work")} that ${one ? "its owner has" : "their owners have"} since withdrawn.`;
+  const warning = element("p", "warning", learned);
+  if (page.detail?.config?.guild) {
+    warning.append(document.createTextNode(" The guild has a proposal to retrain it without them: vote on its page."));
+  } else {
+    warning.append(document.createTextNode(` Train a replacement without ${one ? "it" : "them"}: `));
+    warning.append(element("code", "", `apprentice retrain ${page.task}`));
+  }
   warning.dataset.testid = "tainted-warning";
   warning.setAttribute("role", "status");
   return warning;
