@@ -235,3 +235,25 @@ def test_a_workshop_restored_from_a_backup_catches_up_with_its_own_chain_before_
             outsider.blob(f"/guild/{release_guild(ben)}/works/{work}", work)
     finally:
         outsider.close()
+
+
+def test_under_a_vote_charter_a_newcomer_is_admitted_when_the_members_vote_yes(nodes):
+    ada, ben, cleo = nodes
+    ada.run("guild", "create", "Voters", "--address", ada.address, "--join", "vote")
+    ben.run("guild", "join", ada.run("guild", "invite").strip(), "--address", ben.address)  # admitted: Ada alone votes
+    ben.run("guild", "sync")
+    admission = ada.guild()["proposals"][0]
+    assert admission["kind"] == "admit" and admission["outcome"] == "open"
+    ada.run("guild", "vote", admission["id"][:12], "yes")
+    ben.run("guild", "sync")
+    assert [m["name"] for m in ben.guild()["members"]] == ["Ada", "Ben"]
+
+    invite = ben.run("guild", "invite").strip()  # the electorate is now Ada and Ben
+    assert "waiting for the members' vote" in cleo.run("guild", "join", invite, "--address", cleo.address)
+    assert cleo.guild()["waiting"][0]["name"] == "Cleo"
+    assert "cannot take this address record" in cleo.run("guild", "address", cleo.address, expect=1)
+    cleo_admission = ben.guild()["proposals"][0]["id"]
+    assert "is open" in ben.run("guild", "vote", cleo_admission[:12], "yes")
+    assert "is passed" in ada.run("guild", "vote", cleo_admission[:12], "yes")
+    cleo.run("guild", "address", cleo.address)
+    assert [m["name"] for m in ada.guild()["members"]] == ["Ada", "Ben", "Cleo"]
