@@ -201,6 +201,16 @@ async def test_a_foreign_host_name_is_refused(home):
     assert response.status_code == 400 and "evil.example" in response.json()["detail"]
 
 
+async def test_another_machine_reaches_only_the_guild_part_of_the_workshop(home):
+    app = create_app(home, ["127.0.0.1", "0.0.0.0"])
+    transport = httpx.ASGITransport(app=app, client=("192.168.1.7", 50123))
+    async with httpx.AsyncClient(transport=transport, base_url="http://192.168.1.5:8765") as lan:
+        page = await lan.get("/api/tasks", headers={"Host": "127.0.0.1"})
+        peers = await lan.get(f"/guild/{'0' * 64}/heads")
+    assert page.status_code == 403 and "/guild/" in page.json()["detail"]
+    assert peers.status_code == 404, "the guild's part answers (this node is in no such guild)"
+
+
 async def test_an_upload_over_the_cap_is_refused_whether_or_not_it_says_its_size(home, small_task):
     url, files = f"/api/tasks/{small_task}/examples", {"files": ("a.before.png", b"x" * (1024 * 1024 + 1))}
     form = httpx.Request("POST", ORIGIN + url, files=files)

@@ -1,10 +1,12 @@
-"""What keeps the local workshop local: only its own host names, no changes from other sites, bounded uploads.
+"""What keeps the workshop local: only this computer (others reach only /guild/), its own host names, no changes
+from other sites, bounded uploads.
 
 One ASGI middleware, so the upload cap holds while a body streams in, not only when Content-Length says so.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from starlette.datastructures import Headers
@@ -13,6 +15,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 CHANGING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CROSS_ORIGIN = "Cross-origin requests may not change this workshop."
+
+
+FROM_AFAR = "Only this computer may open the workshop; other machines reach only its /guild/ part, for guild members."
+
+
+def from_this_computer(client: tuple[str, int] | list | None) -> bool:
+    """Whether a request's peer address is this machine's loopback (no address: a local socket)."""
+    if not client:
+        return True
+    try:
+        return ipaddress.ip_address(str(client[0]).split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 class BodyTooLarge(Exception):
@@ -35,8 +50,8 @@ async def answer(send: Send, status: int, detail: str) -> None:
 
 
 class WorkshopGuard:
-    """Refuses foreign Host headers (400; the signed /guild/ peer protocol excepted), cross-origin changes (403)
-    and bodies over the cap (413)."""
+    """Refuses other machines outside /guild/ (403), foreign Host headers (400; the signed /guild/ peer protocol
+    excepted), cross-origin changes (403) and bodies over the cap (413)."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None, max_upload_mb: int = 200) -> None:
         self.app = app
@@ -59,6 +74,8 @@ class WorkshopGuard:
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         peer_protocol = scope["path"].startswith("/guild/")  # other members' nodes: every read is signed
+        if not peer_protocol and not from_this_computer(scope.get("client")):
+            return 403, FROM_AFAR
         if hostname(host) not in self.allowed and not peer_protocol:
             return 400, f"This workshop does not answer to '{host}'; open the address `apprentice serve` printed."
         origin = headers.get("origin")
