@@ -321,7 +321,12 @@ def demo(folder: Path, minutes: float, serve: bool, inbetween: bool, as_json: bo
 
 
 @main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Answer on this address (others can reach it!).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Answer on this address; other machines then reach only the guild part, for your guild's members.",
+)
 @click.option("--port", type=int, default=8765, show_default=True, help="Answer on this port (0: any free one).")
 @click.option("--no-browser", is_flag=True, help="Do not open the page in your browser.")
 def serve(host: str, port: int, no_browser: bool) -> None:
