@@ -13,6 +13,7 @@ from apprentice.guild import membership
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.records import canonical, decode_invite, record_hash, sign
+from apprentice.guild.rotation import rotate_key
 from apprentice.guild.state import Proposal, State, electorate
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
@@ -115,7 +116,7 @@ def test_records_that_wait_on_others_land_once_those_arrive_in_the_same_batch(gu
     fresh = workshop(tmp_path, "Dora")
     with fresh.catalog.write() as db:
         db.execute("INSERT INTO guilds (id, name, joined_at) VALUES (?, 'Inkers', '')", (guild.id,))
-    everything = [cleo_join, ben_join, *guild.records_after(guild.workshop.member, 0)]
+    everything = [cleo_join, *ben_log.records_after(ben.member, 0), *guild.records_after(guild.workshop.member, 0)]
     intake = GuildLog(fresh, guild.id).take(everything, "relay")
     assert intake.accepted == len(everything) and GuildLog(fresh, guild.id).state.is_member(cleo.member)
 
@@ -219,3 +220,31 @@ def test_another_members_lent_work_trains_only_the_guilds_task_never_a_task_of_o
     with shop.catalog.write() as db:
         db.execute("UPDATE works SET consent = 'guild:another'")
     assert gather(shop, "Inkers-ink") == []
+
+
+def test_a_rotated_key_keeps_the_members_place_works_and_consent(guild, tmp_path):
+    ada, ben = guild.workshop, workshop(tmp_path, "Ben")
+    guild.take([joined(guild, ben)], "test")
+    ada.new_task("ink", "paired", get_kind("paired").default_config())
+    add_examples(ada, "ink", [write_pair_folder(tmp_path / "pairs", 1)])
+    guild_work.offer(guild, "ink")
+    old = ada.member
+    new = rotate_key(ada)
+    assert (
+        ada.member == new == Workshop.open(ada.root).member and (ada.root / f"identity-{old[:12]}.retired.key").exists()
+    )
+    state = GuildLog(ada, guild.id).state
+    assert state.is_member(new) and not state.is_member(old) and state.members() == [old, ben.member]
+    assert {row["owner"] for row in ada.catalog.rows("SELECT owner FROM works")} == {new}
+    work = ada.catalog.rows("SELECT id FROM works")[0]["id"]
+    set_consent(ada, [work], "withdrawn")  # only the owner may: the new key is the owner now
+    assert [r["type"] for r in guild_work.consent_changed(ada)] == ["withdraw"]
+    ben_log = GuildLog(ben, guild.id)
+    with ben.catalog.write() as db:
+        db.execute("INSERT INTO guilds (id, name, joined_at) VALUES (?, 'Inkers', '')", (guild.id,))
+    everything = [
+        r for author in GuildLog(ada, guild.id).heads() for r in GuildLog(ada, guild.id).records_after(author, 0)
+    ]
+    assert ben_log.take(everything, "ada").accepted == len(everything)
+    assert GuildLog(ben, guild.id).state.withdrawn == {work}
+    assert rotate_key(ada) != new, "a second rotation moves on again"

@@ -10,9 +10,10 @@ import click
 
 from apprentice.guild import membership
 from apprentice.guild import work as guild_work
-from apprentice.guild.log import GuildLog, pick_guild
+from apprentice.guild.log import GuildLog, guild_ids, pick_guild
 from apprentice.guild.peers import SyncReport, sync
 from apprentice.guild.records import record_hash
+from apprentice.guild.rotation import rotate_key
 from apprentice.guild.views import guild_view
 from apprentice.store.workshop import Workshop
 from apprentice.terminal import emit, json_option, training_bar, workshop
@@ -188,6 +189,22 @@ def work(guild_ref: str | None, as_json: bool) -> None:
     sync(shop, guild_log.id)
     text = "\n".join(f"Released apprentice {r['body']['apprentice']} for '{r['body']['task']}'." for r in releases)
     emit(releases, as_json, text or "No passed proposal waits for your machine.")
+
+
+@guild.command("rotate-key")
+def rotate() -> None:
+    """Replace your key (a lost or exposed laptop): the old key certifies the new one in every guild."""
+    shop = workshop()
+    guilds = guild_ids(shop)
+    for guild_id in guilds:
+        sync(shop, guild_id)  # catch up with your own chain before the old key signs its last record
+    old = shop.member
+    new = rotate_key(shop)
+    for guild_id in guilds:
+        sync(shop, guild_id)
+    click.echo(
+        f"Your key is now {new[:12]} (was {old[:12]}, kept retired in {shop.root}); {len(guilds)} guild(s) told."
+    )
 
 
 @guild.command("show")

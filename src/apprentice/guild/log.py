@@ -95,7 +95,7 @@ class GuildLog:
         if self.forks_of(me):
             raise Conflict(
                 f"Your key signed two different records in {self.label()} (a second device or a restored backup); "
-                "stop using the other copy, then ask the members to rotate your key."
+                "keep only one copy of your workshop, and tell the members: their nodes show your chain as forked."
             )
         seq, prev = self.state.heads.get(me, (0, ""))
         record = sign(self.workshop.identity, self.id, seq + 1, prev, kind, body)

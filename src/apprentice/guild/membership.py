@@ -51,8 +51,10 @@ def invite(guild_log: GuildLog) -> str:
             f"{guild_log.label()} has no address for your node; announce one with `apprentice guild address URL`."
         )
     nonce = secrets.token_hex(16)
-    if state.charter.get("join") == "vote":
+    if state.charter.get("join") == "vote":  # the invite is issued on the log, so a later stolen key cannot issue one
         guild_log.append("proposal", {"kind": "admit", "nonce": nonce} | electorate(state))
+    else:
+        guild_log.append("invite", {"nonce": nonce})
     facts = {"guild": guild_log.id, "nonce": nonce, "address": address, "name": state.name}
     return encode_invite(sign_token(guild_log.workshop.identity, facts))
 

@@ -17,6 +17,7 @@ FIELDS = ("guild", "author", "seq", "prev", "type", "body", "at")
 NUMBER = (int, float)
 SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {  # the fields each type's body must have, and their types
     "charter": {"name": str, "join": str, "quorum": NUMBER, "threshold": NUMBER},
+    "invite": {"nonce": str},
     "join": {"invite": dict, "name": str},
     "address": {"address": str},
     "offer": {"task": str, "examples": list},

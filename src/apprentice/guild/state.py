@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from apprentice.guild.records import record_hash, token_signed, well_formed
 
 VOTES = ("yes", "no")
-MEMBERSHIP = ("charter", "join", "rotate", "rotated", "vote")  # with admission proposals: what decides who is in
+MEMBERSHIP = (
+    "charter",
+    "invite",
+    "join",
+    "rotate",
+    "rotated",
+    "vote",
+)  # with admission proposals: what decides who is in
 
 
 def electorate(state: State) -> dict:
@@ -48,6 +55,7 @@ class State:
     names: dict[str, str] = field(default_factory=dict)  # person id → name
     addresses: dict[str, str] = field(default_factory=dict)  # person id → where their node answers
     pending: dict[str, str] = field(default_factory=dict)  # key → invite nonce, joined but not yet admitted by vote
+    issued: dict[str, str] = field(default_factory=dict)  # invite nonce → the key whose record issued it
     invites: dict[str, str] = field(default_factory=dict)  # nonce → who used it
     offers: dict[str, dict] = field(default_factory=dict)  # example fingerprint → {owner, task, name, size, parts}
     owners: dict[str, str] = field(default_factory=dict)  # work → owner person id
@@ -125,8 +133,8 @@ class State:
             return Verdict("reject", "its invite is not a valid invite to this guild")
         if invite["nonce"] in self.invites:
             return Verdict("reject", "its invite was already used (a replay)")
-        if not self.is_member(invite["by"]):
-            return Verdict("later", "its invite's signer is not known as a member yet")
+        if self.issued.get(invite["nonce"]) != invite["by"]:  # issued on the log, while its signer was a member
+            return Verdict("later", "the record that issued its invite has not arrived")
         return Verdict("ok")
 
     def content_allowed(self, kind: str, body: dict, person: str) -> Verdict:
@@ -214,6 +222,9 @@ class State:
                 del self.pending[key]
                 self.admit(key, self.names.get(key, key[:12]), self.addresses.get(key, ""))
 
+    def on_invite(self, author: str, body: dict, record: dict) -> None:
+        self.issued[body["nonce"]] = author
+
     def on_address(self, author: str, body: dict, record: dict) -> None:
         self.addresses[self.person[author]] = str(body.get("address", ""))
 
@@ -233,6 +244,8 @@ class State:
         digest = record_hash(record)
         proposal = Proposal(digest, self.person[author], body, record["at"], self.early_votes.pop(digest, {}))
         self.proposals[digest] = proposal
+        if body.get("kind") == "admit":
+            self.issued[str(body.get("nonce"))] = author
         self.settle_admissions()
 
     def on_vote(self, author: str, body: dict, record: dict) -> None:

@@ -30,14 +30,15 @@ def guild_view(guild_log: GuildLog) -> dict:
             for person in state.members()
         ],
         "waiting": [{"key": key, "name": state.names.get(key, key[:12])} for key in state.pending],
-        "proposals": sorted(
-            (proposal_view(state, p, me) for p in state.proposals.values()), key=lambda p: p["at"], reverse=True
-        ),
-        "releases": sorted(
-            (release_view(state, h, r, have) for h, r in state.releases.items()), key=lambda r: r["at"], reverse=True
-        ),
+        "proposals": newest_first([proposal_view(state, p, me) for p in state.proposals.values()]),
+        "releases": newest_first([release_view(state, h, r, have) for h, r in state.releases.items()]),
         "forks": guild_log.forks(),
     }
+
+
+def newest_first(views: list[dict]) -> list[dict]:
+    """By signing time, newest first; within one second, the later in this node's log first."""
+    return [view for _, view in sorted(enumerate(views), key=lambda pair: (pair[1]["at"], pair[0]), reverse=True)]
 
 
 def proposal_view(state: State, proposal: Proposal, me: str) -> dict:
