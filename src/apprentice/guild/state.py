@@ -11,14 +11,8 @@ from dataclasses import dataclass, field
 from apprentice.guild.records import record_hash, token_signed, well_formed
 
 VOTES = ("yes", "no")
-MEMBERSHIP = (
-    "charter",
-    "invite",
-    "join",
-    "rotate",
-    "rotated",
-    "vote",
-)  # with admission proposals: what decides who is in
+# what decides who is in (with admission proposals): what `members_at` replays
+MEMBERSHIP = ("charter", "invite", "join", "rotate", "rotated", "vote")
 
 
 def electorate(state: State) -> dict:
@@ -129,7 +123,8 @@ class State:
 
     def join_allowed(self, record: dict) -> Verdict:
         invite = record["body"].get("invite")
-        if record["seq"] != 1 or not token_signed(invite) or invite.get("guild") != self.id:
+        valid = token_signed(invite) and invite.get("guild") == self.id and isinstance(invite.get("nonce"), str)
+        if record["seq"] != 1 or not valid:
             return Verdict("reject", "its invite is not a valid invite to this guild")
         if invite["nonce"] in self.invites:
             return Verdict("reject", "its invite was already used (a replay)")
@@ -234,8 +229,7 @@ class State:
             self.offers[example["fingerprint"]] = example | {"owner": owner, "task": body.get("task", "")}
             for part in example["parts"].values():
                 self.owners[part["work"]] = owner
-                work = part["work"]
-                self.withdrawn.discard(work)  # offered again after a withdrawal: consent given anew
+                self.withdrawn.discard(part["work"])  # offered again after a withdrawal: consent given anew
 
     def on_withdraw(self, author: str, body: dict, record: dict) -> None:
         self.withdrawn.update(body.get("works", []))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from apprentice.store.files import write_atomically
 from apprentice.store.workshop import Workshop, now
 from apprentice.train.examples import gather
 from apprentice.train.loop import Budget, Progress, TrainConfig, train
+
+log = logging.getLogger("apprentice.guild")
 
 
 def works_of(example: dict) -> list[str]:
@@ -297,7 +300,11 @@ def fetch_releases(guild_log: GuildLog) -> list[str]:
             continue  # its trainer's node is off: the next sync tries again
         finally:
             peer.close()
-        install(guild_log, release, manifest_bytes, weights)
+        try:
+            install(guild_log, release, manifest_bytes, weights)
+        except BadInput as error:  # a release that does not match its own record is refused, and said so
+            log.warning("%s: refused release %s: %s", guild_log.label(), release["apprentice"], error)
+            continue
         fetched.append(release["apprentice"])
     return fetched
 
@@ -305,7 +312,9 @@ def fetch_releases(guild_log: GuildLog) -> list[str]:
 def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: bytes) -> None:
     state, shop = guild_log.state, guild_log.workshop
     manifest = json.loads(manifest_bytes)
-    if manifest.get("id") != release["apprentice"] or manifest["weights"]["sha256"] != release["weights_sha256"]:
+    works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
+    same = manifest.get("id") == release["apprentice"] and manifest["weights"]["sha256"] == release["weights_sha256"]
+    if not same or works != set(release["works"]):
         raise BadInput(f"The manifest of apprentice {release['apprentice']} does not match its release record.")
     name = local_task(state, release["task"])
     ensure_task(shop, name, manifest["kind"], manifest["task_config"] | {"guild": guild_log.id})
@@ -337,7 +346,6 @@ def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: 
         for example in manifest["examples"]:
             for part in example["parts"].values():
                 store_work(db, state, part["work"], part["owner"], part["work"][:12], shop.member, guild_log.id)
-        works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
         db.executemany(
             "INSERT OR IGNORE INTO apprentice_works (apprentice, work) VALUES (?, ?)",
             [(release["apprentice"], w) for w in works],
