@@ -298,6 +298,9 @@ def fetch_releases(guild_log: GuildLog) -> list[str]:
             weights = peer.blob(f"{base}/{WEIGHTS}", release["weights_sha256"])
         except httpx.HTTPError:
             continue  # its trainer's node is off: the next sync tries again
+        except BadInput as error:  # bytes that do not hash to the record: never installed
+            log.warning("%s: refused release %s: %s", guild_log.label(), release["apprentice"], error)
+            continue
         finally:
             peer.close()
         try:
