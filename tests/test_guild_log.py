@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from apprentice.errors import Conflict
+from apprentice.errors import BadInput, Conflict
 from apprentice.guild import membership
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
@@ -20,6 +20,7 @@ from apprentice.kinds import get_kind
 from apprentice.provenance.consent import set_consent
 from apprentice.store.workshop import Workshop
 from apprentice.train.examples import gather
+from apprentice.train.loop import Budget, TrainConfig, train
 
 from conftest import write_pair_folder
 
@@ -248,3 +249,17 @@ def test_a_rotated_key_keeps_the_members_place_works_and_consent(guild, tmp_path
     assert ben_log.take(everything, "ada").accepted == len(everything)
     assert GuildLog(ben, guild.id).state.withdrawn == {work}
     assert rotate_key(ada) != new, "a second rotation moves on again"
+
+
+def test_a_release_whose_manifest_names_other_works_than_its_record_is_refused(guild, tmp_path):
+    shop = guild.workshop
+    config = get_kind("paired").default_config()
+    config["net"] |= {"width": 8, "deep_width": 16, "blocks": 1}
+    shop.new_task("ink", "paired", config)
+    add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 2)])
+    made = train(shop, "ink", Budget(steps=2), TrainConfig(patch=16, batch=2, validate_every=1))
+    manifest, weights = (made.folder / "manifest.json").read_bytes(), (made.folder / "weights.safetensors").read_bytes()
+    release = guild_work.release_body(Proposal("p", shop.member, {"task": "ink"}, ""), made)
+    assert len(release["works"]) == 4 and release["manifest_sha256"] == made.manifest_sha256
+    with pytest.raises(BadInput, match="does not match its release record"):
+        guild_work.install(guild, release | {"works": release["works"][:3]}, manifest, weights)
