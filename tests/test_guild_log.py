@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from apprentice.errors import BadInput, Conflict
-from apprentice.guild import membership
+from apprentice.guild import membership, releases
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.records import canonical, decode_invite, record_hash, sign
@@ -259,7 +259,7 @@ def test_a_release_whose_manifest_names_other_works_than_its_record_is_refused(g
     add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 2)])
     made = train(shop, "ink", Budget(steps=2), TrainConfig(patch=16, batch=2, validate_every=1))
     manifest, weights = (made.folder / "manifest.json").read_bytes(), (made.folder / "weights.safetensors").read_bytes()
-    release = guild_work.release_body(Proposal("p", shop.member, {"task": "ink"}, ""), made)
+    release = releases.release_body(Proposal("p", shop.member, {"task": "ink"}, ""), made)
     assert len(release["works"]) == 4 and release["manifest_sha256"] == made.manifest_sha256
     with pytest.raises(BadInput, match="does not match its release record"):
-        guild_work.install(guild, release | {"works": release["works"][:3]}, manifest, weights)
+        releases.install(guild, release | {"works": release["works"][:3]}, manifest, weights)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from apprentice.guild import membership
+from apprentice.guild import membership, releases
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog, guild_ids, pick_guild
 from apprentice.guild.peers import SyncReport, sync
@@ -172,7 +172,7 @@ def sync_command(guild_ref: str | None, as_json: bool) -> None:
     report = sync(shop, guild_id)
     if guild_work.consent_changed(shop):  # a consent change the guild has not heard of yet
         report = sync(shop, guild_id)
-    fetched = guild_work.fetch_releases(GuildLog(shop, guild_id))
+    fetched = releases.fetch_releases(GuildLog(shop, guild_id))
     text = sync_line(report) + (f" Fetched {len(fetched)} shared apprentice(s)." if fetched else "")
     emit(report.to_dict() | {"fetched": fetched}, as_json, text)
 
@@ -185,10 +185,10 @@ def work(guild_ref: str | None, as_json: bool) -> None:
     shop = workshop()
     guild_log = synced(shop, guild_ref)
     with training_bar(as_json) as report:
-        releases = guild_work.train_pledged(guild_log, report)
+        released = releases.train_pledged(guild_log, report)
     sync(shop, guild_log.id)
-    text = "\n".join(f"Released apprentice {r['body']['apprentice']} for '{r['body']['task']}'." for r in releases)
-    emit(releases, as_json, text or "No passed proposal waits for your machine.")
+    text = "\n".join(f"Released apprentice {r['body']['apprentice']} for '{r['body']['task']}'." for r in released)
+    emit(released, as_json, text or "No passed proposal waits for your machine.")
 
 
 @guild.command("rotate-key")

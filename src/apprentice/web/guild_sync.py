@@ -13,7 +13,8 @@ from pathlib import Path
 from apprentice.errors import ApprenticeError
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import sync
-from apprentice.guild.work import consent_changed, fetch_releases
+from apprentice.guild.releases import fetch_releases
+from apprentice.guild.work import consent_changed
 from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")

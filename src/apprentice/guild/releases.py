@@ -1,0 +1,240 @@
+"""The pledged node trains what the guild passed and releases it; every member fetches and checks releases.
+
+A trainer fetches only consented works, from their owners' nodes, and checks every byte against its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import sqlite3
+from collections.abc import Callable
+
+import httpx
+
+from apprentice.errors import BadInput, Conflict, NotFound
+from apprentice.guild.log import GuildLog
+from apprentice.guild.peers import Peer
+from apprentice.guild.state import Proposal, State
+from apprentice.guild.work import works_of
+from apprentice.kinds import get_kind
+from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find
+from apprentice.store.files import write_atomically
+from apprentice.store.workshop import Workshop, now
+from apprentice.train.loop import Budget, Progress, TrainConfig, train
+
+log = logging.getLogger("apprentice.guild")
+
+
+def local_task(state: State, task: str) -> str:
+    """The name a guild's task has in a member's workshop: the guild's name, then the task's."""
+    slug = re.sub(r"[^\w\-]+", "-", state.name).strip("-") or state.id[:12]
+    return f"{slug}-{task}"[:64]
+
+
+def pledged(guild_log: GuildLog) -> list[Proposal]:
+    """Passed training proposals whose compute this member pledged and that have no release yet."""
+    state, me = guild_log.state, guild_log.state.person.get(guild_log.workshop.member, "")
+    answered = {release["proposal"] for release in state.releases.values()}
+    return [
+        p
+        for h, p in state.proposals.items()
+        if p.body.get("kind") == "train"
+        and p.body["compute"]["member"] == me
+        and h not in answered
+        and state.outcome(p) == "passed"
+    ]
+
+
+def train_pledged(
+    guild_log: GuildLog, on_progress: Callable[[Progress], None] | None = None, seed: int = 0
+) -> list[dict]:
+    """Train every passed proposal pledged to this node and publish a release record for each."""
+    releases = []
+    for proposal in pledged(guild_log):
+        name = gather_examples(guild_log, proposal)
+        budget = Budget(minutes=float(proposal.body["compute"]["minutes"]))
+        made = train(guild_log.workshop, name, budget, TrainConfig(seed=seed), True, on_progress, for_guild=True)
+        releases.append(guild_log.append("release", release_body(proposal, made)))
+    return releases
+
+
+def release_body(proposal: Proposal, made: Apprentice) -> dict:
+    works = sorted({p["work"] for e in made.manifest["examples"] for p in e["parts"].values()})
+    owners = {key: share for key, share in made.manifest["owners"].items()}
+    return {
+        "proposal": proposal.hash,
+        "task": proposal.body["task"],
+        "apprentice": made.id,
+        "manifest_sha256": made.manifest_sha256,
+        "weights_sha256": made.manifest["weights"]["sha256"],
+        "owners": owners,
+        "works": works,
+    }
+
+
+def gather_examples(guild_log: GuildLog, proposal: Proposal) -> str:
+    """Fetch the consented examples the proposal names into a local task; the task's name."""
+    state, shop = guild_log.state, guild_log.workshop
+    body = proposal.body
+    examples = state.consented(body["task"], body["contributors"])
+    if not examples:
+        raise NotFound(f"No consented examples of '{body['task']}' are left in guild {state.name} to train on.")
+    config = body.get("task_config") if isinstance(body.get("task_config"), dict) else {}
+    name = local_task(state, body["task"])
+    ensure_task(shop, name, body.get("task_kind", "paired"), config | {"guild": guild_log.id})
+    for example in examples:
+        for work in works_of(example):
+            if not shop.blobs.path(work).is_file():
+                fetch_work(guild_log, example["owner"], work)
+    with shop.catalog.write() as db:
+        db.execute("DELETE FROM examples WHERE task = ?", (name,))  # the proposal's set, exactly, consent read now
+        for example in examples:
+            store_example(db, state, name, example, guild_log.id, shop.member)
+    return name
+
+
+def ensure_task(shop: Workshop, name: str, kind: str, config: dict) -> None:
+    """The guild's task in this workshop, made with the proposal's settings if it is new; its config names the
+    guild, which lets its training read other members' works lent to that guild."""
+    try:
+        shop.task(name)
+    except NotFound:
+        shop.new_task(name, kind, get_kind(kind).default_config() | config)
+
+
+def fetch_work(guild_log: GuildLog, owner: str, work: str) -> None:
+    address = guild_log.state.addresses.get(owner, "")
+    peer = Peer(guild_log.workshop, guild_log.id, address)
+    try:
+        data = peer.blob(f"/guild/{guild_log.id}/works/{work}", work)
+    except httpx.HTTPError as error:
+        name = guild_log.state.names.get(owner, owner[:12])
+        raise Conflict(
+            f"{name}'s node at {address or '(no address)'} did not send work {work[:12]} ({error}); "
+            "run `apprentice guild work` again when it is on."
+        ) from None
+    finally:
+        peer.close()
+    guild_log.workshop.blobs.put(data)
+
+
+def store_member(db: sqlite3.Connection, state: State, person: str) -> None:
+    db.execute(
+        "INSERT INTO members (key, name, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (person, state.names.get(person, person[:12]), now()),
+    )
+
+
+def store_work(db: sqlite3.Connection, state: State, work: str, owner: str, file: str, me: str, guild: str) -> None:
+    """A work of another member, held here under the guild's consent (or mirrored as withdrawn)."""
+    store_member(db, state, owner)
+    consent = "withdrawn" if work in state.withdrawn else f"guild:{guild}"
+    db.execute(
+        "INSERT INTO works (id, owner, name, size, consent, added_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET consent = excluded.consent WHERE works.owner = excluded.owner "
+        "AND works.owner != ?",  # a copy follows the guild's record; this member's own works follow the catalog
+        (work, owner, file, 0, consent, now(), me),
+    )
+
+
+def store_example(db: sqlite3.Connection, state: State, task: str, example: dict, guild: str, me: str) -> None:
+    for part in example["parts"].values():
+        store_work(db, state, part["work"], example["owner"], part.get("file", part["work"][:12]), me, guild)
+    width, height = example["size"]
+    cursor = db.execute(
+        "INSERT INTO examples (task, name, fingerprint, width, height, added_at, sequence, position) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            task,
+            example["name"],
+            example["fingerprint"],
+            width,
+            height,
+            now(),
+            example.get("sequence", ""),
+            example.get("position", 0),
+        ),
+    )
+    for role, part in example["parts"].items():
+        db.execute(
+            "INSERT INTO example_parts (example, role, work, layer) VALUES (?, ?, ?, ?)",
+            (cursor.lastrowid, role, part["work"], part.get("layer", "")),
+        )
+
+
+# -- every member's side: fetching releases ---------------------------------------------------------------------
+
+
+def fetch_releases(guild_log: GuildLog) -> list[str]:
+    """Fetch every released apprentice this node lacks from its trainer's node, check it, and add it to this
+    workshop under the guild's task name so `apprentice apply` can use it. The ids fetched."""
+    state, shop, fetched = guild_log.state, guild_log.workshop, []
+    for release in state.releases.values():
+        if shop.catalog.row("SELECT 1 FROM apprentices WHERE id = ?", (release["apprentice"],)):
+            continue
+        peer = Peer(shop, guild_log.id, state.addresses.get(release["author"], ""))
+        base = f"/guild/{guild_log.id}/apprentices/{release['apprentice']}"
+        try:
+            manifest_bytes = peer.blob(f"{base}/{MANIFEST}", release["manifest_sha256"])
+            weights = peer.blob(f"{base}/{WEIGHTS}", release["weights_sha256"])
+        except httpx.HTTPError:
+            continue  # its trainer's node is off: the next sync tries again
+        except BadInput as error:  # bytes that do not hash to the record: never installed
+            log.warning("%s: refused release %s: %s", guild_log.label(), release["apprentice"], error)
+            continue
+        finally:
+            peer.close()
+        try:
+            install(guild_log, release, manifest_bytes, weights)
+        except BadInput as error:  # a release that does not match its own record is refused, and said so
+            log.warning("%s: refused release %s: %s", guild_log.label(), release["apprentice"], error)
+            continue
+        fetched.append(release["apprentice"])
+    return fetched
+
+
+def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: bytes) -> None:
+    state, shop = guild_log.state, guild_log.workshop
+    manifest = json.loads(manifest_bytes)
+    works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
+    same = manifest.get("id") == release["apprentice"] and manifest["weights"]["sha256"] == release["weights_sha256"]
+    if not same or works != set(release["works"]):
+        raise BadInput(f"The manifest of apprentice {release['apprentice']} does not match its release record.")
+    name = local_task(state, release["task"])
+    ensure_task(shop, name, manifest["kind"], manifest["task_config"] | {"guild": guild_log.id})
+    folder = shop.apprentice_folder(release["apprentice"])
+    write_atomically(folder / WEIGHTS, weights)
+    write_atomically(folder / MANIFEST, manifest_bytes)
+    best = manifest["metrics"].get("best", {})
+    with shop.catalog.write() as db:
+        version = db.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM apprentices WHERE task = ?", (name,)
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO apprentices (id, task, version, manifest_sha256, val_psnr, val_ssim, identity_psnr, steps, "
+            "seconds, created_at, because) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                release["apprentice"],
+                name,
+                version,
+                hashlib.sha256(manifest_bytes).hexdigest(),
+                best.get("psnr"),
+                best.get("ssim"),
+                manifest["metrics"]["identity"]["psnr"],
+                manifest["training"]["steps"],
+                manifest["training"]["seconds"],
+                now(),
+                f"released by guild {state.name}",
+            ),
+        )
+        for example in manifest["examples"]:
+            for part in example["parts"].values():
+                store_work(db, state, part["work"], part["owner"], part["work"][:12], shop.member, guild_log.id)
+        db.executemany(
+            "INSERT OR IGNORE INTO apprentice_works (apprentice, work) VALUES (?, ?)",
+            [(release["apprentice"], w) for w in works],
+        )
+    find(shop, name, release["apprentice"])  # readable as any apprentice of the workshop
