@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 from apprentice.errors import BadInput, Conflict
 from apprentice.guild import membership, releases
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
+from apprentice.guild.peers import Peer
 from apprentice.guild.records import canonical, decode_invite, record_hash, sign
 from apprentice.guild.rotation import rotate_key
 from apprentice.guild.state import Proposal, State, electorate
@@ -263,3 +266,18 @@ def test_a_release_whose_manifest_names_other_works_than_its_record_is_refused(g
     assert len(release["works"]) == 4 and release["manifest_sha256"] == made.manifest_sha256
     with pytest.raises(BadInput, match="does not match its release record"):
         releases.install(guild, release | {"works": release["works"][:3]}, manifest, weights)
+
+
+def test_a_file_whose_bytes_do_not_hash_to_the_log_is_refused(guild):
+    def node(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/challenge"):
+            return httpx.Response(200, json={"nonce": "n1"})
+        assert request.headers["X-Apprentice-Member"] == guild.workshop.member
+        return httpx.Response(200, content=b"not the drawing that was offered")
+
+    peer = Peer(guild.workshop, guild.id, "http://127.0.0.1:9")
+    peer.http = httpx.Client(transport=httpx.MockTransport(node), base_url=peer.address)
+    expected = hashlib.sha256(b"the drawing").hexdigest()
+    with pytest.raises(BadInput, match="do not match the guild's record"):
+        peer.blob(f"/guild/{guild.id}/works/{expected}", expected)
+    peer.close()

@@ -216,6 +216,8 @@ def show(guild_ref: str | None, as_json: bool) -> None:
     view = guild_view(GuildLog(shop, pick_guild(shop, guild_ref)))
     lines = [f"Guild '{view['name']}' ({view['id'][:12]}), joining by {view['charter']['join']}."]
     lines += ["Members: " + ", ".join(m["name"] + (" (forked chain!)" if m["forked"] else "") for m in view["members"])]
+    if view["waiting"]:
+        lines.append("Waiting for the members' vote: " + ", ".join(w["name"] for w in view["waiting"]))
     for p in view["proposals"]:
         what = (
             f"train '{p['task']}' on {p['compute']['member']}'s machine" if p["kind"] == "train" else "admit a newcomer"
