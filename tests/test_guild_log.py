@@ -281,3 +281,12 @@ def test_a_file_whose_bytes_do_not_hash_to_the_log_is_refused(guild):
     with pytest.raises(BadInput, match="do not match the guild's record"):
         peer.blob(f"/guild/{guild.id}/works/{expected}", expected)
     peer.close()
+
+
+def test_a_record_another_process_stored_meanwhile_is_not_stored_twice(guild, tmp_path):
+    join = joined(guild, workshop(tmp_path, "Ben"))
+    stale = GuildLog(guild.workshop, guild.id)
+    assert stale.state.verdict(join).action == "ok"  # folded before the other sync lands the record
+    assert guild.take([join], "one sync").accepted == 1
+    intake = stale.take([join], "another sync")
+    assert (intake.accepted, intake.duplicates) == (0, 1) and stale.state.is_member(join["author"])

@@ -184,11 +184,14 @@ def work(guild_ref: str | None, as_json: bool) -> None:
     """Train every passed proposal that pledged your machine, and release the apprentices to the guild."""
     shop = workshop()
     guild_log = synced(shop, guild_ref)
+    if not releases.pledged(guild_log):
+        emit([], as_json, "No passed proposal waits for your machine.")
+        return
     with training_bar(as_json) as report:
         released = releases.train_pledged(guild_log, report)
     sync(shop, guild_log.id)
     text = "\n".join(f"Released apprentice {r['body']['apprentice']} for '{r['body']['task']}'." for r in released)
-    emit(released, as_json, text or "No passed proposal waits for your machine.")
+    emit(released, as_json, text)
 
 
 @guild.command("rotate-key")

@@ -102,7 +102,8 @@ class GuildLog:
         verdict = self.state.verdict(record)
         if verdict.action != "ok":
             raise Conflict(f"{self.label()} cannot take this {kind} record: {verdict.why}.")
-        self.store(record)
+        if not self.store(record):
+            raise Conflict(f"Another sync of {self.label()} wrote to it at the same moment; run the command again.")
         return record
 
     def forks_of(self, author: str) -> bool:
@@ -111,17 +112,23 @@ class GuildLog:
             is not None
         )
 
-    def store(self, record: dict) -> None:
+    def store(self, record: dict) -> bool:
+        """Keep a judged record; False (and the state read afresh) when another process took its place first."""
         with self.workshop.catalog.write() as db:
-            db.execute(
-                "INSERT INTO guild_records (guild, author, seq, hash, record, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+            cursor = db.execute(
+                "INSERT INTO guild_records (guild, author, seq, hash, record, received_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (self.id, record["author"], record["seq"], record_hash(record), canonical(record).decode(), now()),
             )
-            if record["type"] == "withdraw":
+            if cursor.rowcount and record["type"] == "withdraw":
                 mirror_withdrawal(db, self.workshop, record["body"].get("works", []))
+        if not cursor.rowcount:  # a sync in another process (serve's, say) stored this place meanwhile
+            self._state = None
+            return False
         self.state.add(record)
         if record["type"] == "withdraw":
             forget_copies(self.workshop)
+        return True
 
     # -- receiving --------------------------------------------------------------------------------------------
 
@@ -136,8 +143,10 @@ class GuildLog:
             progress, later = False, []
             for record in waiting:
                 verdict = self.state.verdict(record)
-                if verdict.action == "ok":
-                    self.store(record)
+                if verdict.action == "ok" and not self.store(record):
+                    later.append((record, verdict))  # judged again against the log as it now stands
+                    progress = True
+                elif verdict.action == "ok":
                     if record["author"] == self.workshop.member:
                         self.restore_consent(record)
                     intake.accepted, progress = intake.accepted + 1, True

@@ -93,9 +93,8 @@ def remember_peer(workshop: Workshop, guild: str, address: str) -> None:
 
 def sync(workshop: Workshop, guild: str, only: list[str] | None = None) -> SyncReport:
     """Exchange records with every known peer (or `only` these addresses); unreachable ones are skipped."""
-    report, done = SyncReport(), set()
+    report, done, guild_log = SyncReport(), set(), GuildLog(workshop, guild)
     while True:  # the log may name new addresses as records arrive
-        guild_log = GuildLog(workshop, guild)
         todo = [a for a in (only or known_addresses(guild_log)) if a not in done]
         if not todo:
             return report
@@ -103,7 +102,7 @@ def sync(workshop: Workshop, guild: str, only: list[str] | None = None) -> SyncR
             done.add(address)
             peer = Peer(workshop, guild, address)
             try:
-                exchange(GuildLog(workshop, guild), peer, report)
+                exchange(guild_log, peer, report)
                 report.reached.append(address)
             except (httpx.HTTPError, ValueError, KeyError) as error:
                 report.unreachable[address] = str(error) or type(error).__name__

@@ -120,7 +120,8 @@ def encode_invite(token: dict) -> str:
 
 def decode_invite(text: str) -> dict:
     text = text.strip()
-    problem = BadInput(f"'{text[:40]}…' is not an Apprentice invite; paste the whole line the inviter sent you.")
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    problem = BadInput(f"'{shown}' is not an Apprentice invite; paste the whole line the inviter sent you.")
     if not text.startswith(INVITE_PREFIX):
         raise problem
     payload = text[len(INVITE_PREFIX) :]

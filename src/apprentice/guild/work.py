@@ -99,11 +99,10 @@ def consent_changed(workshop: Workshop, works: list[str] | None = None) -> list[
     propose retraining every release that learned from them. Returns the records written.
 
     Run after every consent change and at every sync, so a change the guild missed is caught up."""
-    written = []
+    written, scope = [], {row["id"]: row["consent"] for row in workshop.catalog.rows("SELECT id, consent FROM works")}
     for guild in guild_ids(workshop):
         guild_log = GuildLog(workshop, guild)
         state, me = guild_log.state, guild_log.state.person.get(workshop.member)
-        scope = {row["id"]: row["consent"] for row in workshop.catalog.rows("SELECT id, consent FROM works")}
         mine = [w for w, owner in state.owners.items() if owner == me and w not in state.withdrawn]
         gone = sorted(w for w in mine if (works is None or w in works) and scope.get(w) != f"guild:{guild}")
         if not gone:
