@@ -20,7 +20,7 @@ from apprentice.guild.peers import Peer
 from apprentice.guild.state import Proposal, State
 from apprentice.guild.work import works_of
 from apprentice.kinds import get_kind
-from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find
+from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find, name_in_catalog
 from apprentice.store.files import write_atomically
 from apprentice.store.workshop import Workshop, now
 from apprentice.train.loop import Budget, Progress, TrainConfig, train
@@ -208,33 +208,10 @@ def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: 
     folder = shop.apprentice_folder(release["apprentice"])
     write_atomically(folder / WEIGHTS, weights)
     write_atomically(folder / MANIFEST, manifest_bytes)
-    best = manifest["metrics"].get("best", {})
     with shop.catalog.write() as db:
-        version = db.execute(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM apprentices WHERE task = ?", (name,)
-        ).fetchone()[0]
-        db.execute(
-            "INSERT INTO apprentices (id, task, version, manifest_sha256, val_psnr, val_ssim, identity_psnr, steps, "
-            "seconds, created_at, because) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                release["apprentice"],
-                name,
-                version,
-                hashlib.sha256(manifest_bytes).hexdigest(),
-                best.get("psnr"),
-                best.get("ssim"),
-                manifest["metrics"]["identity"]["psnr"],
-                manifest["training"]["steps"],
-                manifest["training"]["seconds"],
-                now(),
-                f"released by guild {state.name}",
-            ),
-        )
         for example in manifest["examples"]:
             for part in example["parts"].values():
                 store_work(db, state, part["work"], part["owner"], part["work"][:12], shop.member, guild_log.id)
-        db.executemany(
-            "INSERT OR IGNORE INTO apprentice_works (apprentice, work) VALUES (?, ?)",
-            [(release["apprentice"], w) for w in works],
-        )
+        version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM apprentices WHERE task = ?", (name,))
+        name_in_catalog(db, manifest, hashlib.sha256(manifest_bytes).hexdigest(), name, version.fetchone()[0])
     find(shop, name, release["apprentice"])  # readable as any apprentice of the workshop

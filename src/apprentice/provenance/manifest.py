@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sqlite3
 import sys
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -130,31 +131,42 @@ def publish(
     folder = workshop.apprentice_folder(apprentice_id)
     write_atomically(folder / WEIGHTS, data)
     write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2).encode())
-    best = metrics.get("best", {})
     with workshop.catalog.write() as db:
-        db.execute(
-            "INSERT INTO apprentices (id, task, version, manifest_sha256, val_psnr, val_ssim, identity_psnr, steps, "
-            "seconds, created_at, successor_of, because) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                apprentice_id,
-                task_name,
-                manifest["version"],
-                hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest(),
-                best.get("psnr"),
-                best.get("ssim"),
-                metrics["identity"]["psnr"],
-                meta["step"],
-                meta["seconds"],
-                manifest["created_at"],
-                (lineage or {}).get("successor_of"),
-                (lineage or {}).get("because"),
-            ),
-        )
-        works = {part.work for record in records for part in record.parts.values()}
-        db.executemany(
-            "INSERT INTO apprentice_works (apprentice, work) VALUES (?, ?)", [(apprentice_id, w) for w in works]
-        )
+        name_in_catalog(db, manifest, hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest(), task_name)
     return find(workshop, task_name, apprentice_id)
+
+
+def name_in_catalog(
+    db: sqlite3.Connection, manifest: dict, manifest_sha256: str, task: str, version: int | None = None
+) -> None:
+    """The catalog's row for an apprentice whose files are written, and the works it learned from, from its manifest.
+
+    Used by `publish` and for apprentices a guild released (`task` and `version` as they are in this workshop).
+    """
+    metrics, training, lineage = manifest["metrics"], manifest["training"], manifest.get("lineage") or {}
+    best = metrics.get("best", {})
+    db.execute(
+        "INSERT INTO apprentices (id, task, version, manifest_sha256, val_psnr, val_ssim, identity_psnr, steps, "
+        "seconds, created_at, successor_of, because) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            manifest["id"],
+            task,
+            version or manifest["version"],
+            manifest_sha256,
+            best.get("psnr"),
+            best.get("ssim"),
+            metrics["identity"]["psnr"],
+            training["steps"],
+            training["seconds"],
+            manifest["created_at"],
+            lineage.get("successor_of"),
+            lineage.get("because"),
+        ),
+    )
+    works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
+    db.executemany(
+        "INSERT OR IGNORE INTO apprentice_works (apprentice, work) VALUES (?, ?)", [(manifest["id"], w) for w in works]
+    )
 
 
 def find(workshop: Workshop, task_name: str, apprentice_id: str | None = None) -> Apprentice:
