@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from apprentice.demo_data import cleanup_set
+from apprentice.demo.sketches import cleanup_set
 from apprentice.imports import add_examples
 from apprentice.jobs import apply_files
 from apprentice.kinds import get_kind

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from apprentice.demo_frames import animation_set
+from apprentice.demo.cartoons import animation_set
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.kinds.tiling import transform

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from apprentice.demo_data import cleanup_set
+from apprentice.demo.sketches import cleanup_set
 from apprentice.formats.images import pixels
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from apprentice.demo_data import cleanup_set
+from apprentice.demo.sketches import cleanup_set
 
 from sprites import run
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from apprentice.demo_data import cleanup_set
+from apprentice.demo.sketches import cleanup_set
 from apprentice.formats.images import pixels
 from apprentice.kinds import get_kind
 from apprentice.train.loop import TrainConfig

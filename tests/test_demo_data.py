@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apprentice.contact_sheet import contact_sheet
-from apprentice.demo_data import cleanup_pair, cleanup_set
+from apprentice.demo.contact_sheet import contact_sheet
+from apprentice.demo.sketches import cleanup_pair, cleanup_set
 
 SIZE = (96, 80)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apprentice.demo_frames import RIGS, animation, animation_set
+from apprentice.demo.cartoons import RIGS, animation, animation_set
 
 SIZE = (96, 72)
 FRAMES = 6

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from apprentice.demo import run_demo
-from apprentice.demo_inbetween import run_inbetween_demo
+from apprentice.demo.cleanup import run_demo
+from apprentice.demo.inbetween import run_inbetween_demo
 from apprentice.formats.animation import decode_frames
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind

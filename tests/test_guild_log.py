@@ -15,9 +15,10 @@ from apprentice.guild import membership, releases
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.peers import Peer
-from apprentice.guild.records import canonical, decode_invite, record_hash, sign
+from apprentice.guild.records import decode_invite, record_hash, sign
 from apprentice.guild.rotation import rotate_key
 from apprentice.guild.state import Proposal, State, electorate
+from apprentice.identity import canonical
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.provenance.consent import set_consent

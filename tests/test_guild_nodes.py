@@ -18,9 +18,9 @@ import sys
 import httpx
 import pytest
 
-from apprentice.guild.identity import Identity
 from apprentice.guild.peers import Peer
 from apprentice.guild.records import record_hash, sign
+from apprentice.identity import Identity
 from apprentice.store.workshop import Workshop
 
 from conftest import write_pair_folder

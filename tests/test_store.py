@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from apprentice.errors import Conflict, NotFound
-from apprentice.guild.identity import verify
+from apprentice.identity import verify
 from apprentice.store.blobs import BlobStore, digest
 from apprentice.store.workshop import Workshop
 

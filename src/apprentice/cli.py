@@ -309,8 +309,8 @@ def provenance(files: tuple[Path, ...], as_json: bool) -> None:
 @json_option
 def demo(folder: Path, minutes: float, serve: bool, inbetween: bool, as_json: bool) -> None:
     """Make a small rough-sketch → clean-ink workshop, train on it, apply to new sketches, write a contact sheet."""
-    from apprentice.demo import run_demo
-    from apprentice.demo_inbetween import run_inbetween_demo
+    from apprentice.demo.cleanup import run_demo
+    from apprentice.demo.inbetween import run_inbetween_demo
 
     with training_bar(as_json) as report:
         result = (run_inbetween_demo if inbetween else run_demo)(folder, minutes, report)

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from apprentice.errors import BadInput
+from apprentice.files import write_atomically
 from apprentice.provenance.manifest import find, load_network
-from apprentice.store.files import write_atomically
 from apprentice.store.workshop import Workshop
 
 

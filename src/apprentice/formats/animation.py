@@ -17,8 +17,8 @@ import numpy as np
 from PIL import GifImagePlugin, Image, PngImagePlugin
 
 from apprentice.errors import BadInput
+from apprentice.files import write_atomically
 from apprentice.formats.images import check_size, damaged, decode_image, reading, rgba
-from apprentice.store.files import write_atomically
 
 ANIMATION_SUFFIXES = {".gif", ".png", ".apng", ".webp"}
 MAX_FRAMES = 2000

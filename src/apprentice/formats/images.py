@@ -19,7 +19,7 @@ import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from apprentice.errors import BadInput
-from apprentice.store.files import write_atomically
+from apprentice.files import write_atomically
 
 MAX_PIXELS = 100_000_000  # 10 000 × 10 000: larger pages are refused before decoding
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}

@@ -11,8 +11,9 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from apprentice.errors import Conflict, NotFound
-from apprentice.guild.records import canonical, record_hash, sign
+from apprentice.guild.records import record_hash, sign
 from apprentice.guild.state import State
+from apprentice.identity import canonical
 from apprentice.provenance import consent
 from apprentice.store.workshop import Workshop, now
 

@@ -12,8 +12,9 @@ import httpx
 from apprentice.errors import BadInput, Conflict
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import Peer, SyncReport, remember_peer, sync
-from apprentice.guild.records import decode_invite, encode_invite, record_hash, sign, sign_token
+from apprentice.guild.records import decode_invite, encode_invite, record_hash, sign
 from apprentice.guild.state import electorate
+from apprentice.identity import signed
 from apprentice.store.workshop import Workshop, now
 
 JOIN_RULES = ("invite", "vote")
@@ -56,7 +57,7 @@ def invite(guild_log: GuildLog) -> str:
     else:
         guild_log.append("invite", {"nonce": nonce})
     facts = {"guild": guild_log.id, "nonce": nonce, "address": address, "name": state.name}
-    return encode_invite(sign_token(guild_log.workshop.identity, facts))
+    return encode_invite(signed(guild_log.workshop.identity, facts))
 
 
 def join(workshop: Workshop, invite_text: str, address: str) -> tuple[GuildLog, SyncReport]:

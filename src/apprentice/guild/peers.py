@@ -13,7 +13,8 @@ import httpx
 
 from apprentice.errors import BadInput
 from apprentice.guild.log import GuildLog, Intake
-from apprentice.guild.records import canonical, record_hash
+from apprentice.guild.records import record_hash
+from apprentice.identity import canonical
 from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")

@@ -10,7 +10,7 @@ import hashlib
 import json
 
 from apprentice.errors import BadInput
-from apprentice.guild.identity import Identity, verify
+from apprentice.identity import Identity, canonical, signed_by_its_signer, verify
 from apprentice.store.workshop import now
 
 FIELDS = ("guild", "author", "seq", "prev", "type", "body", "at")
@@ -38,11 +38,6 @@ SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {  # the fields each typ
 }
 TYPES = tuple(SHAPES)
 TRAIN = {"task": str, "task_kind": str, "contributors": list, "compute": dict}
-
-
-def canonical(value: object) -> bytes:
-    """The one byte string every node computes for the same JSON value."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def record_hash(record: dict) -> str:
@@ -97,19 +92,6 @@ def body_problem(kind: str, body: dict) -> str:
     return ""
 
 
-def sign_token(identity: Identity, facts: dict) -> dict:
-    """`facts` signed by `identity`: an invite or a blob request's proof."""
-    facts = facts | {"by": identity.public_key}
-    return facts | {"sig": identity.sign(canonical(facts))}
-
-
-def token_signed(token: object) -> bool:
-    if not isinstance(token, dict) or "sig" not in token or "by" not in token:
-        return False
-    facts = {key: value for key, value in token.items() if key != "sig"}
-    return verify(str(token["by"]), canonical(facts), str(token["sig"]))
-
-
 INVITE_PREFIX = "apprentice-invite:"
 
 
@@ -129,6 +111,6 @@ def decode_invite(text: str) -> dict:
         token = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except ValueError:
         raise problem from None
-    if not token_signed(token) or not {"guild", "nonce", "address"} <= set(token):
+    if not signed_by_its_signer(token) or not {"guild", "nonce", "address"} <= set(token):
         raise problem
     return token

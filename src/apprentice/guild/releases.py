@@ -15,13 +15,13 @@ from collections.abc import Callable
 import httpx
 
 from apprentice.errors import BadInput, Conflict, NotFound
+from apprentice.files import write_atomically
 from apprentice.guild.log import GuildLog
 from apprentice.guild.peers import Peer
 from apprentice.guild.state import Proposal, State
 from apprentice.guild.work import works_of
 from apprentice.kinds import get_kind
 from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find, name_in_catalog
-from apprentice.store.files import write_atomically
 from apprentice.store.workshop import Workshop, now
 from apprentice.train.loop import Budget, Progress, TrainConfig, train
 

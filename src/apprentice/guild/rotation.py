@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 
-from apprentice.guild.identity import Identity
+from apprentice.files import write_atomically
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.records import record_hash, sign
-from apprentice.store.files import write_atomically
+from apprentice.identity import Identity
 from apprentice.store.workshop import Workshop, now
 
 NEXT = "identity.next.key"

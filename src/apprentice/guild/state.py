@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from apprentice.guild.records import record_hash, token_signed, well_formed
+from apprentice.guild.records import record_hash, well_formed
+from apprentice.identity import signed_by_its_signer
 
 VOTES = ("yes", "no")
 # what decides who is in (with admission proposals): what `members_at` replays
@@ -123,7 +124,7 @@ class State:
 
     def join_allowed(self, record: dict) -> Verdict:
         invite = record["body"].get("invite")
-        valid = token_signed(invite) and invite.get("guild") == self.id and isinstance(invite.get("nonce"), str)
+        valid = signed_by_its_signer(invite) and invite.get("guild") == self.id and isinstance(invite.get("nonce"), str)
         if record["seq"] != 1 or not valid:
             return Verdict("reject", "its invite is not a valid invite to this guild")
         if invite["nonce"] in self.invites:

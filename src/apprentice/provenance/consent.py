@@ -7,14 +7,13 @@ apprentices) and `withdrawn` (nothing). Training reads consent from the catalog,
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from apprentice.errors import BadInput, Conflict, NotFound
-from apprentice.guild.identity import verify
+from apprentice.identity import canonical, verify
 from apprentice.store.workshop import Workshop, now
 
 SCOPE = re.compile(r"^(own|withdrawn|guild:[A-Za-z0-9_-]{1,64})$")
@@ -32,8 +31,7 @@ class ConsentChange:
 
     def message(self) -> bytes:
         """The canonical JSON the owner signs."""
-        facts = {"work": self.work, "scope": self.scope, "member": self.member, "at": self.at}
-        return json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()
+        return canonical({"work": self.work, "scope": self.scope, "member": self.member, "at": self.at})
 
     def verified(self) -> bool:
         return verify(self.member, self.message(), self.signature)

@@ -14,7 +14,7 @@ from PIL import Image
 from apprentice import __version__
 from apprentice.formats import animation
 from apprentice.formats.images import decode_image, encode_image, frames_digest, pixel_digest, read_metadata
-from apprentice.guild.identity import verify
+from apprentice.identity import canonical, verify
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
 
@@ -22,8 +22,20 @@ PREFIX = "apprentice:"
 SIGNED = ("id", "manifest-sha256", "task", "learned-from", "pixels-sha256", "signer")
 
 
-def canonical(fields: dict[str, str]) -> bytes:
-    return json.dumps({k: fields.get(PREFIX + k, "") for k in SIGNED}, sort_keys=True).encode()
+def signed_facts(fields: dict[str, str]) -> dict[str, str]:
+    """The credential fields the signature covers, without their prefix."""
+    return {k: fields.get(PREFIX + k, "") for k in SIGNED}
+
+
+def signature_valid(fields: dict[str, str]) -> bool:
+    """Whether the signer's signature covers these fields (files from before one canonical form: its spaced JSON)."""
+    facts, signer, signature = (
+        signed_facts(fields),
+        fields.get(PREFIX + "signer", ""),
+        fields.get(PREFIX + "signature", ""),
+    )
+    first_round = json.dumps(facts, sort_keys=True).encode()
+    return verify(signer, canonical(facts), signature) or verify(signer, first_round, signature)
 
 
 def credentials(
@@ -49,7 +61,7 @@ def credentials(
         PREFIX + "signer": workshop.member,
     }
     return fields | {
-        PREFIX + "signature": workshop.identity.sign(canonical(fields)),
+        PREFIX + "signature": workshop.identity.sign(canonical(signed_facts(fields))),
         "Software": f"Apprentice {__version__}",
     }
 
@@ -67,7 +79,7 @@ def check(workshop: Workshop, path: Path) -> dict:
         "file": str(path),
         "credentials": True,
         "claims": claims,
-        "signature_valid": verify(claims.get("signer", ""), canonical(fields), claims.get("signature", "")),
+        "signature_valid": signature_valid(fields),
         "pixels_match": pixels_of(path, moving) == claims.get("pixels-sha256"),
         "apprentice_known": row is not None,
         "manifest_matches": row is not None and manifest_matches(workshop, claims, row["manifest_sha256"]),

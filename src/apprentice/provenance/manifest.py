@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load, save
 
 from apprentice.errors import BadInput, NotFound
+from apprentice.files import write_atomically
 from apprentice.kinds import get_kind
-from apprentice.store.files import write_atomically
 from apprentice.store.workshop import Workshop, now
 from apprentice.train.examples import ExampleRecord
 

@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 
 from apprentice.errors import NotFound
-from apprentice.store.files import write_atomically
+from apprentice.files import write_atomically
 
 
 def digest(data: bytes) -> str:

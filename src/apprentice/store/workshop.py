@@ -15,7 +15,7 @@ from pathlib import Path
 import platformdirs
 
 from apprentice.errors import BadInput, Conflict, NotFound
-from apprentice.guild.identity import Identity
+from apprentice.identity import Identity
 from apprentice.store.blobs import BlobStore
 from apprentice.store.catalog import Catalog
 

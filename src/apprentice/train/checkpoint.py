@@ -14,7 +14,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from apprentice.store.files import write_atomically
+from apprentice.files import write_atomically
 
 FILE = "checkpoint.safetensors"
 

@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from apprentice.guild.identity import verify
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import proof_message
+from apprentice.identity import verify
 from apprentice.provenance.manifest import MANIFEST, WEIGHTS
 from apprentice.web.api import Shop
 

@@ -1,10 +1,12 @@
-"""A member's identity: an Ed25519 key pair made once at `init`, kept in the workshop folder.
+"""A member's identity: an Ed25519 key pair made at `init`, and the one canonical JSON form everything signs.
 
-The public key (hex) is the member's id in the catalog; the private key signs their records.
+The public key (hex) is the member's id in the catalog; the private key signs consent changes, credentials
+and guild records, always over `canonical(...)` bytes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from apprentice.errors import BadInput
-from apprentice.store.files import write_atomically
+from apprentice.files import write_atomically
 
 
 class Identity:
@@ -48,6 +50,25 @@ class Identity:
 
     def sign(self, message: bytes) -> str:
         return self.private_key.sign(message).hex()
+
+
+def canonical(value: object) -> bytes:
+    """The one byte string every node computes for the same JSON value: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signed(identity: Identity, facts: dict) -> dict:
+    """`facts` with `by` (the signer's key) and `sig` (their signature of the rest, canonical) added."""
+    facts = facts | {"by": identity.public_key}
+    return facts | {"sig": identity.sign(canonical(facts))}
+
+
+def signed_by_its_signer(token: object) -> bool:
+    """Whether a `signed` dict's signature is its own `by` key's: it says who signed, not whether to trust them."""
+    if not isinstance(token, dict) or "sig" not in token or "by" not in token:
+        return False
+    facts = {key: value for key, value in token.items() if key != "sig"}
+    return verify(str(token["by"]), canonical(facts), str(token["sig"]))
 
 
 def verify(public_key: str, message: bytes, signature: str) -> bool:

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from apprentice.contact_sheet import contact_sheet
-from apprentice.demo_data import cleanup_set
+from apprentice.demo.contact_sheet import contact_sheet
+from apprentice.demo.sketches import cleanup_set
 from apprentice.formats.images import pixels
 from apprentice.imports import add_examples
 from apprentice.jobs import apply_files
