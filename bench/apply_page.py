@@ -21,6 +21,9 @@ from apprentice.jobs import apply_files
 from apprentice.kinds import get_kind
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, train
+from apprentice.train.process import ready_for_training
+
+ready_for_training()  # as the CLI does for a process that trains
 
 
 def peak_rss_mib() -> float:

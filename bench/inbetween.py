@@ -25,10 +25,13 @@ from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import load_network
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, train
+from apprentice.train.process import ready_for_training
 
 from inbetween_baselines import crossfade, flow_warp, line_chamfer, psnr_ssim
 from paired import parse
 from sprites import LICENCE_NOTE, supertux_sequences
+
+ready_for_training()  # as the CLI does for a process that trains
 
 Sequences = dict[str, list[np.ndarray]]
 Triplet = tuple[np.ndarray, np.ndarray, np.ndarray]

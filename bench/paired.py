@@ -25,6 +25,9 @@ from apprentice.provenance.manifest import load_network
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.metrics import image_scores
+from apprentice.train.process import ready_for_training
+
+ready_for_training()  # as the CLI does for a process that trains
 
 
 def unseen_scores(net: torch.nn.Module, pairs: list[tuple[Image.Image, Image.Image]]) -> dict[str, float]:

@@ -26,7 +26,10 @@ TRAIN = """
 import sys, time
 from pathlib import Path
 from apprentice.store.workshop import Workshop
+from apprentice.train.process import ready_for_training
 from apprentice.train.loop import Budget, train
+
+ready_for_training()  # as the CLI does for a process that trains
 started = time.perf_counter()
 made = train(Workshop.open(Path(sys.argv[1])), "cleanup", Budget(steps=int(sys.argv[2])))
 print(made.manifest["metrics"]["validation"])

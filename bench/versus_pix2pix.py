@@ -29,10 +29,13 @@ from apprentice.store.workshop import Workshop
 from apprentice.train.checkpoint import load_checkpoint
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.metrics import image_scores
+from apprentice.train.process import ready_for_training
 
 from paired import parse, unseen_scores
 from paired_tasks import FONT_NOTE, TASKS, Identity, Pair, morphological_baseline, task_pairs
 from pix2pix import ADAPTATIONS, Pix2Pix, apply_pix2pix
+
+ready_for_training()  # as the CLI does for a process that trains
 
 # glyphs: mirrored only; turned text would teach thick horizontals, and bold thickens the upright stems
 AUGMENT = {"cleanup": "mirror+rotate", "flats": "mirror", "glyphs": "mirror"}

@@ -10,6 +10,9 @@ from PIL import Image, ImageDraw
 
 from apprentice.kinds import get_kind
 from apprentice.store.workshop import Workshop
+from apprentice.train.process import ready_for_training
+
+ready_for_training()  # the tests train on this thread, as the CLI's process does
 
 
 def drawing_pair(seed: int, size: tuple[int, int] = (48, 40)) -> tuple[Image.Image, Image.Image]:

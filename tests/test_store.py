@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import stat
+import threading
 
 import pytest
+import torch
 
 from apprentice.errors import Conflict, NotFound
 from apprentice.identity import verify
+from apprentice.provenance.manifest import Trained, publish
 from apprentice.store.blobs import BlobStore, digest
 from apprentice.store.workshop import Workshop
 
@@ -58,3 +61,58 @@ def test_a_task_name_that_could_escape_its_folder_is_refused(shop, name):
 
     with pytest.raises(BadInput, match="cannot name a task"):
         shop.new_task(name, "paired", {})
+
+
+def publish_at_once(home, makers: int) -> list:
+    """`makers` workshops on one folder publish different weights for one task at the same moment."""
+    barrier, made, failures = threading.Barrier(makers), [], []
+
+    def publish_one(number: int) -> None:
+        shop = Workshop.open(home)
+        trained = Trained("ink", {"w": torch.full((2,), float(number))}, [], [], {}, 1, 1.0, METRICS, False, "")
+        barrier.wait()
+        try:
+            made.append(publish(shop, trained))
+        except Exception as error:  # noqa: BLE001 - what escapes is the finding
+            failures.append(error)
+        finally:
+            shop.close()
+
+    threads = [threading.Thread(target=publish_one, args=(n,)) for n in range(makers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    return made
+
+
+METRICS = {"validation": "", "best": {"psnr": 20.0, "ssim": 0.5}, "identity": {"psnr": 10.0, "ssim": 0.1}}
+
+
+def test_runs_publishing_one_task_at_once_take_one_version_each(shop, small_task):
+    made = publish_at_once(shop.root, 4)
+    assert sorted(a.version for a in made) == [1, 2, 3, 4]
+    assert sorted(a.manifest["version"] for a in made) == [1, 2, 3, 4], "the manifest says the catalog's number"
+
+
+def test_two_makers_of_one_task_name_get_one_task_and_one_sentence(shop):
+    outcomes, barrier = [], threading.Barrier(2)
+
+    def make() -> None:
+        other = Workshop.open(shop.root)
+        barrier.wait()
+        try:
+            other.new_task("ink", "paired", {})
+            outcomes.append("made")
+        except Conflict as error:
+            outcomes.append(str(error))
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=make) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["A task named 'ink' already exists; pick another name or use it as it is.", "made"]

@@ -19,20 +19,18 @@ from rich.table import Table
 from apprentice.cli_guild import guild
 from apprentice.errors import ApprenticeError
 from apprentice.formats.layered import is_layered
-from apprentice.guild.log import guild_ids
-from apprentice.guild.peers import sync
-from apprentice.guild.work import consent_changed
+from apprentice.guild.actions import change_consent
 from apprentice.imports import add_examples
 from apprentice.inbetweens import apply_between
 from apprentice.jobs import apply_files
 from apprentice.kinds import get_kind
 from apprentice.kinds.paired import AUGMENTATIONS
-from apprentice.provenance.consent import set_consent
 from apprentice.provenance.credentials import check as check_credentials
 from apprentice.store.workshop import Workshop, default_home
 from apprentice.terminal import console, emit, json_option, training_bar, workshop
 from apprentice.train.loop import Budget, TrainConfig
 from apprentice.train.loop import train as train_task
+from apprentice.train.process import ready_for_training
 from apprentice.train.retrain import retrain as retrain_task
 from apprentice.views import example_parts, newest_manifest, summary
 
@@ -51,6 +49,7 @@ class Group(click.Group):
 @click.version_option(package_name="apprentice")
 def main() -> None:
     """Train apprentices on your own before/after work, and let them do the repetitive steps."""
+    ready_for_training()  # once, at the edge: any command may train (train, retrain, demo, guild work)
 
 
 @main.command()
@@ -259,20 +258,14 @@ def show(name: str, as_json: bool) -> None:
 @json_option
 def consent(works: tuple[str, ...], scope: str, as_json: bool) -> None:
     """Change what your WORKS (files you added, or work ids) may be used for; every change is signed and kept."""
-    shop = workshop()
-    for guild_id in guild_ids(shop):
-        sync(shop, guild_id)  # catch up before signing anything the guilds will hear of
-    changes = set_consent(shop, list(works), scope)
-    text = f"{len(changes)} work(s) now '{scope}'."
+    done = change_consent(workshop(), list(works), scope)
+    text = f"{len(done.changes)} work(s) now '{scope}'."
     if scope == "withdrawn":
         text += " Runs started from now on leave them out; tainted apprentices show in `apprentice list`."
-    guild_records = consent_changed(shop, [change.work for change in changes])
-    for guild_id in {record["guild"] for record in guild_records}:
-        sync(shop, guild_id)  # the guild learns now, not at the next sync
-    if guild_records:
-        retrains = sum(record["type"] == "proposal" for record in guild_records)
+    if done.guild_records:
+        retrains = done.retrain_proposals
         text += f" Your guild was told; {retrains} retrain proposal(s) opened." if retrains else " Your guild was told."
-    emit([change.to_dict() for change in changes], as_json, text)
+    emit([change.to_dict() for change in done.changes], as_json, text)
 
 
 @main.command()

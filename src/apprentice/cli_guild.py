@@ -1,21 +1,16 @@
 """The `apprentice guild` verbs: found, invite, join, offer, propose, vote, sync, do the pledged work, show.
 
-Every verb that writes to the log first syncs with the peers it can reach, so a node restored from a backup
-catches up with its own chain before it signs anything new; afterwards it pushes what it wrote.
+Each parses its arguments, calls one function of `apprentice.guild.actions` (or membership/views), and formats.
 """
 
 from __future__ import annotations
 
 import click
 
-from apprentice.guild import membership, releases
-from apprentice.guild import work as guild_work
-from apprentice.guild.log import GuildLog, guild_ids, pick_guild
-from apprentice.guild.peers import SyncReport, sync
-from apprentice.guild.records import record_hash
-from apprentice.guild.rotation import rotate_key
+from apprentice.guild import actions, membership
+from apprentice.guild.log import GuildLog, pick_guild
+from apprentice.guild.peers import SyncReport
 from apprentice.guild.views import guild_view
-from apprentice.store.workshop import Workshop
 from apprentice.terminal import emit, json_option, training_bar, workshop
 
 guild_option = click.option(
@@ -33,13 +28,6 @@ address_option = click.option(
 @click.group()
 def guild() -> None:
     """Guilds: pool consented work with other artists and decide together what is trained."""
-
-
-def synced(shop: Workshop, guild_ref: str | None) -> GuildLog:
-    """The guild's log after a sync with every peer that answers (unreachable ones are skipped)."""
-    guild_id = pick_guild(shop, guild_ref)
-    sync(shop, guild_id)
-    return GuildLog(shop, guild_id)
 
 
 def sync_line(report: SyncReport) -> str:
@@ -80,11 +68,7 @@ def create(name: str, address: str, join: str, quorum: float, threshold: float, 
 @guild_option
 def invite(guild_ref: str | None) -> None:
     """Print an invite line to send to a new member."""
-    shop = workshop()
-    guild_log = synced(shop, guild_ref)
-    text = membership.invite(guild_log)
-    sync(shop, guild_log.id)
-    click.echo(text)
+    click.echo(actions.invite(workshop(), guild_ref))
 
 
 @guild.command("join")
@@ -104,10 +88,7 @@ def join(invite_line: str, address: str, as_json: bool) -> None:
 @guild_option
 def announce(address: str, guild_ref: str | None) -> None:
     """Tell the guild your node now answers at ADDRESS."""
-    shop = workshop()
-    guild_log = synced(shop, guild_ref)
-    guild_log.append("address", {"address": address.rstrip("/")})
-    sync(shop, guild_log.id)
+    guild_log = actions.announce(workshop(), guild_ref, address)
     click.echo(f"Guild '{guild_log.state.name}' now reaches you at {address}.")
 
 
@@ -117,10 +98,7 @@ def announce(address: str, guild_ref: str | None) -> None:
 @json_option
 def offer(task: str, guild_ref: str | None, as_json: bool) -> None:
     """Consent to the guild training on your examples of TASK (withdraw any time with `apprentice consent`)."""
-    shop = workshop()
-    guild_log = synced(shop, guild_ref)
-    record = guild_work.offer(guild_log, task)
-    sync(shop, guild_log.id)
+    guild_log, record = actions.offer(workshop(), guild_ref, task)
     count = len(record["body"]["examples"])
     emit(record, as_json, f"Offered {count} example(s) of '{task}' to guild '{guild_log.state.name}'.")
 
@@ -138,12 +116,8 @@ def propose(
     task: str, contributors: tuple[str, ...], compute: str | None, minutes: float, guild_ref: str | None, as_json: bool
 ) -> None:
     """Propose training a shared apprentice for TASK from the members' offered examples."""
-    shop = workshop()
-    guild_log = synced(shop, guild_ref)
-    record = guild_work.propose(guild_log, task, list(contributors), compute, minutes)
-    sync(shop, guild_log.id)
-    proposal = guild_log.state.proposals[record_hash(record)]
-    short, outcome = proposal.hash[:12], guild_log.state.outcome(proposal)
+    record, proposal, outcome = actions.propose(workshop(), guild_ref, task, list(contributors), compute, minutes)
+    short = proposal.hash[:12]
     text = f"Proposal {short} is {outcome}; members vote with `apprentice guild vote {short} yes` (or no)."
     emit(record, as_json, text)
 
@@ -154,12 +128,8 @@ def propose(
 @guild_option
 def vote(proposal: str, choice: str, guild_ref: str | None) -> None:
     """Vote yes or no on PROPOSAL (its id, or the first 6+ characters of it)."""
-    shop = workshop()
-    guild_log = synced(shop, guild_ref)
-    record = guild_work.vote(guild_log, proposal, choice)
-    sync(shop, guild_log.id)
-    target = guild_log.state.proposals[record["body"]["proposal"]]
-    click.echo(f"Voted {choice} on {target.hash[:12]}: it is {guild_log.state.outcome(target)}.")
+    target, outcome = actions.vote(workshop(), guild_ref, proposal, choice)
+    click.echo(f"Voted {choice} on {target.hash[:12]}: it is {outcome}.")
 
 
 @guild.command("sync")
@@ -168,13 +138,9 @@ def vote(proposal: str, choice: str, guild_ref: str | None) -> None:
 def sync_command(guild_ref: str | None, as_json: bool) -> None:
     """Exchange the guild's log with every member's node that answers, and fetch new shared apprentices."""
     shop = workshop()
-    guild_id = pick_guild(shop, guild_ref)
-    report = sync(shop, guild_id)
-    if guild_work.consent_changed(shop):  # a consent change the guild has not heard of yet
-        report = sync(shop, guild_id)
-    fetched = releases.fetch_releases(GuildLog(shop, guild_id))
-    text = sync_line(report) + (f" Fetched {len(fetched)} shared apprentice(s)." if fetched else "")
-    emit(report.to_dict() | {"fetched": fetched}, as_json, text)
+    done = actions.catch_up(shop, pick_guild(shop, guild_ref))
+    text = sync_line(done.report) + (f" Fetched {len(done.fetched)} shared apprentice(s)." if done.fetched else "")
+    emit(done.to_dict(), as_json, text)
 
 
 @guild.command("work")
@@ -182,32 +148,18 @@ def sync_command(guild_ref: str | None, as_json: bool) -> None:
 @json_option
 def work(guild_ref: str | None, as_json: bool) -> None:
     """Train every passed proposal that pledged your machine, and release the apprentices to the guild."""
-    shop = workshop()
-    guild_log = synced(shop, guild_ref)
-    if not releases.pledged(guild_log):
-        emit([], as_json, "No passed proposal waits for your machine.")
-        return
     with training_bar(as_json) as report:
-        released = releases.train_pledged(guild_log, report)
-    sync(shop, guild_log.id)
+        released = actions.train_pledged(workshop(), guild_ref, report)
     text = "\n".join(f"Released apprentice {r['body']['apprentice']} for '{r['body']['task']}'." for r in released)
-    emit(released, as_json, text)
+    emit(released, as_json, text or "No passed proposal waits for your machine.")
 
 
 @guild.command("rotate-key")
 def rotate() -> None:
     """Replace your key (a lost or exposed laptop): the old key certifies the new one in every guild."""
     shop = workshop()
-    guilds = guild_ids(shop)
-    for guild_id in guilds:
-        sync(shop, guild_id)  # catch up with your own chain before the old key signs its last record
-    old = shop.member
-    new = rotate_key(shop)
-    for guild_id in guilds:
-        sync(shop, guild_id)
-    click.echo(
-        f"Your key is now {new[:12]} (was {old[:12]}, kept retired in {shop.root}); {len(guilds)} guild(s) told."
-    )
+    old, new, told = actions.rotate(shop)
+    click.echo(f"Your key is now {new[:12]} (was {old[:12]}, kept retired in {shop.root}); {told} guild(s) told.")
 
 
 @guild.command("show")

@@ -12,16 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from apprentice.errors import BadInput, NotFound
-from apprentice.formats import animation, layered
-from apprentice.formats.images import decode_image
 from apprentice.formats.pairs import Source
+from apprentice.formats.parts import decode_part
 from apprentice.kinds import FoundExample, get_kind
 from apprentice.provenance import consent
 from apprentice.provenance.signals import training_reservations
-from apprentice.store.workshop import Workshop, now
+from apprentice.store import examples, works
+from apprentice.store.examples import NewExample
+from apprentice.store.workshop import Workshop
 
 
 @dataclass(frozen=True)
@@ -42,15 +41,6 @@ class LoadedExample:
     data: dict[str, bytes]  # role → file bytes
     size: tuple[int, int]
     reservations: dict[str, str]  # role → the do-not-train signal its owner overrode with --mine
-
-
-def decode_part(data: bytes, name: str, layer: str) -> Image.Image:
-    """The pixels of one part from its file's bytes: a flat image, a layer, or a frame (its number) of an animation."""
-    if layer and layered.is_layered(Path(name)):
-        return layered.decode_layer(data, name, layer)
-    if layer:
-        return animation.decode_frame(data, name, int(layer))
-    return decode_image(data, name)
 
 
 def load(found: FoundExample, check: Callable, mine: bool) -> LoadedExample:
@@ -98,45 +88,30 @@ def add_examples(workshop: Workshop, task_name: str, paths: list[Path], options:
             parts = {role: (keys[id(item)][role], item.found.parts[role].part) for role in kind.roles}
             for role, (work, _) in parts.items():
                 new_works += store_work(db, workshop, work, item, role)
-            if store_example(db, task.name, item, parts):
+            if examples.add_example(db, task.name, new_example(item, parts)):
                 added.append(item.found.name)
             else:
                 present.append(item.found.name)
     return ImportReport(added, present, new_works)
 
 
+def new_example(item: LoadedExample, parts: dict[str, tuple[str, str]]) -> NewExample:
+    found = item.found
+    return NewExample(found.name, fingerprint(parts), *item.size, parts, found.sequence, found.position)
+
+
 def store_work(db: sqlite3.Connection, workshop: Workshop, work: str, item: LoadedExample, role: str) -> int:
     """Store a work once, owned by the importing member, with its first (signed) consent: own."""
-    cursor = db.execute(
-        "INSERT INTO works (id, owner, name, size, added_at, reservation) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO NOTHING",
-        (work, workshop.member, item.found.parts[role].path.name, len(item.data[role]), now(), item.reservations[role]),
-    )
-    if cursor.rowcount:
-        consent.record(db, workshop, work, "own")
-    return cursor.rowcount
-
-
-def store_example(db: sqlite3.Connection, task: str, item: LoadedExample, parts: dict[str, tuple[str, str]]) -> bool:
-    cursor = db.execute(
-        "INSERT INTO examples (task, name, fingerprint, width, height, added_at, sequence, position) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, fingerprint) DO NOTHING",
-        (task, item.found.name, fingerprint(parts), *item.size, now(), item.found.sequence, item.found.position),
-    )
-    if cursor.rowcount == 0:
-        return False
-    for role, (work, layer) in parts.items():
-        db.execute(
-            "INSERT INTO example_parts (example, role, work, layer) VALUES (?, ?, ?, ?)",
-            (cursor.lastrowid, role, work, layer),
-        )
-    return True
+    name, size = item.found.parts[role].path.name, len(item.data[role])
+    if not works.add_work(db, work, workshop.member, name, size, item.reservations[role]):
+        return 0
+    consent.record(db, workshop, work, consent.OWN)
+    return 1
 
 
 def remove_example(workshop: Workshop, task_name: str, example_id: int) -> None:
     """Take one example out of a task (its works stay stored: other examples or apprentices may name them)."""
     workshop.task(task_name)
     with workshop.catalog.write() as db:
-        cursor = db.execute("DELETE FROM examples WHERE id = ? AND task = ?", (example_id, task_name))
-        if cursor.rowcount == 0:
+        if not examples.remove_example(db, task_name, example_id):
             raise NotFound(f"The task '{task_name}' has no example {example_id}; reload the list of examples.")

@@ -19,7 +19,8 @@ from apprentice.formats.pairs import Source, is_image
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice, find, load_network
-from apprentice.store.workshop import Workshop, now
+from apprentice.store.apprentices import add_job
+from apprentice.store.workshop import Workshop
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,5 @@ def apply_files(
 
 def record_job(workshop: Workshop, apprentice: Apprentice, source: Source, target: Path) -> JobResult:
     with workshop.catalog.write() as db:
-        db.execute(
-            "INSERT INTO jobs (apprentice, input, output, created_at) VALUES (?, ?, ?, ?)",
-            (apprentice.id, str(source), str(target), now()),
-        )
+        add_job(db, apprentice.id, str(source), str(target))
     return JobResult(str(source), str(target), apprentice.id)

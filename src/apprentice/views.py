@@ -7,30 +7,33 @@ from __future__ import annotations
 
 from apprentice.errors import NotFound
 from apprentice.provenance.manifest import apprentices, find
+from apprentice.store.apprentices import apprentice_row
+from apprentice.store.examples import example_count, example_records
+from apprentice.store.works import work_name as work_name_in
 from apprentice.store.workshop import Workshop
 
 
 def summary(shop: Workshop, name: str) -> dict:
     """A task with its settings, its number of examples and its apprentices (newest first, with taint)."""
     task = shop.task(name)
-    count = shop.catalog.row("SELECT COUNT(*) AS n FROM examples WHERE task = ?", (name,))["n"]
     return {
         "name": name,
         "kind": task.kind,
         "config": task.config,
-        "examples": count,
+        "examples": example_count(shop.catalog, name),
         "apprentices": apprentices(shop, name),
     }
 
 
 def example_parts(shop: Workshop, name: str) -> list[dict]:
     """One row per part of every example of the task: the example, its role, work, layer and consent."""
-    rows = shop.catalog.rows(
-        "SELECT e.id, e.name, e.width, e.height, p.role, p.work, p.layer, w.name AS file, w.consent FROM examples e "
-        "JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work WHERE e.task = ? ORDER BY e.id, p.role",
-        (name,),
-    )
-    return [dict(row) for row in rows]
+    facts = ("id", "name", "width", "height")
+    return [
+        {key: getattr(record, key) for key in facts}
+        | {"role": role, "work": part.work, "layer": part.layer, "file": part.name, "consent": part.consent}
+        for record in example_records(shop.catalog, name)
+        for role, part in sorted(record.parts.items())
+    ]
 
 
 def examples(shop: Workshop, name: str) -> list[dict]:
@@ -46,8 +49,7 @@ def examples(shop: Workshop, name: str) -> list[dict]:
 
 def newest_manifest(shop: Workshop, name: str) -> dict | None:
     """The manifest of the task's newest apprentice, or None before the first training."""
-    has_one = shop.catalog.row("SELECT 1 FROM apprentices WHERE task = ?", (name,))
-    return find(shop, name).manifest if has_one else None
+    return find(shop, name).manifest if apprentice_row(shop.catalog, name) else None
 
 
 def apprentice_cards(shop: Workshop, name: str) -> list[dict]:
@@ -57,7 +59,7 @@ def apprentice_cards(shop: Workshop, name: str) -> list[dict]:
 
 def work_name(shop: Workshop, work_id: str) -> str:
     """The file name a work was first added under (it picks the decoder), or NotFound."""
-    row = shop.catalog.row("SELECT name FROM works WHERE id = ?", (work_id,))
-    if row is None:
+    name = work_name_in(shop.catalog, work_id)
+    if name is None:
         raise NotFound(f"This workshop holds no work {work_id[:12]}; reload the page to see what it holds.")
-    return row["name"]
+    return name

@@ -5,9 +5,7 @@ Each accepted record lands in its own transaction, so a node killed mid-sync kee
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 
 from apprentice.errors import Conflict, NotFound
@@ -15,7 +13,8 @@ from apprentice.guild.records import record_hash, sign
 from apprentice.guild.state import State
 from apprentice.identity import canonical
 from apprentice.provenance import consent
-from apprentice.store.workshop import Workshop, now
+from apprentice.store import guilds
+from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")
 
@@ -31,12 +30,12 @@ class Intake:
 
 
 def guild_ids(workshop: Workshop) -> list[str]:
-    return [row["id"] for row in workshop.catalog.rows("SELECT id FROM guilds ORDER BY joined_at, id")]
+    return [row["id"] for row in guilds.guild_rows(workshop.catalog)]
 
 
 def pick_guild(workshop: Workshop, reference: str | None) -> str:
     """The guild a command means: by id, id prefix or name; or the only guild this workshop belongs to."""
-    rows = workshop.catalog.rows("SELECT id, name FROM guilds ORDER BY joined_at")
+    rows = guilds.guild_rows(workshop.catalog)
     if reference:
         rows = [r for r in rows if r["id"].startswith(reference.lower()) or r["name"] == reference]
     if len(rows) == 1:
@@ -58,10 +57,8 @@ class GuildLog:
     def state(self) -> State:
         if self._state is None:
             state = State(self.id)
-            for row in self.workshop.catalog.rows(
-                "SELECT record FROM guild_records WHERE guild = ? ORDER BY rowid", (self.id,)
-            ):
-                state.add(json.loads(row["record"]))
+            for record in guilds.log_records(self.workshop.catalog, self.id):
+                state.add(record)
             self._state = state
         return self._state
 
@@ -69,24 +66,16 @@ class GuildLog:
         return f"guild {self.state.name}"
 
     def records_after(self, author: str, seq: int, limit: int = 500) -> list[dict]:
-        rows = self.workshop.catalog.rows(
-            "SELECT record FROM guild_records WHERE guild = ? AND author = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (self.id, author, seq, limit),
-        )
-        return [json.loads(row["record"]) for row in rows]
+        return guilds.records_after(self.workshop.catalog, self.id, author, seq, limit)
 
     def record_at(self, author: str, seq: int) -> dict | None:
-        row = self.workshop.catalog.row(
-            "SELECT record FROM guild_records WHERE guild = ? AND author = ? AND seq = ?", (self.id, author, seq)
-        )
-        return json.loads(row["record"]) if row else None
+        return guilds.record_at(self.workshop.catalog, self.id, author, seq)
 
     def heads(self) -> dict[str, dict]:
         return {author: {"seq": seq, "hash": digest} for author, (seq, digest) in self.state.heads.items()}
 
     def forks(self) -> list[dict]:
-        rows = self.workshop.catalog.rows("SELECT author, seq, seen_at FROM guild_forks WHERE guild = ?", (self.id,))
-        return [dict(row) for row in rows]
+        return guilds.forks(self.workshop.catalog, self.id)
 
     # -- writing ----------------------------------------------------------------------------------------------
 
@@ -108,27 +97,20 @@ class GuildLog:
         return record
 
     def forks_of(self, author: str) -> bool:
-        return (
-            self.workshop.catalog.row("SELECT 1 FROM guild_forks WHERE guild = ? AND author = ?", (self.id, author))
-            is not None
-        )
+        return guilds.has_forked(self.workshop.catalog, self.id, author)
 
     def store(self, record: dict) -> bool:
         """Keep a judged record; False (and the state read afresh) when another process took its place first."""
         with self.workshop.catalog.write() as db:
-            cursor = db.execute(
-                "INSERT INTO guild_records (guild, author, seq, hash, record, received_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (self.id, record["author"], record["seq"], record_hash(record), canonical(record).decode(), now()),
-            )
-            if cursor.rowcount and record["type"] == "withdraw":
-                mirror_withdrawal(db, self.workshop, record["body"].get("works", []))
-        if not cursor.rowcount:  # a sync in another process (serve's, say) stored this place meanwhile
+            stored = guilds.add_record(db, self.id, record, record_hash(record), canonical(record).decode())
+            if stored and record["type"] == "withdraw":
+                consent.withdraw_copies(db, self.workshop, record["body"].get("works", []))
+        if not stored:  # a sync in another process (serve's, say) stored this place meanwhile
             self._state = None
             return False
         self.state.add(record)
         if record["type"] == "withdraw":
-            forget_copies(self.workshop)
+            consent.forget_withdrawn_copies(self.workshop)
         return True
 
     # -- receiving --------------------------------------------------------------------------------------------
@@ -163,19 +145,15 @@ class GuildLog:
 
     def restore_consent(self, record: dict) -> None:
         """This member's own record, come back from a peer (a restored backup): bring the catalog's consent in line."""
-        if record["type"] == "offer":
-            works = [part["work"] for e in record["body"]["examples"] for part in e["parts"].values()]
-            scope = f"guild:{self.id}"
-        elif record["type"] == "withdraw":
-            works, scope = record["body"]["works"], "withdrawn"
-        else:
+        body = record["body"]
+        if record["type"] not in ("offer", "withdraw"):
             return
         with self.workshop.catalog.write() as db:
-            for work in works:
-                row = db.execute("SELECT consent FROM works WHERE id = ? AND owner = ?", (work, self.workshop.member))
-                current = row.fetchone()
-                if current is not None and current["consent"] not in (scope, "withdrawn"):
-                    consent.record(db, self.workshop, work, scope)
+            if record["type"] == "offer":
+                works = [part["work"] for e in body["examples"] for part in e["parts"].values()]
+                consent.restore_lent(db, self.workshop, works, self.id)
+            elif record["type"] == "withdraw":
+                consent.restore_withdrawn(db, self.workshop, body["works"])
 
     def refuse(self, record: dict, action: str, why: str, source: str, intake: Intake) -> None:
         if action == "duplicate":
@@ -184,11 +162,7 @@ class GuildLog:
             return
         if action == "fork":
             with self.workshop.catalog.write() as db:
-                db.execute(
-                    "INSERT INTO guild_forks (guild, author, seq, hash, record, seen_at) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    (self.id, record["author"], record["seq"], record_hash(record), canonical(record).decode(), now()),
-                )
+                guilds.add_fork(db, self.id, record, record_hash(record), canonical(record).decode())
         what = {"fork": "forked", "reject": "rejected"}[action]
         log.warning("%s: rejected %s record %s from %s: %s", self.label(), what, name_of(record), source, why)
         intake.refused.append({"record": name_of(record), "action": action, "why": why})
@@ -197,16 +171,3 @@ class GuildLog:
 def name_of(record: dict) -> str:
     """How log lines name a record: its type, its author's key prefix and its place in their chain."""
     return f"{record.get('type', '?')} {str(record.get('author', '?'))[:12]}#{record.get('seq', '?')}"
-
-
-def mirror_withdrawal(db: sqlite3.Connection, workshop: Workshop, works: list[str]) -> None:
-    """Withdrawn in the guild → withdrawn here too, for copies of other members' works this node holds."""
-    for work in works:
-        db.execute("UPDATE works SET consent = 'withdrawn' WHERE id = ? AND owner != ?", (work, workshop.member))
-
-
-def forget_copies(workshop: Workshop) -> None:
-    """Delete this node's copies of others' works withdrawn from the guild: the bytes are gone, the hash stays."""
-    rows = workshop.catalog.rows("SELECT id FROM works WHERE consent = 'withdrawn' AND owner != ?", (workshop.member,))
-    for row in rows:
-        workshop.blobs.path(row["id"]).unlink(missing_ok=True)

@@ -15,7 +15,8 @@ from apprentice.guild.peers import Peer, SyncReport, remember_peer, sync
 from apprentice.guild.records import decode_invite, encode_invite, record_hash, sign
 from apprentice.guild.state import electorate
 from apprentice.identity import signed
-from apprentice.store.workshop import Workshop, now
+from apprentice.store import guilds
+from apprentice.store.workshop import Workshop
 
 JOIN_RULES = ("invite", "vote")
 
@@ -32,7 +33,7 @@ def create(
     charter = sign(workshop.identity, "", 1, "", "charter", body)
     guild = record_hash(charter)
     with workshop.catalog.write() as db:
-        db.execute("INSERT INTO guilds (id, name, joined_at) VALUES (?, ?, ?)", (guild, name, now()))
+        guilds.add_guild(db, guild, name)
     guild_log = GuildLog(workshop, guild)
     guild_log.store(charter)
     return guild_log
@@ -82,7 +83,7 @@ def join(workshop: Workshop, invite_text: str, address: str) -> tuple[GuildLog, 
         why = (answer.get("refused") or [{"why": "it refused the join"}])[0]["why"]
         raise Conflict(f"The guild refused the invite: {why}; ask a member for a new one.")
     with workshop.catalog.write() as db:
-        db.execute("INSERT INTO guilds (id, name, joined_at) VALUES (?, ?, ?)", (guild, token.get("name", ""), now()))
+        guilds.add_guild(db, guild, token.get("name", ""))
     remember_peer(workshop, guild, token["address"])
     report = sync(workshop, guild, only=[token["address"]])
     guild_log = GuildLog(workshop, guild)

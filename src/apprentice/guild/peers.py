@@ -15,6 +15,7 @@ from apprentice.errors import BadInput
 from apprentice.guild.log import GuildLog, Intake
 from apprentice.guild.records import record_hash
 from apprentice.identity import canonical
+from apprentice.store import guilds
 from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")
@@ -82,14 +83,13 @@ class SyncReport:
 def known_addresses(guild_log: GuildLog) -> list[str]:
     """Every address this node knows for the guild's members' nodes, but its own member's."""
     mine = guild_log.state.addresses.get(guild_log.state.person.get(guild_log.workshop.member, ""), "")
-    rows = guild_log.workshop.catalog.rows("SELECT address FROM guild_peers WHERE guild = ?", (guild_log.id,))
-    found = [row["address"] for row in rows] + list(guild_log.state.addresses.values())
+    found = guilds.peer_addresses(guild_log.workshop.catalog, guild_log.id) + list(guild_log.state.addresses.values())
     return [a for a in dict.fromkeys(a.rstrip("/") for a in found if a) if a != mine.rstrip("/")]
 
 
 def remember_peer(workshop: Workshop, guild: str, address: str) -> None:
     with workshop.catalog.write() as db:
-        db.execute("INSERT INTO guild_peers (guild, address) VALUES (?, ?) ON CONFLICT DO NOTHING", (guild, address))
+        guilds.add_peer(db, guild, address)
 
 
 def sync(workshop: Workshop, guild: str, only: list[str] | None = None) -> SyncReport:

@@ -21,8 +21,13 @@ from apprentice.guild.peers import Peer
 from apprentice.guild.state import Proposal, State
 from apprentice.guild.work import works_of
 from apprentice.kinds import get_kind
+from apprentice.provenance import consent
 from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find, name_in_catalog
-from apprentice.store.workshop import Workshop, now
+from apprentice.store import examples as stored_examples
+from apprentice.store import works
+from apprentice.store.apprentices import has_apprentice
+from apprentice.store.examples import NewExample
+from apprentice.store.workshop import Task, Workshop
 from apprentice.train.loop import Budget, Progress, TrainConfig, train
 
 log = logging.getLogger("apprentice.guild")
@@ -56,9 +61,21 @@ def train_pledged(
     for proposal in pledged(guild_log):
         name = gather_examples(guild_log, proposal)
         budget = Budget(minutes=float(proposal.body["compute"]["minutes"]))
-        made = train(guild_log.workshop, name, budget, TrainConfig(seed=seed), True, on_progress, for_guild=True)
+        made = train(
+            guild_log.workshop, name, budget, TrainConfig(seed=seed), True, on_progress, policy=passed(proposal)
+        )
         releases.append(guild_log.append("release", release_body(proposal, made)))
     return releases
+
+
+def passed(proposal: Proposal) -> Callable[[Task], None]:
+    """The training policy of a guild's shared task: the members passed `proposal`, which pledged this machine."""
+
+    def allow(task: Task) -> None:
+        if task.config.get("guild") is None:
+            raise Conflict(f"'{task.name}' is no guild's task, so proposal {proposal.hash[:12]} cannot train it.")
+
+    return allow
 
 
 def release_body(proposal: Proposal, made: Apprentice) -> dict:
@@ -90,7 +107,7 @@ def gather_examples(guild_log: GuildLog, proposal: Proposal) -> str:
             if not shop.blobs.path(work).is_file():
                 fetch_work(guild_log, example["owner"], work)
     with shop.catalog.write() as db:
-        db.execute("DELETE FROM examples WHERE task = ?", (name,))  # the proposal's set, exactly, consent read now
+        stored_examples.clear_examples(db, name)  # the proposal's set, exactly, consent read now
         for example in examples:
             store_example(db, state, name, example, guild_log.id, shop.member)
     return name
@@ -121,48 +138,19 @@ def fetch_work(guild_log: GuildLog, owner: str, work: str) -> None:
     guild_log.workshop.blobs.put(data)
 
 
-def store_member(db: sqlite3.Connection, state: State, person: str) -> None:
-    db.execute(
-        "INSERT INTO members (key, name, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
-        (person, state.names.get(person, person[:12]), now()),
-    )
-
-
 def store_work(db: sqlite3.Connection, state: State, work: str, owner: str, file: str, me: str, guild: str) -> None:
     """A work of another member, held here under the guild's consent (or mirrored as withdrawn)."""
-    store_member(db, state, owner)
-    consent = "withdrawn" if work in state.withdrawn else f"guild:{guild}"
-    db.execute(
-        "INSERT INTO works (id, owner, name, size, consent, added_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET consent = excluded.consent WHERE works.owner = excluded.owner "
-        "AND works.owner != ?",  # a copy follows the guild's record; this member's own works follow the catalog
-        (work, owner, file, 0, consent, now(), me),
-    )
+    works.add_member(db, owner, state.names.get(owner, owner[:12]))
+    works.add_copy(db, work, owner, file, consent.copy_scope(guild, work in state.withdrawn), me)
 
 
 def store_example(db: sqlite3.Connection, state: State, task: str, example: dict, guild: str, me: str) -> None:
     for part in example["parts"].values():
         store_work(db, state, part["work"], example["owner"], part.get("file", part["work"][:12]), me, guild)
+    parts = {role: (part["work"], part.get("layer", "")) for role, part in example["parts"].items()}
     width, height = example["size"]
-    cursor = db.execute(
-        "INSERT INTO examples (task, name, fingerprint, width, height, added_at, sequence, position) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            task,
-            example["name"],
-            example["fingerprint"],
-            width,
-            height,
-            now(),
-            example.get("sequence", ""),
-            example.get("position", 0),
-        ),
-    )
-    for role, part in example["parts"].items():
-        db.execute(
-            "INSERT INTO example_parts (example, role, work, layer) VALUES (?, ?, ?, ?)",
-            (cursor.lastrowid, role, part["work"], part.get("layer", "")),
-        )
+    facts = (example["name"], example["fingerprint"], width, height, parts)
+    stored_examples.add_example(db, task, NewExample(*facts, example.get("sequence", ""), example.get("position", 0)))
 
 
 # -- every member's side: fetching releases ---------------------------------------------------------------------
@@ -173,7 +161,7 @@ def fetch_releases(guild_log: GuildLog) -> list[str]:
     workshop under the guild's task name so `apprentice apply` can use it. The ids fetched."""
     state, shop, fetched = guild_log.state, guild_log.workshop, []
     for release in state.releases.values():
-        if shop.catalog.row("SELECT 1 FROM apprentices WHERE id = ?", (release["apprentice"],)):
+        if has_apprentice(shop.catalog, release["apprentice"]):
             continue
         peer = Peer(shop, guild_log.id, state.addresses.get(release["author"], ""))
         base = f"/guild/{guild_log.id}/apprentices/{release['apprentice']}"
@@ -212,6 +200,5 @@ def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: 
         for example in manifest["examples"]:
             for part in example["parts"].values():
                 store_work(db, state, part["work"], part["owner"], part["work"][:12], shop.member, guild_log.id)
-        version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM apprentices WHERE task = ?", (name,))
-        name_in_catalog(db, manifest, hashlib.sha256(manifest_bytes).hexdigest(), name, version.fetchone()[0])
+        name_in_catalog(db, manifest, hashlib.sha256(manifest_bytes).hexdigest(), name)
     find(shop, name, release["apprentice"])  # readable as any apprentice of the workshop

@@ -12,7 +12,8 @@ from apprentice.files import write_atomically
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.records import record_hash, sign
 from apprentice.identity import Identity
-from apprentice.store.workshop import Workshop, now
+from apprentice.store import works
+from apprentice.store.workshop import Workshop
 
 NEXT = "identity.next.key"
 
@@ -31,11 +32,8 @@ def rotate_key(workshop: Workshop) -> str:
             guild_log.take([sign(new, guild, 1, "", "rotated", body)], "this workshop")
     write_atomically(root / f"identity-{old[:12]}.retired.key", (root / "identity.key").read_bytes())
     with workshop.catalog.write() as db:
-        db.execute(
-            "INSERT INTO members (key, name, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            (new.public_key, workshop.member_name(old), now()),
-        )
-        db.execute("UPDATE works SET owner = ? WHERE owner = ?", (new.public_key, old))
+        works.add_member(db, new.public_key, workshop.member_name(old))
+        works.move_works(db, old, new.public_key)
     os.replace(root / NEXT, root / "identity.key")
     workshop.identity = new
     return new.public_key

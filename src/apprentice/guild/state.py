@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from apprentice.guild.records import record_hash, well_formed
 from apprentice.identity import signed_by_its_signer
+from apprentice.provenance import consent
 
 VOTES = ("yes", "no")
 # what decides who is in (with admission proposals): what `members_at` replays
@@ -286,6 +287,6 @@ class State:
             if offer["task"] == task and offer["owner"] in contributors
         ]
         return sorted(
-            (e for e in chosen if not {p["work"] for p in e["parts"].values()} & self.withdrawn),
+            (e for e in chosen if consent.guild_may_train({p["work"] for p in e["parts"].values()}, self.withdrawn)),
             key=lambda e: e["fingerprint"],
         )

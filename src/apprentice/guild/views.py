@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from apprentice.guild.log import GuildLog
 from apprentice.guild.state import Proposal, State
+from apprentice.store.apprentices import apprentice_ids
 
 
 def guild_view(guild_log: GuildLog) -> dict:
     state, shop = guild_log.state, guild_log.workshop
     me = state.person.get(shop.member, shop.member)
     forked = {row["author"] for row in guild_log.forks()}
-    have = {row["id"] for row in shop.catalog.rows("SELECT id FROM apprentices")}
+    have = apprentice_ids(shop.catalog)
     return {
         "id": state.id,
         "name": state.name,

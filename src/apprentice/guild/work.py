@@ -9,7 +9,8 @@ from apprentice.errors import BadInput, Conflict, NotFound
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.state import VOTES, Proposal, State, electorate
 from apprentice.kinds import get_kind
-from apprentice.provenance.consent import set_consent
+from apprentice.provenance import consent
+from apprentice.store import works as stored_works
 from apprentice.store.workshop import Workshop
 from apprentice.train.examples import gather
 
@@ -37,7 +38,7 @@ def offer(guild_log: GuildLog, task_name: str) -> dict:
         for r in records
     ]
     works = sorted({work for example in examples for work in works_of(example)})
-    set_consent(shop, works, f"guild:{guild_log.id}")
+    consent.set_consent(shop, works, consent.lent_to(guild_log.id))
     return guild_log.append("offer", {"task": task_name, "kind": task.kind, "examples": examples})
 
 
@@ -99,16 +100,16 @@ def consent_changed(workshop: Workshop, works: list[str] | None = None) -> list[
     propose retraining every release that learned from them. Returns the records written.
 
     Run after every consent change and at every sync, so a change the guild missed is caught up."""
-    written, scope = [], {row["id"]: row["consent"] for row in workshop.catalog.rows("SELECT id, consent FROM works")}
+    written, scopes = [], stored_works.consents(workshop.catalog)
     for guild in guild_ids(workshop):
         guild_log = GuildLog(workshop, guild)
         state, me = guild_log.state, guild_log.state.person.get(workshop.member)
         mine = [w for w, owner in state.owners.items() if owner == me and w not in state.withdrawn]
-        gone = sorted(w for w in mine if (works is None or w in works) and scope.get(w) != f"guild:{guild}")
+        gone = [w for w in mine if (works is None or w in works) and consent.no_longer_lent(scopes.get(w), guild)]
         if not gone:
             continue
         clean = {h for h, release in state.releases.items() if not state.tainted(release)}
-        written.append(guild_log.append("withdraw", {"works": gone}))
+        written.append(guild_log.append("withdraw", {"works": sorted(gone)}))
         written += [
             retrain_proposal(guild_log, h, state.releases[h]) for h in sorted(clean) if state.tainted(state.releases[h])
         ]

@@ -16,6 +16,7 @@ from apprentice.formats import animation
 from apprentice.formats.images import decode_image, encode_image, frames_digest, pixel_digest, read_metadata
 from apprentice.identity import canonical, verify
 from apprentice.provenance.manifest import Apprentice
+from apprentice.store.apprentices import manifest_sha256_of
 from apprentice.store.workshop import Workshop
 
 PREFIX = "apprentice:"
@@ -74,15 +75,15 @@ def check(workshop: Workshop, path: Path) -> dict:
     if not fields:
         return {"file": str(path), "credentials": False, "verdict": f"{path} carries no Apprentice credentials."}
     claims = {k[len(PREFIX) :]: v for k, v in fields.items()}
-    row = workshop.catalog.row("SELECT manifest_sha256 FROM apprentices WHERE id = ?", (claims.get("id", ""),))
+    catalog_sha256 = manifest_sha256_of(workshop.catalog, claims.get("id", ""))
     result = {
         "file": str(path),
         "credentials": True,
         "claims": claims,
         "signature_valid": signature_valid(fields),
         "pixels_match": pixels_of(path, moving) == claims.get("pixels-sha256"),
-        "apprentice_known": row is not None,
-        "manifest_matches": row is not None and manifest_matches(workshop, claims, row["manifest_sha256"]),
+        "apprentice_known": catalog_sha256 is not None,
+        "manifest_matches": catalog_sha256 is not None and manifest_matches(workshop, claims, catalog_sha256),
     }
     return result | {"verdict": verdict(result)}
 

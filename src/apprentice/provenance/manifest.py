@@ -11,7 +11,7 @@ import json
 import platform
 import sqlite3
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -21,8 +21,10 @@ from safetensors.torch import load, save
 from apprentice.errors import BadInput, NotFound
 from apprentice.files import write_atomically
 from apprentice.kinds import get_kind
-from apprentice.store.workshop import Workshop, now
-from apprentice.train.examples import ExampleRecord
+from apprentice.provenance import consent
+from apprentice.store import apprentices as stored
+from apprentice.store.examples import ExampleRecord
+from apprentice.store.workshop import Task, Workshop, now
 
 WEIGHTS, MANIFEST = "weights.safetensors", "manifest.json"
 
@@ -60,7 +62,7 @@ def machine() -> dict:
     }
 
 
-def example_entries(workshop: Workshop, records: list[ExampleRecord], held_out: set[str]) -> list[dict]:
+def example_entries(records: list[ExampleRecord], held_out: set[str]) -> list[dict]:
     return [
         {
             "name": r.name,
@@ -90,95 +92,96 @@ def owner_shares(workshop: Workshop, records: list[ExampleRecord], held_out: set
     return shares
 
 
-def publish(
-    workshop: Workshop,
-    task_name: str,
-    weights: dict[str, torch.Tensor],
-    metrics: dict,
-    records: list[ExampleRecord],
-    train_config: dict,
-    meta: dict,
-    lineage: dict | None = None,
-) -> Apprentice:
-    """Write the apprentice's files, then name it in the catalog (in that order, so a kill leaves no dangling row)."""
-    task = workshop.task(task_name)
-    data = save({k: v.contiguous() for k, v in weights.items()})
+@dataclass(frozen=True)
+class Trained:
+    """What a finished training run hands over to be published."""
+
+    task: str
+    weights: dict[str, torch.Tensor]
+    records: list[ExampleRecord]
+    held_out: list[str]  # fingerprints of the examples never trained on
+    settings: dict  # the run's TrainConfig, as a dict
+    steps: int
+    seconds: float
+    metrics: dict  # {"validation": how, "best": {...}, "identity": {...}, "baseline": name}
+    gray_output: bool
+    consent_checked_at: str
+    lineage: dict = field(default_factory=dict)  # {"successor_of": id, "because": why} for a retrained successor
+
+
+def publish(workshop: Workshop, trained: Trained) -> Apprentice:
+    """Write the apprentice's files, then name it in the catalog, in one write: the version is taken with the row
+    that uses it, and a kill leaves at most unnamed files, never a row without them."""
+    task = workshop.task(trained.task)
+    data = save({k: v.contiguous() for k, v in trained.weights.items()})
     digest = hashlib.sha256(data).hexdigest()
     apprentice_id = digest[:16]
-    if workshop.catalog.row("SELECT 1 FROM apprentices WHERE id = ?", (apprentice_id,)):
-        return find(workshop, task_name, apprentice_id)  # the same weights were published before
-    row = workshop.catalog.row(
-        "SELECT COALESCE(MAX(version), 0) + 1 AS next FROM apprentices WHERE task = ?", (task_name,)
-    )
-    manifest = {
+    with workshop.catalog.write() as db:
+        if not stored.has_apprentice(db, apprentice_id):
+            manifest = manifest_of(workshop, task, trained, apprentice_id, digest, stored.next_version(db, task.name))
+            folder = workshop.apprentice_folder(apprentice_id)
+            text = json.dumps(manifest, indent=2).encode()
+            write_atomically(folder / WEIGHTS, data)
+            write_atomically(folder / MANIFEST, text)
+            name_in_catalog(db, manifest, hashlib.sha256(text).hexdigest(), task.name)
+    return find(workshop, trained.task, apprentice_id)  # the same weights published before: that apprentice
+
+
+def manifest_of(
+    workshop: Workshop, task: Task, trained: Trained, apprentice_id: str, digest: str, version: int
+) -> dict:
+    held_out = set(trained.held_out)
+    return {
         "format": "apprentice-manifest/1",
         "id": apprentice_id,
-        "task": task_name,
+        "task": task.name,
         "kind": task.kind,
-        "version": row["next"],
+        "version": version,
         "created_at": now(),
         "task_config": task.config,
         "weights": {"file": WEIGHTS, "sha256": digest},
-        "training": train_config | {"steps": meta["step"], "seconds": round(meta["seconds"], 1)} | machine(),
-        "output": {"gray": meta.get("gray_output", False)},
-        "metrics": metrics,
-        "examples": example_entries(workshop, records, set(meta.get("held_out", []))),
-        "owners": owner_shares(workshop, records, set(meta.get("held_out", []))),
-        "consent_checked_at": meta.get("gathered_at"),
+        "training": trained.settings | {"steps": trained.steps, "seconds": round(trained.seconds, 1)} | machine(),
+        "output": {"gray": trained.gray_output},
+        "metrics": trained.metrics,
+        "examples": example_entries(trained.records, held_out),
+        "owners": owner_shares(workshop, trained.records, held_out),
+        "consent_checked_at": trained.consent_checked_at,
         "versions": versions(),
-        "lineage": lineage or {},
+        "lineage": trained.lineage,
     }
-    folder = workshop.apprentice_folder(apprentice_id)
-    write_atomically(folder / WEIGHTS, data)
-    write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2).encode())
-    with workshop.catalog.write() as db:
-        name_in_catalog(db, manifest, hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest(), task_name)
-    return find(workshop, task_name, apprentice_id)
 
 
-def name_in_catalog(
-    db: sqlite3.Connection, manifest: dict, manifest_sha256: str, task: str, version: int | None = None
-) -> None:
-    """The catalog's row for an apprentice whose files are written, and the works it learned from, from its manifest.
-
-    Used by `publish` and for apprentices a guild released (`task` and `version` as they are in this workshop).
-    """
+def name_in_catalog(db: sqlite3.Connection, manifest: dict, manifest_sha256: str, task: str) -> int:
+    """The catalog's row for an apprentice whose files are written, and the works it learned from, from its manifest;
+    its version is the task's next in this workshop, taken in the caller's write. Used by `publish` and for
+    apprentices a guild released (under the guild's task name here). The version."""
     metrics, training, lineage = manifest["metrics"], manifest["training"], manifest.get("lineage") or {}
     best = metrics.get("best", {})
-    db.execute(
-        "INSERT INTO apprentices (id, task, version, manifest_sha256, val_psnr, val_ssim, identity_psnr, steps, "
-        "seconds, created_at, successor_of, because) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            manifest["id"],
-            task,
-            version or manifest["version"],
-            manifest_sha256,
-            best.get("psnr"),
-            best.get("ssim"),
-            metrics["identity"]["psnr"],
-            training["steps"],
-            training["seconds"],
-            manifest["created_at"],
-            lineage.get("successor_of"),
-            lineage.get("because"),
-        ),
+    row = stored.ApprenticeRow(
+        manifest["id"],
+        task,
+        manifest_sha256,
+        best.get("psnr"),
+        best.get("ssim"),
+        metrics["identity"]["psnr"],
+        training["steps"],
+        training["seconds"],
+        manifest["created_at"],
+        lineage.get("successor_of"),
+        lineage.get("because"),
     )
-    works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
-    db.executemany(
-        "INSERT OR IGNORE INTO apprentice_works (apprentice, work) VALUES (?, ?)", [(manifest["id"], w) for w in works]
-    )
+    return stored.add_apprentice(db, row, learned_from(manifest))
+
+
+def learned_from(manifest: dict) -> set[str]:
+    """Every work a manifest lists among its examples' parts."""
+    return {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
 
 
 def find(workshop: Workshop, task_name: str, apprentice_id: str | None = None) -> Apprentice:
     """The task's newest apprentice, or the one with this id (a unique prefix will do)."""
     workshop.task(task_name)
-    if apprentice_id:
-        row = workshop.catalog.row(
-            "SELECT * FROM apprentices WHERE task = ? AND id LIKE ? ORDER BY version DESC",
-            (task_name, apprentice_id + "%"),
-        )
-    else:
-        row = workshop.catalog.row("SELECT * FROM apprentices WHERE task = ? ORDER BY version DESC", (task_name,))
+    row = stored.apprentice_row(workshop.catalog, task_name, apprentice_id)
     if row is None:
         raise NotFound(
             f"The task '{task_name}' has no trained apprentice yet; run `apprentice train {task_name}` first."
@@ -207,16 +210,10 @@ def load_network(apprentice: Apprentice) -> torch.nn.Module:
 
 def apprentices(workshop: Workshop, task_name: str | None = None) -> list[dict]:
     """Catalog rows of the apprentices, newest first, each with the withdrawn works it learned from."""
-    sql = "SELECT * FROM apprentices" + (" WHERE task = ?" if task_name else "") + " ORDER BY task, version DESC"
-    rows = [dict(row) for row in workshop.catalog.rows(sql, (task_name,) if task_name else ())]
+    rows = stored.apprentice_rows(workshop.catalog, task_name)
     return [row | {"tainted_by": tainted_by(workshop, row["id"])} for row in rows]
 
 
 def tainted_by(workshop: Workshop, apprentice_id: str) -> list[str]:
     """The works this apprentice learned from whose owners have since withdrawn them."""
-    rows = workshop.catalog.rows(
-        "SELECT w.id FROM apprentice_works a JOIN works w ON w.id = a.work "
-        "WHERE a.apprentice = ? AND w.consent = 'withdrawn' ORDER BY w.id",
-        (apprentice_id,),
-    )
-    return [row["id"] for row in rows]
+    return stored.learned_from_with_consent(workshop.catalog, apprentice_id, consent.WITHDRAWN)

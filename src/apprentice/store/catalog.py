@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 MIGRATIONS = [
@@ -124,6 +125,11 @@ MIGRATIONS = [
 ]
 
 
+def now() -> str:
+    """The current time as an ISO-8601 UTC string, as stored in the catalog."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     connection.row_factory = sqlite3.Row
@@ -171,3 +177,10 @@ class Catalog:
     def close(self) -> None:
         self.reader.close()
         self.writer.close()
+
+
+def first_row(source: Catalog | sqlite3.Connection, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+    """The first row of a query, read inside a write transaction's connection or on the catalog's reader."""
+    if isinstance(source, Catalog):
+        return source.row(sql, params)
+    return source.execute(sql, params).fetchone()

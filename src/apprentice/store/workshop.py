@@ -9,7 +9,6 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import platformdirs
@@ -17,14 +16,9 @@ import platformdirs
 from apprentice.errors import BadInput, Conflict, NotFound
 from apprentice.identity import Identity
 from apprentice.store.blobs import BlobStore
-from apprentice.store.catalog import Catalog
+from apprentice.store.catalog import Catalog, now
 
 TASK_NAME = re.compile(r"^[\w][\w \-]{0,63}$")  # also a folder name under runs/: no dots, no slashes
-
-
-def now() -> str:
-    """The current time as an ISO-8601 UTC string, as stored in the catalog."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def default_home() -> Path:
@@ -85,13 +79,13 @@ class Workshop:
     def new_task(self, name: str, kind: str, config: dict) -> Task:
         if not TASK_NAME.match(name):
             raise BadInput(f"'{name}' cannot name a task; use letters, digits, spaces, '-' or '_' (up to 64).")
-        if self.catalog.row("SELECT 1 FROM tasks WHERE name = ?", (name,)):
-            raise Conflict(f"A task named '{name}' already exists; pick another name or use it as it is.")
-        with self.catalog.write() as db:
-            db.execute(
-                "INSERT INTO tasks (name, kind, config, created_at) VALUES (?, ?, ?, ?)",
+        with self.catalog.write() as db:  # checked inside the write, so two makers of one name cannot both pass
+            cursor = db.execute(
+                "INSERT INTO tasks (name, kind, config, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
                 (name, kind, json.dumps(config), now()),
             )
+        if cursor.rowcount == 0:
+            raise Conflict(f"A task named '{name}' already exists; pick another name or use it as it is.")
         return Task(name, kind, config)
 
     def task(self, name: str) -> Task:

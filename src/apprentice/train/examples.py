@@ -8,74 +8,22 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from apprentice.formats.images import is_gray, reading
-from apprentice.imports import decode_part
+from apprentice.formats.parts import decode_part
 from apprentice.kinds import Kind
+from apprentice.provenance import consent
+from apprentice.store.examples import ExampleRecord, example_records
 from apprentice.store.workshop import Workshop
 
 
-@dataclass(frozen=True)
-class Part:
-    work: str
-    layer: str
-    owner: str
-    name: str
-    consent: str
-
-
-@dataclass(frozen=True)
-class ExampleRecord:
-    id: int
-    name: str
-    fingerprint: str
-    width: int
-    height: int
-    parts: dict[str, Part]
-    sequence: str = ""  # the animation an example was cut from ('' for a stand-alone example)
-    position: int = 0
-
-    @property
-    def group(self) -> str:
-        """What validation holds out together: the whole animation, else the example alone."""
-        return self.sequence or self.fingerprint
-
-
 def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
-    """The task's examples whose works all consent to this training: none withdrawn, and every other member's
-    work lent to the guild whose shared apprentice this task trains (a task of one's own takes only one's own)."""
+    """The task's examples whose works all consent, now, to teaching it (see `consent.may_train`)."""
     guild = workshop.task(task).config.get("guild", "")
-    lent = f"guild:{guild}" if guild else ""
-    rows = workshop.catalog.rows(
-        "SELECT e.id, e.name, e.fingerprint, e.width, e.height, e.sequence, e.position, "
-        "p.role, p.work, p.layer, w.owner, w.name AS file, w.consent "
-        "FROM examples e JOIN example_parts p ON p.example = e.id JOIN works w ON w.id = p.work "
-        "WHERE e.task = ? AND NOT EXISTS (SELECT 1 FROM example_parts q JOIN works v ON v.id = q.work "
-        "WHERE q.example = e.id AND (v.consent = 'withdrawn' OR (v.owner != ? AND v.consent != ?))) "
-        "ORDER BY e.id, p.role",
-        (task, workshop.member, lent),
-    )
-    records: dict[int, ExampleRecord] = {}
-    for row in rows:
-        record = records.setdefault(
-            row["id"],
-            ExampleRecord(
-                row["id"],
-                row["name"],
-                row["fingerprint"],
-                row["width"],
-                row["height"],
-                {},
-                row["sequence"],
-                row["position"],
-            ),
-        )
-        record.parts[row["role"]] = Part(row["work"], row["layer"], row["owner"], row["file"], row["consent"])
-    return list(records.values())
+    return [r for r in example_records(workshop.catalog, task) if consent.example_may_train(r, workshop.member, guild)]
 
 
 def load_images(workshop: Workshop, record: ExampleRecord) -> dict[str, Image.Image]:

@@ -11,7 +11,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -21,12 +21,12 @@ from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
-from apprentice.provenance.manifest import Apprentice, publish
-from apprentice.store.workshop import Workshop, now
+from apprentice.provenance.manifest import Apprentice, Trained, publish
+from apprentice.store.examples import ExampleRecord
+from apprentice.store.workshop import Task, Workshop, now
 from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from apprentice.train.examples import Decoded, ExampleRecord, Subset, gather, target_is_gray
-from apprentice.train.heap import return_large_blocks
+from apprentice.train.examples import Decoded, Subset, gather, target_is_gray
 from apprentice.train.metrics import image_scores
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import Pair, cut_regions, held_out_crops, split_indices, validation_crops
@@ -85,6 +85,50 @@ class Progress:
 
 
 @dataclass
+class Session:
+    """A timed `train --minutes M`: resumed after a kill, it trains only the minutes it had left."""
+
+    minutes: float
+    started_at_seconds: float  # the run's total seconds when this session began
+
+
+@dataclass
+class RunState:
+    """What a run knows of itself besides its tensors. `saved()` is the part a checkpoint keeps."""
+
+    fingerprint: str  # of the task's settings, the run's settings and its examples: a checkpoint resumes only these
+    held_out: list[str]  # fingerprints of the examples never trained on
+    gathered_at: str  # when consent was read from the catalog
+    gray_output: bool  # every target is grayscale, so outputs of grayscale inputs stay grayscale
+    identity: dict[str, float] = field(default_factory=dict)  # the baseline's held-out scores
+    step: int = 0
+    seconds: float = 0.0  # training time over every session of this run
+    best_psnr: float | None = None
+    best_val: dict = field(default_factory=dict)  # the best held-out scores and their step
+    val: dict = field(default_factory=dict)  # the latest held-out scores
+    val_step: int = -1
+    session: Session | None = None
+    resumed_session: bool = False  # a timed session was interrupted and this run continues it
+    finished: bool = False
+    note: str = "starting"
+
+    SAVED = ("fingerprint", "step", "seconds", "best_psnr", "best_val", "session", "finished")
+
+    def saved(self) -> dict:
+        return {name: asdict(self)[name] for name in self.SAVED}
+
+    def resume(self, saved: dict) -> None:
+        """Continue from a checkpoint's facts (an unfinished timed session keeps its minutes)."""
+        self.step, self.seconds = int(saved.get("step", 0)), float(saved.get("seconds", 0.0))
+        self.best_psnr, self.best_val = saved.get("best_psnr"), saved.get("best_val") or {}
+        known = {f.name for f in fields(Session)}
+        session = saved.get("session") or {}
+        self.session = Session(**{k: v for k, v in session.items() if k in known}) if session else None
+        self.resumed_session = not saved.get("finished", False)
+        self.note = f"resuming at step {self.step}"
+
+
+@dataclass
 class Run:
     """Everything the loop holds while training one task."""
 
@@ -99,9 +143,19 @@ class Run:
     net: torch.nn.Module
     optimizer: torch.optim.Optimizer
     margin: int
-    meta: dict = field(default_factory=dict)
+    state: RunState
     best: dict[str, torch.Tensor] = field(default_factory=dict)
     previews: list | None = None  # the latest validation's pictures, handed to the next progress event
+
+
+def own_tasks_only(task: Task) -> None:
+    """The policy of a member's own training: a guild's shared task trains only when a passed proposal pledges this
+    machine (guild.releases passes its own policy), never on a member's say alone."""
+    if task.config.get("guild"):
+        raise Conflict(
+            f"'{task.name}' is a guild's shared task: it trains when the members pass a proposal for it; "
+            "see `apprentice guild show`."
+        )
 
 
 def train(
@@ -113,30 +167,24 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     lineage: dict | None = None,
-    for_guild: bool = False,
+    policy: Callable[[Task], None] = own_tasks_only,
 ) -> Apprentice:
     """Train the task's apprentice within the budget and publish the best one by held-out validation.
 
-    A guild's task trains only `for_guild`, when a proposal its members passed pledged this machine.
+    `policy` says whether this caller may train the task (it raises when not).
     """
-    if workshop.task(task_name).config.get("guild") and not for_guild:
-        raise Conflict(
-            f"'{task_name}' is a guild's shared task: it trains when the members pass a proposal for it; "
-            "see `apprentice guild show`."
-        )
-    torch.set_flush_denormal(True)  # tiny gradients otherwise slow every step several-fold on CPUs
-    return_large_blocks()  # streamed examples' buffers are given back, not kept by the C heap
+    policy(workshop.task(task_name))
     run = prepare(workshop, task_name, config or TrainConfig.default_config(), fresh)
     target_steps, deadline = limits(run, budget)
     report = on_progress or (lambda progress: None)
     started, last_saved, since_best = time.monotonic(), time.monotonic(), 0
-    base_seconds = run.meta["seconds"]
-    report(Progress(run.meta["step"], target_steps, base_seconds, None, float("nan"), note=run.meta["note"]))
+    state, base_seconds = run.state, run.state.seconds
+    report(Progress(state.step, target_steps, base_seconds, None, float("nan"), note=state.note))
     try:
         while not done(run, target_steps, deadline, since_best) and not should_stop():
             loss = step(run)
-            run.meta["seconds"] = base_seconds + time.monotonic() - started
-            if run.meta["step"] % run.config.validate_every == 0:
+            state.seconds = base_seconds + time.monotonic() - started
+            if state.step % run.config.validate_every == 0:
                 check_consent(run)
                 since_best = 0 if validate(run) else since_best + 1
             if time.monotonic() - last_saved >= run.config.checkpoint_seconds:
@@ -146,13 +194,13 @@ def train(
     except KeyboardInterrupt:
         save(run)  # Ctrl-C keeps every step so far; `train` again resumes here
         raise
-    if run.meta.get("val_step") != run.meta["step"]:
+    if state.val_step != state.step:
         validate(run)
         report(progress(run, float("nan"), target_steps, deadline))  # the last scores and previews
-    run.meta["finished"] = True
+    state.finished = True
     save(run)
     check_consent(run)
-    return kept_or_new(publish_run(run, lineage or {}), run.meta["step"])
+    return kept_or_new(publish(workshop, trained(run, lineage or {})), state.step)
 
 
 def kept_or_new(made: Apprentice, step: int) -> Apprentice:
@@ -183,13 +231,10 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     augment = task.config.get("augment", "none")
     sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse, areas)
-    run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin)
-    run.meta = {"fingerprint": run_fingerprint(task.config, config, records), "step": 0, "seconds": 0.0}
-    run.meta |= {
-        "held_out": held_out,
-        "gathered_at": now(),
-        "gray_output": target_is_gray(workshop, records, kind.target),
-    }
+    state = RunState(
+        run_fingerprint(task.config, config, records), held_out, now(), target_is_gray(workshop, records, kind.target)
+    )
+    run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin, state)
     resume(run, fresh)
     return run
 
@@ -228,39 +273,34 @@ def run_fingerprint(task_config: dict, config: TrainConfig, records: list[Exampl
 def resume(run: Run, fresh: bool) -> None:
     """Continue from the task's checkpoint when it was made from the same examples and settings."""
     checkpoint = None if fresh else load_checkpoint(run.workshop.run_folder(run.task))
-    run.meta |= {"best_psnr": None, "identity": identity_scores(run), "finished": False, "note": "starting"}
-    if checkpoint is None or checkpoint.meta.get("fingerprint") != run.meta["fingerprint"]:
-        run.meta["note"] = "starting afresh" if checkpoint is None else "examples or settings changed: starting afresh"
+    run.state.identity = identity_scores(run)
+    if checkpoint is None or checkpoint.meta.get("fingerprint") != run.state.fingerprint:
+        run.state.note = "starting afresh" if checkpoint is None else "examples or settings changed: starting afresh"
         run.best = copy.deepcopy(run.net.state_dict())
         return
     run.net.load_state_dict(checkpoint.model)
     run.optimizer.load_state_dict(checkpoint.optimizer)
     run.best = checkpoint.best
-    run.meta |= {
-        k: v for k, v in checkpoint.meta.items() if k in ("step", "seconds", "best_psnr", "best_val", "session")
-    }
-    run.meta["note"] = f"resuming at step {run.meta['step']}"
-    run.meta["resumed_session"] = not checkpoint.meta.get("finished", False)
+    run.state.resume(checkpoint.meta)
 
 
 def limits(run: Run, budget: Budget) -> tuple[int | None, float | None]:
     """(total step to stop at, monotonic deadline); an unfinished timed session resumes its remaining time."""
     if budget.steps is None and budget.minutes is None:
         budget = Budget(minutes=5.0)
-    deadline = None
+    deadline, state = None, run.state
     if budget.minutes is not None:
-        session = run.meta.get("session") or {}
         seconds = budget.minutes * 60.0
-        if run.meta.get("resumed_session") and session.get("minutes") == budget.minutes:
-            seconds -= run.meta["seconds"] - session["started_at_seconds"]
+        if state.resumed_session and state.session and state.session.minutes == budget.minutes:
+            seconds -= state.seconds - state.session.started_at_seconds
         else:
-            run.meta["session"] = {"minutes": budget.minutes, "started_at_seconds": run.meta["seconds"]}
+            state.session = Session(budget.minutes, state.seconds)
         deadline = time.monotonic() + max(0.0, seconds)
     return budget.steps, deadline
 
 
 def done(run: Run, target_steps: int | None, deadline: float | None, since_best: int) -> bool:
-    if target_steps is not None and run.meta["step"] >= target_steps:
+    if target_steps is not None and run.state.step >= target_steps:
         return True
     if deadline is not None and time.monotonic() >= deadline:
         return True
@@ -269,10 +309,10 @@ def done(run: Run, target_steps: int | None, deadline: float | None, since_best:
 
 def step(run: Run) -> float:
     """One optimiser step on the batch that (seed, step) names."""
-    run.meta["step"] += 1
-    inputs, targets = run.sampler.draw(run.config.seed, run.meta["step"])
+    run.state.step += 1
+    inputs, targets = run.sampler.draw(run.config.seed, run.state.step)
     for group in run.optimizer.param_groups:
-        group["lr"] = run.config.learning_rate(run.meta["step"])
+        group["lr"] = run.config.learning_rate(run.state.step)
     run.net.train()
     loss = run.kind.loss(run.net, inputs, targets)
     run.optimizer.zero_grad(set_to_none=True)
@@ -300,60 +340,76 @@ def identity_scores(run: Run) -> dict[str, float]:
 def validate(run: Run) -> bool:
     """Score the held-out data; keep the weights when they are the best so far. True when improved."""
     predictions = [predict(run, x) for x, _ in run.validation]
-    result = scores(run, predictions)
-    run.meta["val"], run.meta["val_step"] = result, run.meta["step"]
+    result, state = scores(run, predictions), run.state
+    state.val, state.val_step = result, state.step
     pictures = zip(run.validation, predictions, strict=True)
     run.previews = [
         (unpremultiply(run.kind.baseline(x)), unpremultiply(made), unpremultiply(y)) for (x, y), made in pictures
     ]
-    if run.meta["best_psnr"] is None or result["psnr"] > run.meta["best_psnr"]:
-        run.meta["best_psnr"] = result["psnr"]
-        run.meta["best_val"] = result | {"step": run.meta["step"]}
+    if state.best_psnr is None or result["psnr"] > state.best_psnr:
+        state.best_psnr = result["psnr"]
+        state.best_val = result | {"step": state.step}
         run.best = copy.deepcopy(run.net.state_dict())
         return True
     return False
 
 
 def save(run: Run) -> None:
-    checkpoint = Checkpoint(run.net.state_dict(), run.best, run.optimizer.state_dict(), run.meta)
+    checkpoint = Checkpoint(run.net.state_dict(), run.best, run.optimizer.state_dict(), run.state.saved())
     save_checkpoint(run.workshop.run_folder(run.task), checkpoint)
 
 
 def progress(run: Run, loss: float, target_steps: int | None, deadline: float | None) -> Progress:
-    elapsed_here = run.meta["seconds"]
+    state = run.state
     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
     if target_steps:
-        per_step = elapsed_here / max(1, run.meta["step"])
-        by_steps = per_step * (target_steps - run.meta["step"])
+        by_steps = state.seconds / max(1, state.step) * (target_steps - state.step)
         remaining = by_steps if remaining is None else min(remaining, by_steps)
-    val = run.meta.get("val", {}).get("psnr")
     previews, run.previews = run.previews, None
     return Progress(
-        run.meta["step"],
+        state.step,
         target_steps,
-        elapsed_here,
+        state.seconds,
         remaining,
         loss,
-        val,
-        run.meta["best_psnr"],
-        run.meta["identity"]["psnr"],
+        state.val.get("psnr"),
+        state.best_psnr,
+        state.identity["psnr"],
         previews=previews,
     )
 
 
 def check_consent(run: Run) -> None:
     """Stop, forgetting the run, when an owner withdrew a work it learns from (read from the catalog now)."""
-    works = {part.work for record in run.records for part in record.parts.values()}
-    withdrawn = withdrawn_among(run.workshop, works)
+    withdrawn = withdrawn_among(run.workshop, {work for record in run.records for work in record.works})
     if withdrawn:
-        (run.workshop.run_folder(run.task) / CHECKPOINT).unlink(missing_ok=True)
+        forget(run)
         raise Withdrawn(
             f"Work {withdrawn[0][:12]} was withdrawn while '{run.task}' was training on it, so nothing was kept; "
             f"run `apprentice train {run.task}` to train without it."
         )
 
 
-def publish_run(run: Run, lineage: dict) -> Apprentice:
-    metrics = {"validation": run.validation_how, "best": run.meta.get("best_val", {}), "identity": run.meta["identity"]}
+def forget(run: Run) -> None:
+    """Delete the run's checkpoint: nothing it learned is kept."""
+    (run.workshop.run_folder(run.task) / CHECKPOINT).unlink(missing_ok=True)
+
+
+def trained(run: Run, lineage: dict) -> Trained:
+    """What the run hands to `publish`: its best weights and every fact the manifest records."""
+    state = run.state
+    metrics = {"validation": run.validation_how, "best": state.best_val, "identity": state.identity}
     metrics["baseline"] = run.kind.baseline_name
-    return publish(run.workshop, run.task, run.best, metrics, run.records, asdict(run.config), run.meta, lineage)
+    return Trained(
+        run.task,
+        run.best,
+        run.records,
+        state.held_out,
+        asdict(run.config),
+        state.step,
+        state.seconds,
+        metrics,
+        state.gray_output,
+        state.gathered_at,
+        lineage,
+    )

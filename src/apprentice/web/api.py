@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from apprentice.errors import NotFound
 from apprentice.formats.layered import layer_names
-from apprentice.imports import add_examples, decode_part, remove_example
+from apprentice.formats.parts import decode_part
+from apprentice.imports import add_examples, remove_example
 from apprentice.kinds import get_kind
 from apprentice.kinds.paired import AUGMENTATIONS
 from apprentice.store.workshop import Workshop

@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from apprentice.guild.lending import lent_work, released_file
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import proof_message
 from apprentice.identity import verify
-from apprentice.provenance.manifest import MANIFEST, WEIGHTS
 from apprentice.web.api import Shop
 
 router = APIRouter(prefix="/guild", include_in_schema=False)
@@ -107,19 +107,10 @@ def take(request: Request, shop: Shop, guild: str, records: Annotated[list, Body
 @router.get("/{guild}/works/{work}")
 def work(log: Reader, work: str) -> Response:
     """A work's bytes, while its owner's consent to the guild holds and this node keeps a copy."""
-    state, shop = log.state, log.workshop
-    row = shop.catalog.row("SELECT consent FROM works WHERE id = ?", (work,))
-    consented = row is not None and row["consent"] == f"guild:{log.id}"  # this node's catalog has the last word
-    if work not in state.owners or work in state.withdrawn or not consented or not shop.blobs.path(work).is_file():
-        raise HTTPException(404, "This node holds no consented copy of that work.")
-    return Response(log.workshop.blobs.get(work), media_type="application/octet-stream")
+    return Response(lent_work(log, work), media_type="application/octet-stream")
 
 
 @router.get("/{guild}/apprentices/{apprentice}/{file}")
 def apprentice_file(log: Reader, apprentice: str, file: str) -> Response:
     """A released apprentice's manifest or weights, for members to fetch and check against the release record."""
-    released = {release["apprentice"] for release in log.state.releases.values()}
-    path = log.workshop.apprentice_folder(apprentice) / file
-    if apprentice not in released or file not in (MANIFEST, WEIGHTS) or not path.is_file():
-        raise HTTPException(404, "This node holds no released apprentice file by that name.")
-    return Response(path.read_bytes(), media_type="application/octet-stream")
+    return Response(released_file(log, apprentice, file), media_type="application/octet-stream")

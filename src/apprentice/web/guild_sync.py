@@ -11,10 +11,7 @@ import threading
 from pathlib import Path
 
 from apprentice.errors import ApprenticeError
-from apprentice.guild.log import GuildLog, guild_ids
-from apprentice.guild.peers import sync
-from apprentice.guild.releases import fetch_releases
-from apprentice.guild.work import consent_changed
+from apprentice.guild.actions import catch_up_all
 from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")
@@ -52,18 +49,15 @@ class BackgroundSync:
     def once(self) -> None:
         shop = Workshop.open(self.home)
         try:
-            for guild in guild_ids(shop):
-                report = sync(shop, guild)
-                if consent_changed(shop):  # a consent change the guild has not heard of yet
-                    report = sync(shop, guild)
-                fetched = fetch_releases(GuildLog(shop, guild))
-                if report.pulled or report.pushed or fetched:
+            for guild, done in catch_up_all(shop).items():
+                report = done.report
+                if report.pulled or report.pushed or done.fetched:
                     log.info(
                         "guild %s: synced, %d in, %d out, %d apprentice(s) fetched",
                         guild[:12],
                         report.pulled,
                         report.pushed,
-                        len(fetched),
+                        len(done.fetched),
                     )
         except ApprenticeError as error:
             log.warning("guild sync: %s", error)

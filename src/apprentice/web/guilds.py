@@ -1,22 +1,18 @@
 """The page's view of the guilds this workshop belongs to: members, proposals to vote on, releases.
 
-Local only, like the rest of /api; a vote first syncs with the peers that answer, then tells them in the background.
+Local only, like the rest of /api; a vote is `apprentice guild vote`'s core action, called the same way.
 """
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
+from apprentice.guild.actions import vote
 from apprentice.guild.log import GuildLog, guild_ids, pick_guild
-from apprentice.guild.peers import sync
 from apprentice.guild.views import guild_view
-from apprentice.guild.work import vote
-from apprentice.store.workshop import Workshop
 from apprentice.web.api import Shop
 
 router = APIRouter(prefix="/api/guilds")
@@ -50,22 +46,7 @@ def guild(shop: Shop, guild: str) -> dict:
 
 
 @router.post("/{guild}/votes")
-def cast(request: Request, shop: Shop, guild: str, ballot: Vote) -> dict:
-    """Vote, after catching up with the peers that answer; the peers hear of it in the background."""
-    guild_id = pick_guild(shop, guild)
-    sync(shop, guild_id)
-    guild_log = GuildLog(shop, guild_id)
-    vote(guild_log, ballot.proposal, ballot.vote)
-    tell_peers(request.app.state.home, guild_id)
-    return guild_view(guild_log)
-
-
-def tell_peers(home: Path, guild: str) -> None:
-    def push() -> None:
-        shop = Workshop.open(home)
-        try:
-            sync(shop, guild)
-        finally:
-            shop.close()
-
-    threading.Thread(target=push, name="guild-push", daemon=True).start()
+def cast(shop: Shop, guild: str, ballot: Vote) -> dict:
+    """Vote, after catching up with the peers that answer, and tell them (as `apprentice guild vote` does)."""
+    vote(shop, guild, ballot.proposal, ballot.vote)
+    return guild_view(GuildLog(shop, pick_guild(shop, guild)))

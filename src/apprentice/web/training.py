@@ -19,6 +19,7 @@ from urllib.parse import quote
 from apprentice.errors import ApprenticeError, Conflict
 from apprentice.store.workshop import Workshop, now
 from apprentice.train.loop import Budget, Progress, TrainConfig, train
+from apprentice.train.process import ready_for_training
 from apprentice.web.pictures import preview_strip
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class TrainingRun:
     def work(self, budget: Budget, config: TrainConfig, fresh: bool) -> None:
         """The thread: train, then leave the outcome (an apprentice or one sentence of error) in the state."""
         outcome: dict = {"error": "Training ended unexpectedly; see the server's log."}
+        ready_for_training()  # this thread trains
         try:
             shop = Workshop.open(self.home)
             try:

@@ -1,0 +1,31 @@
+"""What this node hands to other members' nodes: consented works to a guild's trainer, released apprentices' files.
+
+Decisions only; web/guild_peers.py answers the requests. Consent is read from this node's catalog at each request.
+"""
+
+from __future__ import annotations
+
+from apprentice.errors import NotFound
+from apprentice.guild.log import GuildLog
+from apprentice.provenance import consent
+from apprentice.provenance.manifest import MANIFEST, WEIGHTS
+from apprentice.store import works
+
+
+def lent_work(guild_log: GuildLog, work: str) -> bytes:
+    """A work's bytes, while the log holds its offer unwithdrawn and this node's consent lends it to the guild."""
+    state, shop = guild_log.state, guild_log.workshop
+    offered = work in state.owners and consent.guild_may_train({work}, state.withdrawn)
+    lent = offered and consent.may_lend(works.consent_of(shop.catalog, work), guild_log.id)
+    if not lent or not shop.blobs.path(work).is_file():
+        raise NotFound("This node holds no consented copy of that work.")
+    return shop.blobs.get(work)
+
+
+def released_file(guild_log: GuildLog, apprentice: str, file: str) -> bytes:
+    """A released apprentice's manifest or weights, for members to fetch and check against the release record."""
+    released = {release["apprentice"] for release in guild_log.state.releases.values()}
+    path = guild_log.workshop.apprentice_folder(apprentice) / file
+    if apprentice not in released or file not in (MANIFEST, WEIGHTS) or not path.is_file():
+        raise NotFound("This node holds no released apprentice file by that name.")
+    return path.read_bytes()
