@@ -71,7 +71,7 @@ def test_forged_replayed_forked_and_outsiders_records_are_refused_and_named_in_t
     outsider = sign(stranger.identity, guild.id, 1, "", "address", {"address": "http://m"})
     elsewhere = membership.create(workshop(tmp_path, "Zed"), "Other guild", ADDRESS)
     foreign = elsewhere.records_after(elsewhere.workshop.member, 0)[0] | {}
-    foreign = sign(elsewhere.workshop.identity, elsewhere.id, 2, foreign["prev"], "address", {"address": "x"})
+    foreign = sign(elsewhere.workshop.identity, elsewhere.id, 2, foreign["prev"], "address", {"address": "http://x"})
     with caplog.at_level(logging.INFO, logger="apprentice.guild"):
         assert guild.take([forged], "node-f").refused[0]["why"].startswith("its signature does not match")
         assert guild.take([outsider], "node-o").refused[0]["why"] == "its author is not a member of the guild"
@@ -106,7 +106,7 @@ def test_a_signed_record_with_a_malformed_body_is_refused_not_folded(guild):
     bad = sign(guild.workshop.identity, guild.id, seq + 1, prev, "vote", {"proposal": 7})
     intake = guild.take([bad, "not a record"], "test")
     assert intake.accepted == 0 and len(intake.refused) == 2
-    assert "lacks a valid 'proposal'" in " ".join(r["why"] for r in intake.refused)
+    assert "its vote's proposal is malformed" in " ".join(r["why"] for r in intake.refused)
 
 
 def test_records_that_wait_on_others_land_once_those_arrive_in_the_same_batch(guild, tmp_path):
@@ -186,7 +186,7 @@ def test_a_proposal_must_put_every_member_it_had_seen_to_the_vote(guild, tmp_pat
     ben = workshop(tmp_path, "Ben")
     join = joined(guild, ben)
     guild.take([join], "test")
-    body = {"kind": "admit", "nonce": "n"}
+    body = {"kind": "admit", "nonce": "0f" * 8}
     alone = body | {"electorate": [ben.member], "seen": guild.state.cut()}
     packed = sign(ben.identity, guild.id, 2, record_hash(join), "proposal", alone)
     assert "not the guild's members" in guild.take([packed], "ben").refused[0]["why"]

@@ -55,7 +55,7 @@ def test_a_write_that_fails_midway_leaves_the_catalog_as_it_was(shop):
     assert [t.name for t in shop.tasks()] == ["flats"]
 
 
-@pytest.mark.parametrize("name", ["..", "a/b", "", ".hidden", "x" * 65])
+@pytest.mark.parametrize("name", ["..", "a/b", "", ".hidden", "x" * 65, "ink\n"])
 def test_a_task_name_that_could_escape_its_folder_is_refused(shop, name):
     from apprentice.errors import BadInput
 

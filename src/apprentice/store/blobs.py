@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from apprentice.errors import NotFound
+from apprentice.errors import BadInput, NotFound
 from apprentice.files import write_atomically
+from apprentice.ids import is_id
 
 
 def digest(data: bytes) -> str:
@@ -24,6 +25,9 @@ class BlobStore:
         self.root = root
 
     def path(self, key: str) -> Path:
+        """Where a work's bytes lie; only a work id (64 hex digits) names a blob, so no id reaches outside `root`."""
+        if not is_id(key, "work"):
+            raise BadInput(f"'{str(key)[:16]}' is not a work id (64 hex digits); use an id `apprentice show` lists.")
         return self.root / key[:2] / key[2:]
 
     def put(self, data: bytes) -> str:

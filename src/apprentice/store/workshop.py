@@ -15,10 +15,11 @@ import platformdirs
 
 from apprentice.errors import BadInput, Conflict, NotFound
 from apprentice.identity import Identity
+from apprentice.ids import is_id
 from apprentice.store.blobs import BlobStore
 from apprentice.store.catalog import Catalog, now
 
-TASK_NAME = re.compile(r"^[\w][\w \-]{0,63}$")  # also a folder name under runs/: no dots, no slashes
+TASK_NAME = re.compile(r"[\w][\w \-]{0,63}")  # also a folder name under runs/: no dots, no slashes
 
 
 def default_home() -> Path:
@@ -77,7 +78,7 @@ class Workshop:
         return row["name"] if row else key[:12]
 
     def new_task(self, name: str, kind: str, config: dict) -> Task:
-        if not TASK_NAME.match(name):
+        if not TASK_NAME.fullmatch(name):
             raise BadInput(f"'{name}' cannot name a task; use letters, digits, spaces, '-' or '_' (up to 64).")
         with self.catalog.write() as db:  # checked inside the write, so two makers of one name cannot both pass
             cursor = db.execute(
@@ -99,9 +100,14 @@ class Workshop:
         return [Task(row["name"], row["kind"], json.loads(row["config"])) for row in rows]
 
     def run_folder(self, task: str) -> Path:
+        if not TASK_NAME.fullmatch(task):
+            raise BadInput(f"'{task[:64]}' cannot name a task; use letters, digits, spaces, '-' or '_' (up to 64).")
         return self.root / "runs" / task
 
     def apprentice_folder(self, apprentice_id: str) -> Path:
+        """Where an apprentice's files lie; only an apprentice id (16 hex digits) names one, so none reaches out."""
+        if not is_id(apprentice_id, "apprentice"):
+            raise BadInput(f"'{str(apprentice_id)[:24]}' is not an apprentice id (16 hex digits).")
         return self.root / "apprentices" / apprentice_id
 
     def close(self) -> None:

@@ -1,0 +1,232 @@
+"""The exact shape of every guild record type: each field's type, hex length, time format, length and count bounds.
+
+A record another node sent is checked against these (pydantic, strict, no extra fields) before it is judged,
+stored or folded, so a signed but malformed record is refused everywhere the same way and breaks no view.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from apprentice.identity import canonical
+
+MAX_EXAMPLES = 10_000  # per offer
+MAX_MEMBERS = 1_000  # in an electorate, a contributor list or a release's owners
+MAX_WORKS = 50_000  # in a withdrawal or a release
+MAX_TASK_CONFIG = 4_096  # bytes of canonical JSON
+
+
+def hex_of(length: int) -> type[str]:
+    return Annotated[str, StringConstraints(pattern=f"^[0-9a-f]{{{length}}}$", strict=True)]  # type: ignore[return-value]
+
+
+Hash = hex_of(64)  # a SHA-256: a work, a guild, a record, a manifest, a weights file
+Key = hex_of(64)  # an Ed25519 public key: a member
+ApprenticeId = hex_of(16)
+Signature = hex_of(128)
+Nonce = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,64}$", strict=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=120, strict=True)]
+Text = Annotated[str, StringConstraints(max_length=500, strict=True)]
+Address = Annotated[str, StringConstraints(max_length=300, pattern=r"^(https?://[^\s/?#]+)?$", strict=True)]
+TaskName = Annotated[str, StringConstraints(pattern=r"^[\w][\w \-]{0,63}$", strict=True)]
+Layer = Annotated[str, StringConstraints(max_length=200, strict=True)]
+Count = Annotated[int, Field(ge=0, le=2**40, strict=True)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+def iso_time(value: str) -> str:
+    datetime.fromisoformat(value)  # raises ValueError, which pydantic reports
+    return value
+
+
+Time = Annotated[str, StringConstraints(max_length=40, strict=True), AfterValidator(iso_time)]
+
+
+def small_json(value: dict) -> dict:
+    if len(canonical(value)) > MAX_TASK_CONFIG:
+        raise ValueError(f"it is larger than {MAX_TASK_CONFIG} bytes")
+    return value
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Charter(Shape):
+    name: Name
+    join: Literal["invite", "vote"]
+    quorum: Annotated[float, Field(gt=0, le=1)]
+    threshold: Annotated[float, Field(ge=0, lt=1)]
+    founder_name: Name
+    address: Address
+    nonce: Nonce
+
+
+class Invite(Shape):
+    nonce: Nonce
+
+
+class InviteToken(Shape):
+    guild: Hash
+    nonce: Nonce
+    address: Address
+    name: Name
+    by: Key
+    sig: Signature
+
+
+class Join(Shape):
+    invite: InviteToken
+    name: Name
+    address: Address
+
+
+class AddressChange(Shape):
+    address: Address
+
+
+class Part(Shape):
+    work: Hash
+    layer: Layer
+    file: Annotated[str, StringConstraints(max_length=255, strict=True)]
+
+
+class OfferedExample(Shape):
+    fingerprint: Hash
+    name: Name
+    size: Annotated[list[Annotated[int, Field(ge=1, le=1_000_000, strict=True)]], Field(min_length=2, max_length=2)]
+    sequence: Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$", strict=True)]
+    position: Count
+    parts: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,24}$")], Part], Field(max_length=8)]
+
+
+class Offer(Shape):
+    task: TaskName
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$", strict=True)]
+    examples: Annotated[list[OfferedExample], Field(min_length=1, max_length=MAX_EXAMPLES)]
+
+
+class Withdraw(Shape):
+    works: Annotated[list[Hash], Field(min_length=1, max_length=MAX_WORKS)]
+
+
+class Compute(Shape):
+    member: Key
+    minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+
+
+Cut = Annotated[dict[Key, Annotated[int, Field(ge=0, strict=True)]], Field(max_length=MAX_MEMBERS)]
+Electorate = Annotated[list[Key], Field(min_length=1, max_length=MAX_MEMBERS)]
+
+
+class TrainProposal(Shape):
+    kind: Literal["train"]
+    task: TaskName
+    task_kind: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$", strict=True)]
+    task_config: Annotated[dict, AfterValidator(small_json)] = {}
+    contributors: Annotated[list[Key], Field(min_length=1, max_length=MAX_MEMBERS)]
+    compute: Compute
+    electorate: Electorate
+    seen: Cut
+    successor_of: Hash | None = None
+    because: Text | None = None
+
+
+class AdmitProposal(Shape):
+    kind: Literal["admit"]
+    nonce: Nonce
+    electorate: Electorate
+    seen: Cut
+
+
+class Vote(Shape):
+    proposal: Hash
+    vote: Literal["yes", "no"]
+
+
+class OwnerShare(Shape):
+    name: Name
+    examples: Count
+    pixels: Count
+
+
+class Release(Shape):
+    proposal: Hash
+    task: TaskName
+    apprentice: ApprenticeId
+    manifest_sha256: Hash
+    weights_sha256: Hash
+    owners: Annotated[dict[Key, OwnerShare], Field(min_length=1, max_length=MAX_MEMBERS)]
+    works: Annotated[list[Hash], Field(min_length=1, max_length=MAX_WORKS)]
+
+
+class Rotate(Shape):
+    new_key: Key
+
+
+class Rotated(Shape):
+    old_key: Key
+    rotate: Hash
+
+
+BODIES: dict[str, type[Shape] | tuple[type[Shape], ...]] = {
+    "charter": Charter,
+    "invite": Invite,
+    "join": Join,
+    "address": AddressChange,
+    "offer": Offer,
+    "withdraw": Withdraw,
+    "proposal": (TrainProposal, AdmitProposal),
+    "vote": Vote,
+    "release": Release,
+    "rotate": Rotate,
+    "rotated": Rotated,
+}
+
+
+class Envelope(Shape):
+    """A record's fields around its body."""
+
+    guild: Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$", strict=True)]  # '' only in a charter
+    author: Key
+    seq: Annotated[int, Field(ge=1, le=2**40, strict=True)]
+    prev: Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$", strict=True)]
+    type: Literal[tuple(BODIES)]  # type: ignore[valid-type]
+    body: dict
+    at: Time
+    sig: Signature
+
+
+def record_problem(record: object) -> str:
+    """Why `record` does not have the shape of a guild record ('' when it does), in a few words for the log."""
+    if not isinstance(record, dict):
+        return "it is not a guild record"
+    try:
+        envelope = Envelope.model_validate(record)
+    except ValidationError as error:
+        return f"its {where(error)} is malformed"
+    return body_problem(envelope.type, envelope.body)
+
+
+def body_problem(kind: str, body: dict) -> str:
+    shapes = BODIES[kind] if isinstance(BODIES[kind], tuple) else (BODIES[kind],)
+    problems = []
+    for shape in shapes:
+        try:
+            shape.model_validate(body)
+            return ""
+        except ValidationError as error:
+            problems.append(where(error))
+    if kind == "proposal" and body.get("kind") not in ("train", "admit"):
+        return f"its proposal kind '{str(body.get('kind'))[:20]}' is unknown"
+    index = 1 if kind == "proposal" and body.get("kind") == "admit" else 0
+    return f"its {kind}'s {problems[index]} is malformed"
+
+
+def where(error: ValidationError) -> str:
+    """The first field a validation error names, as a dotted path: 'body.examples.0.parts'."""
+    first = error.errors()[0]
+    return ".".join(str(part) for part in first["loc"]) or "shape"
