@@ -167,10 +167,10 @@ def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the results.")
 @click.option("--layer", default="", help="In layered files: the layer to work on.")
 @click.option("--apprentice", "apprentice_id", help="Use this apprentice id instead of the newest.")
-@click.option("--between", type=int, default=1, show_default=True, help="Key poses in: frames between each two.")
-@click.option("--gif", is_flag=True, help="Key poses in: also write the animation as a GIF.")
-@click.option("--apng", is_flag=True, help="Key poses in: also write the animation as an animated PNG.")
-@click.option("--fps", type=float, default=12.0, show_default=True, help="Key poses in: frames per second.")
+@click.option("--between", type=int, default=1, show_default=True, help="Key-pose tasks: frames between each two.")
+@click.option("--gif", is_flag=True, help="Key-pose tasks: also write the animation as a GIF.")
+@click.option("--apng", is_flag=True, help="Key-pose tasks: also write the animation as an animated PNG.")
+@click.option("--fps", type=float, default=12.0, show_default=True, help="Key-pose tasks: frames per second.")
 @json_option
 def apply(
     name: str,
@@ -188,7 +188,7 @@ def apply(
     that draws between key poses, INPUTS are the key poses in order and it draws --between frames between each two."""
     shop = workshop()
     formats = ("frames",) + ("gif",) * gif + ("apng",) * apng
-    options = ApplyOptions(layer, apprentice_id, between, formats, fps)
+    options = ApplyOptions(layer=layer, apprentice=apprentice_id, between=between, formats=formats, fps=fps)
     with Progress(console=console, disable=as_json) as bar:
         job = bar.add_task(get_kind(shop.task(name).kind).applying, total=None)
         report = lambda done, total, _: bar.update(job, completed=done, total=total)  # noqa: E731
