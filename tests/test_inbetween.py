@@ -12,8 +12,8 @@ from PIL import Image
 from apprentice.errors import BadInput
 from apprentice.formats import animation
 from apprentice.imports import add_examples
-from apprentice.inbetweens import apply_between
-from apprentice.kinds import get_kind
+from apprentice.jobs import apply
+from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.credentials import check
@@ -169,7 +169,8 @@ def trained(shop, task, tmp_path) -> str:
 @pytest.mark.parametrize("between", [1, 3])
 def test_apply_draws_n_frames_between_each_pair_of_keys_and_keeps_the_keys(shop, trained, tmp_path, between):
     keys = frame_folder(tmp_path / "keys", [2, 14, 14, 30])  # the middle pair is a hold
-    results = apply_between(shop, trained, [keys], tmp_path / "out", between, ("frames", "gif", "apng"))
+    options = ApplyOptions(between=between, formats=("frames", "gif", "apng"))
+    results = apply(shop, trained, [keys], tmp_path / "out", options)
     frames = sorted((tmp_path / "out").glob("keys-*.png"))
     assert len(frames) == 3 * (between + 1) + 1
     images = [np.asarray(Image.open(p).convert("RGBA")) for p in frames]
@@ -190,17 +191,17 @@ def test_apply_draws_n_frames_between_each_pair_of_keys_and_keeps_the_keys(shop,
 def test_apply_refuses_unhalvable_counts_mismatched_keys_and_single_keys(shop, trained, tmp_path):
     keys = frame_folder(tmp_path / "keys", [2, 14])
     with pytest.raises(BadInput, match="--between 2 cannot be drawn by halving"):
-        apply_between(shop, trained, [keys], tmp_path / "out", 2)
+        apply(shop, trained, [keys], tmp_path / "out", ApplyOptions(between=2))
     ball(20, size=(40, 32)).save(keys / "frame3.png")
     with pytest.raises(BadInput, match=r"frame3.png is 40×32 but .*frame1.png is 48×32"):
-        apply_between(shop, trained, [keys], tmp_path / "out", 1)
+        apply(shop, trained, [keys], tmp_path / "out")
     with pytest.raises(BadInput, match="holds 1 key pose"):
-        apply_between(shop, trained, [keys / "frame1.png"], tmp_path / "out", 1)
+        apply(shop, trained, [keys / "frame1.png"], tmp_path / "out")
 
 
 def test_transparent_keys_give_transparent_in_betweens(shop, trained, tmp_path):
     keys = frame_folder(tmp_path / "sprite", [2, 20], transparent=True)
-    apply_between(shop, trained, [keys], tmp_path / "out", 1)
+    apply(shop, trained, [keys], tmp_path / "out")
     middle = Image.open(tmp_path / "out" / "sprite-0002.png")
     assert middle.mode == "RGBA" and middle.size == SIZE
 

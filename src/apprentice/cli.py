@@ -21,10 +21,8 @@ from apprentice.errors import ApprenticeError
 from apprentice.formats.layered import is_layered
 from apprentice.guild.actions import change_consent
 from apprentice.imports import add_examples
-from apprentice.inbetweens import apply_between
-from apprentice.jobs import apply_files
-from apprentice.kinds import get_kind
-from apprentice.kinds.paired import AUGMENTATIONS
+from apprentice.jobs import apply as apply_job
+from apprentice.kinds import AUGMENTATIONS, DEFAULT_KIND, ApplyOptions, get_kind, kind_names, kinds
 from apprentice.provenance.credentials import check as check_credentials
 from apprentice.store.workshop import Workshop, default_home
 from apprentice.terminal import console, emit, json_option, training_bar, workshop
@@ -66,6 +64,33 @@ def init(name: str | None, as_json: bool) -> None:
     )
 
 
+class KindChoice(click.ParamType):
+    """A task kind's name, checked against the kinds registered when the command runs, not when this module was
+    imported: a plugin (or a test) that registers a kind later is accepted like the shipped ones."""
+
+    name = "kind"
+
+    def choice(self) -> click.Choice:
+        return click.Choice(kind_names())
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return self.choice().convert(value, param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return self.choice().get_metavar(param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        return self.choice().shell_complete(ctx, param, incomplete)
+
+
+class KindOption(click.Option):
+    """`--kind`, whose help lists each registered kind with what it learns, as the command runs."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = "; ".join(f"{kind.name}: {kind.about}" for kind in kinds()) + "."
+        return super().get_help_record(ctx)
+
+
 @main.group()
 def task() -> None:
     """Create tasks: the repetitive steps you want an apprentice for."""
@@ -73,13 +98,7 @@ def task() -> None:
 
 @task.command("new")
 @click.argument("name")
-@click.option(
-    "--kind",
-    type=click.Choice(["paired", "inbetween"]),
-    default="paired",
-    show_default=True,
-    help="paired: learn a before → after step; inbetween: learn to draw the frame between two key poses.",
-)
+@click.option("--kind", cls=KindOption, type=KindChoice(), default=DEFAULT_KIND, show_default=True)
 @click.option(
     "--augment",
     type=click.Choice(AUGMENTATIONS),
@@ -147,10 +166,10 @@ def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the results.")
 @click.option("--layer", default="", help="In layered files: the layer to work on.")
 @click.option("--apprentice", "apprentice_id", help="Use this apprentice id instead of the newest.")
-@click.option("--between", type=int, default=1, show_default=True, help="inbetween tasks: frames between keys.")
-@click.option("--gif", is_flag=True, help="inbetween tasks: also write the animation as a GIF.")
-@click.option("--apng", is_flag=True, help="inbetween tasks: also write the animation as an animated PNG.")
-@click.option("--fps", type=float, default=12.0, show_default=True, help="inbetween tasks: frames per second.")
+@click.option("--between", type=int, default=1, show_default=True, help="Key-pose tasks: frames between each two.")
+@click.option("--gif", is_flag=True, help="Key-pose tasks: also write the animation as a GIF.")
+@click.option("--apng", is_flag=True, help="Key-pose tasks: also write the animation as an animated PNG.")
+@click.option("--fps", type=float, default=12.0, show_default=True, help="Key-pose tasks: frames per second.")
 @json_option
 def apply(
     name: str,
@@ -164,19 +183,15 @@ def apply(
     fps: float,
     as_json: bool,
 ) -> None:
-    """Apply the apprentice of task NAME to drawings (files, folders, or a layer of layered files); for an
-    inbetween task, INPUTS are the key poses in order and it draws --between frames between each two."""
+    """Apply the apprentice of task NAME to drawings (files, folders, or a layer of layered files); for a task
+    that draws between key poses, INPUTS are the key poses in order and it draws --between frames between each two."""
     shop = workshop()
-    inbetween = shop.task(name).kind == "inbetween"
+    formats = ("frames",) + ("gif",) * gif + ("apng",) * apng
+    options = ApplyOptions(layer=layer, apprentice=apprentice_id, between=between, formats=formats, fps=fps)
     with Progress(console=console, disable=as_json) as bar:
-        job = bar.add_task("drawing in-betweens" if inbetween else "applying", total=None)
+        job = bar.add_task(get_kind(shop.task(name).kind).applying, total=None)
         report = lambda done, total, _: bar.update(job, completed=done, total=total)  # noqa: E731
-        if inbetween:
-            formats = ("frames",) + ("gif",) * gif + ("apng",) * apng
-            results = apply_between(shop, name, list(inputs), out_dir, between, formats, fps, apprentice_id,
-                                    on_progress=report)  # fmt: skip
-        else:
-            results = apply_files(shop, name, list(inputs), out_dir, layer, apprentice_id, on_progress=report)
+        results = apply_job(shop, name, list(inputs), out_dir, options, on_progress=report)
     emit([r.to_dict() for r in results], as_json, f"Wrote {len(results)} file(s) to {out_dir}.")
 
 

@@ -1,7 +1,7 @@
 """Export an apprentice as an ONNX file, for ONNX Runtime or any other program that reads ONNX.
 
-The file takes premultiplied RGBA (two images side by side in the channels for in-betweens) of any size
-that is a multiple of its `align`, and carries the apprentice's id and manifest hash as metadata.
+The file takes premultiplied RGBA (as many images side by side in the channels as the task's kind sees) of any
+size that is a multiple of its `align`, and carries the apprentice's id and manifest hash as metadata.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 
 from apprentice.errors import BadInput
 from apprentice.files import write_atomically
+from apprentice.kinds import get_kind
 from apprentice.provenance.manifest import find, load_network
 from apprentice.store.workshop import Workshop
 
@@ -26,7 +27,7 @@ def export_onnx(workshop: Workshop, task_name: str, out: Path, apprentice_id: st
         raise BadInput("ONNX export needs the onnx extra; install it with: pip install 'apprentice[onnx]'.") from None
     apprentice = find(workshop, task_name, apprentice_id)
     net = load_network(apprentice).eval()
-    align, channels = getattr(net, "align", 4), net_channels(apprentice.manifest["kind"])
+    align, channels = getattr(net, "align", 4), get_kind(apprentice.manifest["kind"]).input_channels
     height, width = torch.export.Dim("height", min=1, max=4096), torch.export.Dim("width", min=1, max=4096)
     example = torch.rand(1, channels, 4 * align, 4 * align)
     with warnings.catch_warnings():
@@ -53,8 +54,3 @@ def export_onnx(workshop: Workshop, task_name: str, out: Path, apprentice_id: st
     onnx.helper.set_model_props(model, facts)
     write_atomically(out, model.SerializeToString())
     return out
-
-
-def net_channels(kind: str) -> int:
-    """Input channels: premultiplied RGBA, or two of them for an in-between."""
-    return 8 if kind == "inbetween" else 4

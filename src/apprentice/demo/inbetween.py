@@ -16,8 +16,8 @@ from apprentice.demo.cartoons import animation_set
 from apprentice.demo.contact_sheet import contact_sheet
 from apprentice.formats.images import pixels
 from apprentice.imports import add_examples
-from apprentice.inbetweens import apply_between
-from apprentice.kinds import get_kind
+from apprentice.jobs import apply
+from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, Progress, train
 from apprentice.train.metrics import image_scores
@@ -47,7 +47,7 @@ def run_inbetween_demo(folder: Path, minutes: float, on_progress: Callable[[Prog
     add_examples(shop, TASK, [folder / "examples"])
     made = train(shop, TASK, Budget(minutes=minutes), on_progress=on_progress)
     for number in range(1, UNSEEN + 1):
-        apply_between(shop, TASK, [folder / "keys" / f"new{number}"], folder / "out", 1, ("frames", "gif"))
+        apply(shop, TASK, [folder / "keys" / f"new{number}"], folder / "out", ApplyOptions(formats=("frames", "gif")))
     return report(folder, unseen, made.label())
 
 

@@ -1,12 +1,15 @@
 """The `inbetween` kind: learn to draw the frame halfway between two drawings, from the artist's animation.
 
 Every three consecutive drawings of a sequence are an example (the middle from its neighbours); holds,
-where a drawing is exposed for several frames, count once, as the animator drew it once.
+where a drawing is exposed for several frames, count once, as the animator drew it once. Applied to key
+poses, it draws N in-betweens (1, 3, 7, …) the way animators chart them: the middle first (the breakdown),
+then the middles of each half, so it only ever does what it learned: the frame halfway between two.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +22,27 @@ from apprentice.errors import BadInput
 from apprentice.formats.images import pixel_digest, pixels
 from apprentice.formats.pairs import Source
 from apprentice.formats.sequences import Sequence, find_sequences, read_frame
-from apprentice.kinds import FoundExample
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet, motion_loss
+from apprentice.kinds.kind import FoundExample, Output
+from apprentice.kinds.options import ApplyOptions
+from apprentice.kinds.tiling import transform
 
 MOTION_WEIGHT = 0.5  # how much the coarse-flow loss counts beside the frame's own L1
+DEPTHS = {1: 1, 3: 2, 7: 3, 15: 4}  # in-betweens per key pair → halvings
 
 
 class InbetweenKind:
     name = "inbetween"
+    about = "learn to draw the frame between two key poses"
+    applying = "drawing in-betweens"
     roles = ("key1", "inbetween", "key2")
     target = "inbetween"
     baseline_name = "cross-fading the keys"
     train_defaults = {"patch": 96, "batch": 8}  # patches that hold large motion between keys
     reverse = True  # playing an in-between backwards gives an in-between: swap the keys as augmentation
+    inputs = "sequence"  # the key poses, in order
+    uploads_in_order = True  # uploaded still frames are one animation, in name order
+    input_channels = 8  # the two keys, side by side in the channels
 
     def default_config(self) -> dict:
         return {"augment": "mirror", "net": InbetweenConfig().to_dict()}
@@ -65,6 +76,51 @@ class InbetweenKind:
     def loss(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         made = net(inputs)
         return F.l1_loss(made, targets) + MOTION_WEIGHT * motion_loss(net, inputs, targets)
+
+    def apply(
+        self,
+        net: nn.Module,
+        inputs: list[np.ndarray],
+        options: ApplyOptions,
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> list[Output]:
+        """Every frame: each key pose (passed through) followed by `options.between` in-betweens drawn by halving."""
+        between = options.between
+        if between not in DEPTHS:
+            raise BadInput(f"--between {between} cannot be drawn by halving; use 1, 3, 7 or 15.")
+        total, done = between * (len(inputs) - 1), [0]  # each halving pass draws one frame in every gap
+
+        def drew() -> None:
+            done[0] += 1
+            if on_step:
+                on_step(done[0], total)
+
+        frames = fill(net, inputs, DEPTHS[between], options.tile, drew)
+        return [
+            Output(frame, number // (between + 1), drawn=number % (between + 1) != 0)
+            for number, frame in enumerate(frames)
+        ]
+
+
+def halfway(net: nn.Module, first: np.ndarray, last: np.ndarray, tile: int) -> np.ndarray:
+    """The drawing halfway between two straight-RGBA frames; a hold stays a hold."""
+    if np.array_equal(first, last):
+        return first.copy()
+    return transform(net, np.concatenate([first, last], axis=-1), net.margin, tile)
+
+
+def fill(
+    net: nn.Module, keys: list[np.ndarray], depth: int, tile: int, on_pair: Callable[[], None]
+) -> list[np.ndarray]:
+    """All frames after `depth` halvings: the keys with 2**depth - 1 in-betweens in every gap; ends on the last key."""
+    frames = list(keys)
+    for _ in range(depth):
+        halved = [frames[0]]
+        for first, last in zip(frames, frames[1:], strict=False):
+            halved += [halfway(net, first, last, tile), last]
+            on_pair()
+        frames = halved
+    return frames
 
 
 def drawings(sequence: Sequence) -> list[tuple[Source, str]]:

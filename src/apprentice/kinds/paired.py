@@ -5,6 +5,7 @@ Cleanup, inking, flats, recolouring, weight change: the network maps the before 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +17,26 @@ from torch.nn import functional as F
 from apprentice.errors import BadInput
 from apprentice.formats.images import pixels
 from apprentice.formats.pairs import Source, find_pairs
-from apprentice.kinds import FoundExample
+from apprentice.kinds.kind import AUGMENTATIONS, FoundExample, Output
 from apprentice.kinds.network import NetConfig, PairedNet
+from apprentice.kinds.options import ApplyOptions
+from apprentice.kinds.tiling import transform
 
-AUGMENTATIONS = ("none", "mirror", "mirror+rotate")
+__all__ = ["AUGMENTATIONS", "PairedKind"]
 
 
 class PairedKind:
     name = "paired"
+    about = "learn a before → after step"
+    applying = "applying"
     roles = ("before", "after")
     target = "after"
     baseline_name = "copying the before"
     train_defaults: dict = {}
     reverse = False
+    inputs = "each"
+    uploads_in_order = False
+    input_channels = 4
 
     def default_config(self) -> dict:
         return {"augment": "mirror", "net": NetConfig().to_dict()}
@@ -57,3 +65,15 @@ class PairedKind:
 
     def loss(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.l1_loss(net(inputs), targets)
+
+    def apply(
+        self,
+        net: nn.Module,
+        inputs: list[np.ndarray],
+        options: ApplyOptions,
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> list[Output]:
+        """The after of each before, tile by tile."""
+        return [
+            Output(transform(net, before, net.margin, options.tile), number) for number, before in enumerate(inputs)
+        ]

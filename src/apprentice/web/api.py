@@ -16,8 +16,7 @@ from apprentice.errors import NotFound
 from apprentice.formats.layered import layer_names
 from apprentice.formats.parts import decode_part
 from apprentice.imports import add_examples, remove_example
-from apprentice.kinds import get_kind
-from apprentice.kinds.paired import AUGMENTATIONS
+from apprentice.kinds import AUGMENTATIONS, DEFAULT_KIND, get_kind
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget
 from apprentice.views import apprentice_cards, examples, newest_manifest, summary, work_name
@@ -49,7 +48,7 @@ class NewTask(BaseModel):
     """A task to create, as `apprentice task new` takes it."""
 
     name: str  # the core says which names can be tasks
-    kind: str = "paired"
+    kind: str = DEFAULT_KIND  # the core says which kinds are registered
     augment: Literal[AUGMENTATIONS] = "mirror"
 
 
@@ -92,7 +91,7 @@ def add_uploaded_examples(
 ) -> dict:
     """Add examples from uploaded files, all or nothing (as `apprentice add`)."""
     options = {"before_layer": before_layer, "after_layer": after_layer, "mine": mine}
-    in_order = shop.task(name).kind == "inbetween"  # uploaded still frames are one sequence, in name order
+    in_order = get_kind(shop.task(name).kind).uploads_in_order  # still frames as one sequence, in name order
     with saved(files) as paths:
         return add_examples(shop, name, [paths[0].parent] if in_order else paths, options).to_dict()
 

@@ -19,13 +19,14 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from apprentice.errors import NotFound
-from apprentice.inbetweens import apply_between
-from apprentice.jobs import apply_files
+from apprentice.jobs import apply
+from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.web.api import Shop
 from apprentice.web.uploads import saved, without_folder
 
 router = APIRouter(prefix="/api")
 JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}")
+FORMATS = ("frames", "gif")  # a sequence the page gets back: its frames to look at, a GIF to play
 
 
 def new_job_id() -> str:
@@ -53,21 +54,16 @@ def apply_to_uploads(
     files: Annotated[list[UploadFile], File(description="drawings, or layered files with `layer`")],
     layer: Annotated[str, Form()] = "",
     apprentice: Annotated[str, Form(description="an apprentice id; the newest when empty")] = "",
-    between: Annotated[int, Form(description="inbetween tasks: frames between each two keys (1, 3, 7, 15)")] = 1,
+    between: Annotated[int, Form(description="tasks that take key poses: drawings between each two (1, 3, 7, 15)")] = 1,
 ) -> dict:
-    """Apply the task's apprentice to the uploaded drawings (for in-betweens: the keys, in name order)."""
+    """Apply the task's apprentice to the uploaded drawings (for kinds that take key poses: the keys, in name order)."""
     job = new_job_id()
     out_dir = shop.root / "jobs" / job
-    inbetween = shop.task(name).kind == "inbetween"
+    options = ApplyOptions(layer=layer, apprentice=apprentice or None, between=between, formats=FORMATS, shot=name)
+    in_order = get_kind(shop.task(name).kind).uploads_in_order  # uploaded key poses: one sequence, in name order
     with saved(files) as paths:
         try:
-            if inbetween:
-                keys = [paths[0].parent] if len(paths) > 1 else paths
-                results = apply_between(
-                    shop, name, keys, out_dir, between, ("frames", "gif"), apprentice_id=apprentice or None, shot=name
-                )
-            else:
-                results = apply_files(shop, name, paths, out_dir, layer, apprentice or None)
+            results = apply(shop, name, [paths[0].parent] if in_order and len(paths) > 1 else paths, out_dir, options)
         finally:
             with suppress(OSError):
                 out_dir.rmdir()  # only when nothing was made

@@ -1,0 +1,42 @@
+"""How to apply an apprentice: one typed, serialisable set of options the CLI and the page both build.
+
+Each kind and the job that writes its outputs read the options they use and leave the rest alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from apprentice.errors import BadInput
+
+FORMATS = ("frames", "gif", "apng")  # how a sequence is written: numbered PNG frames, an animated GIF, an APNG
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """The choices a user makes when applying an apprentice; defaults are the CLI's."""
+
+    layer: str = ""  # in layered files: the layer to work on
+    apprentice: str | None = None  # an apprentice id; None means the task's newest
+    between: int = 1  # drawings to make between each two key poses
+    formats: tuple[str, ...] = ("frames",)  # how a sequence of drawings is written (FORMATS)
+    fps: float = 12.0  # frames per second of a written animation
+    shot: str | None = None  # the name of a written sequence; None means the inputs' folder or file name
+    tile: int = 1024  # the largest square the network sees at once, in pixels
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.formats if name not in FORMATS]
+        if unknown:
+            raise BadInput(f"'{unknown[0]}' is not an output format Apprentice writes; use {', '.join(FORMATS)}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"formats": list(self.formats)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ApplyOptions:
+        """The options a `to_dict` made; unknown fields are refused, not ignored."""
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BadInput(f"'{unknown[0]}' is not an apply option; use {', '.join(sorted(known))}.")
+        return cls(**(data | ({"formats": tuple(data["formats"])} if "formats" in data else {})))
