@@ -115,10 +115,11 @@ class Member:
         add_examples(self.shop, task, [write_pair_folder(self.home.parent / f"pairs-{self.name}", count, seed)])
 
 
-def members(root: Path, names: list[str]) -> list[Member]:
-    """Fresh workshops for `names`, online on one in-memory network."""
-    network = MemoryNetwork()
-    return [Member(root, name, network, number + 1) for number, name in enumerate(names)]
+def members(root: Path, names: list[str], network: MemoryNetwork | None = None) -> list[Member]:
+    """Fresh workshops for `names`, online on one in-memory network (a new one, or `network` beside others)."""
+    network = network or MemoryNetwork()
+    first = len(network.apps) + 1
+    return [Member(root, name, network, first + number) for number, name in enumerate(names)]
 
 
 def found_guild(founder: Member, *others: Member, join: str = "invite") -> GuildLog:
