@@ -70,7 +70,7 @@ def test_founding_joining_offers_and_votes_reach_the_same_log_and_outcome_on_eve
     assert releases.pledged(ben.log()) and not releases.pledged(ada.log()), "only the pledged node trains"
 
 
-def test_the_pledged_node_trains_every_member_fetches_the_checked_release_and_a_withdrawal_taints_it_everywhere(trio):
+def test_the_pledged_node_trains_members_fetch_the_checked_release_and_a_withdrawal_taints_it_everywhere(trio):
     ada, ben, cleo = trio
     found_guild(ada, ben, cleo)
     for member in trio:
@@ -112,6 +112,17 @@ def test_the_pledged_node_trains_every_member_fetches_the_checked_release_and_a_
         assert retrain["outcome"] == "open" and retrain["because"] == f"withdrawn: {withdrawn[:12]}"
     assert not ben.shop.blobs.path(withdrawn).exists(), "the trainer deleted its copy"
     assert cleo.shop.blobs.path(withdrawn).exists(), "the owner keeps her own file"
+
+    retrain = guild_view(ada.log())["proposals"][0]["id"]
+    for member in (ada, ben):
+        member.says(guild_work.vote, retrain[:12], "yes")
+    [successor] = releases.train_pledged(ben.log(), network=ben.network)
+    assert withdrawn not in successor["body"]["works"] and len(successor["body"]["works"]) == 16
+    assert sum(share["examples"] for share in successor["body"]["owners"].values()) == 8
+    ben.sync()
+    ada.sync()
+    releases_seen = guild_view(ada.log())["releases"]
+    assert [r["tainted_by"] for r in releases_seen] == [[], [withdrawn]], "the successor is clean, the first marked"
 
 
 def test_an_offline_node_catches_up_through_a_relay(trio):
