@@ -120,7 +120,7 @@ class Peer:
             seq = head.get("seq") if isinstance(head, dict) else None
             fine = isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < MOST_SEQ
             if not (fine and isinstance(head.get("hash"), str) and isinstance(author, str)):
-                raise self.unreachable(f"its head for {str(author)[:12]} is malformed")
+                raise self.unreachable(f"its head for {str(author)[:12]!r} is malformed")
         return {author: {"seq": head["seq"], "hash": head["hash"]} for author, head in heads.items()}
 
     def blob(self, path: str, expected_sha256: str) -> bytes:
