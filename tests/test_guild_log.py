@@ -27,6 +27,7 @@ from apprentice.train.examples import gather
 from apprentice.train.loop import Budget, TrainConfig, train
 
 from conftest import write_pair_folder
+from guild_network import MemoryNetwork
 
 ADDRESS = "http://127.0.0.1:9"
 
@@ -272,16 +273,16 @@ def test_a_release_whose_manifest_names_other_works_than_its_record_is_refused(g
 def test_a_file_whose_bytes_do_not_hash_to_the_log_is_refused(guild):
     def node(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/challenge"):
-            return httpx.Response(200, json={"nonce": "n1"})
+            return httpx.Response(200, json={"nonce": "0f" * 16})
         assert request.headers["X-Apprentice-Member"] == guild.workshop.member
         return httpx.Response(200, content=b"not the drawing that was offered")
 
-    peer = Peer(guild.workshop, guild.id, "http://127.0.0.1:9")
-    peer.http = httpx.Client(transport=httpx.MockTransport(node), base_url=peer.address)
+    network = MemoryNetwork()
+    network.answers["http://127.0.0.1:9"] = node
     expected = hashlib.sha256(b"the drawing").hexdigest()
-    with pytest.raises(BadInput, match="do not match the guild's record"):
+    peer = Peer(guild.workshop, guild.id, "http://127.0.0.1:9", network)
+    with peer, pytest.raises(BadInput, match="do not match the guild's record"):
         peer.blob(f"/guild/{guild.id}/works/{expected}", expected)
-    peer.close()
 
 
 def test_a_record_another_process_stored_meanwhile_is_not_stored_twice(guild, tmp_path):

@@ -4,6 +4,7 @@
     ├── BadInput             a file that cannot be used as it is (corrupt, too large, wrong size, missing layer)
     ├── NotFound             a task, apprentice or workshop that does not exist yet
     ├── Conflict             a request that clashes with what is stored (a task name taken, a kind mismatch)
+    ├── Unreachable          another member's node did not answer, refused, or answered outside the guild protocol
     └── Withdrawn            a work's owner withdrew consent while a run was learning from it
 
 Anything else that escapes is a bug and keeps its traceback.
@@ -24,6 +25,15 @@ class NotFound(ApprenticeError):
 
 class Conflict(ApprenticeError):
     """A request that clashes with what is already stored."""
+
+
+class Unreachable(ApprenticeError):
+    """Another member's node did not answer, refused, or answered something malformed; `address` and `why` say
+    which node and what went wrong, for reports that list peers."""
+
+    def __init__(self, message: str, address: str = "", why: str = "") -> None:
+        super().__init__(message)
+        self.address, self.why = address, why or message
 
 
 class Withdrawn(ApprenticeError):

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import secrets
 
-import httpx
-
-from apprentice.errors import BadInput, Conflict
+from apprentice.errors import BadInput, Conflict, Unreachable
 from apprentice.guild.log import GuildLog, guild_ids
+from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.peers import Peer, SyncReport, remember_peer, sync
 from apprentice.guild.records import decode_invite, encode_invite, record_hash, sign
 from apprentice.guild.state import electorate
@@ -61,8 +60,8 @@ def invite(guild_log: GuildLog) -> str:
     return encode_invite(signed(guild_log.workshop.identity, facts))
 
 
-def join(workshop: Workshop, invite_text: str, address: str) -> tuple[GuildLog, SyncReport]:
-    """Send a join record to the inviter's node, then fetch the guild's log from it."""
+def join(workshop: Workshop, invite_text: str, address: str, network: Network = SOCKETS) -> tuple[GuildLog, SyncReport]:
+    """Send a join record to the inviter's node over `network`, then fetch the guild's log from it."""
     token = decode_invite(invite_text)
     guild = token["guild"]
     if guild in guild_ids(workshop):
@@ -70,22 +69,22 @@ def join(workshop: Workshop, invite_text: str, address: str) -> tuple[GuildLog, 
     body = {"invite": token, "name": workshop.member_name(workshop.member)}
     body["address"] = address.rstrip("/")
     record = sign(workshop.identity, guild, 1, "", "join", body)
-    peer = Peer(workshop, guild, token["address"])
     try:
-        answer = peer.push([record])
-    except httpx.HTTPError as error:
-        raise BadInput(
-            f"The inviter's node at {token['address']} did not answer ({error}); try again when it is on."
+        with Peer(workshop, guild, token["address"], network) as peer:
+            answer = peer.push([record])
+    except Unreachable as error:
+        raise Unreachable(
+            f"The inviter's node at {token['address']} did not answer ({error.why}); try again when it is on.",
+            error.address,
+            error.why,
         ) from None
-    finally:
-        peer.close()
-    if answer.get("accepted") != 1:
-        why = (answer.get("refused") or [{"why": "it refused the join"}])[0]["why"]
+    if answer["accepted"] != 1:
+        why = (answer["refused"] or [{"why": "it refused the join"}])[0]["why"]
         raise Conflict(f"The guild refused the invite: {why}; ask a member for a new one.")
     with workshop.catalog.write() as db:
         guilds.add_guild(db, guild, token.get("name", ""))
     remember_peer(workshop, guild, token["address"])
-    report = sync(workshop, guild, only=[token["address"]])
+    report = sync(workshop, guild, only=[token["address"]], network=network)
     guild_log = GuildLog(workshop, guild)
     if record_hash(record) not in guild_log.state.seen:
         raise Conflict(f"The log from {token['address']} did not take your join record; run `apprentice guild sync`.")

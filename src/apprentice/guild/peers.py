@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
-from apprentice.errors import BadInput
+from apprentice.errors import BadInput, Unreachable
 from apprentice.guild.log import GuildLog, Intake
+from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.records import record_hash
 from apprentice.identity import canonical
 from apprentice.store import guilds
@@ -20,7 +23,8 @@ from apprentice.store.workshop import Workshop
 
 log = logging.getLogger("apprentice.guild")
 PAGE = 200
-TIMEOUT = httpx.Timeout(10.0, connect=3.0, read=60.0)
+NONCE = re.compile(r"[0-9a-f]{16,128}")
+MOST_SEQ = 2**62  # past this a sequence number cannot be a real chain's (and SQLite could not hold it)
 
 
 def proof_message(guild: str, nonce: str, path: str) -> bytes:
@@ -29,34 +33,96 @@ def proof_message(guild: str, nonce: str, path: str) -> bytes:
 
 
 class Peer:
-    """Another member's node at `address` (a base URL), spoken to as this workshop's member."""
+    """Another member's node at `address` (a base URL), spoken to as this workshop's member over `network`.
 
-    def __init__(self, workshop: Workshop, guild: str, address: str) -> None:
+    Its answers are hostile: a node that does not answer, refuses, or answers outside the protocol raises
+    `Unreachable`, so callers never meet a malformed answer deeper in.
+    """
+
+    def __init__(self, workshop: Workshop, guild: str, address: str, network: Network = SOCKETS) -> None:
         self.workshop, self.guild, self.address = workshop, guild, address.rstrip("/")
-        self.http = httpx.Client(base_url=self.address, timeout=TIMEOUT, trust_env=False)
+        self.network = network
+        self.http: httpx.Client | None = None  # made at the first request: a malformed address does not answer
+
+    def __enter__(self) -> Peer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
-        self.http.close()
+        if self.http is not None:
+            self.http.close()
+
+    def unreachable(self, why: str) -> Unreachable:
+        where = self.address or "(no address)"
+        return Unreachable(f"The guild node at {where} did not answer as one ({why}).", self.address, why)
+
+    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """The peer's answer to one request, or Unreachable unless it came and succeeded."""
+        try:
+            if self.http is None:
+                self.http = self.network.client(self.address)
+            return self.http.request(method, path, **options).raise_for_status()
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise self.unreachable(str(error) or type(error).__name__) from error
+
+    def parsed(self, response: httpx.Response, field: str, kind: type) -> dict:
+        """The peer's JSON object answer, which must hold `field` as a `kind`."""
+        path = response.request.url.path
+        try:
+            found = response.json()
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past what Python parses
+            raise self.unreachable(f"{path} answered something that is not JSON") from None
+        if not isinstance(found, dict) or not isinstance(found.get(field), kind):
+            raise self.unreachable(f"{path} answered without a valid '{field}'")
+        return found
 
     def signed_get(self, path: str, params: dict | None = None) -> httpx.Response:
-        nonce = self.http.get(f"/guild/{self.guild}/challenge").raise_for_status().json()["nonce"]
+        challenge = self.request("GET", f"/guild/{self.guild}/challenge")
+        nonce = self.parsed(challenge, "nonce", str)["nonce"]
+        if not NONCE.fullmatch(nonce):
+            raise self.unreachable("its challenge is not a hex nonce")
         proof = self.workshop.identity.sign(proof_message(self.guild, nonce, path))
         headers = {
             "X-Apprentice-Member": self.workshop.member,
             "X-Apprentice-Nonce": nonce,
             "X-Apprentice-Proof": proof,
         }
-        return self.http.get(path, params=params, headers=headers).raise_for_status()
+        return self.request("GET", path, params=params, headers=headers)
 
     def heads(self) -> dict[str, dict]:
-        return self.http.get(f"/guild/{self.guild}/heads").raise_for_status().json()["heads"]
+        """Each author's newest {"seq", "hash"} on the peer."""
+        answer = self.parsed(self.request("GET", f"/guild/{self.guild}/heads"), "heads", dict)
+        return self.checked_heads(answer["heads"])
 
-    def records(self, author: str, after: int, limit: int = PAGE) -> list[dict]:
+    def records(self, author: str, after: int, limit: int = PAGE) -> list:
+        """The author's records after `after`, as the peer sent them: each is checked when it is taken."""
         params = {"author": author, "after": after, "limit": limit}
-        return self.signed_get(f"/guild/{self.guild}/records", params).json()["records"]
+        records = self.parsed(self.signed_get(f"/guild/{self.guild}/records", params), "records", list)["records"]
+        if len(records) > limit:
+            raise self.unreachable(f"it sent {len(records)} records where {limit} were asked for")
+        return records
 
     def push(self, records: list[dict]) -> dict:
-        return self.http.post(f"/guild/{self.guild}/records", json={"records": records}).raise_for_status().json()
+        """How the peer took `records`: {"accepted": n, "refused": [{"why": …}, …], "heads": {author: head}}."""
+        response = self.request("POST", f"/guild/{self.guild}/records", json={"records": records})
+        answer = self.parsed(response, "accepted", int)
+        accepted, refused, heads = answer["accepted"], answer.get("refused", []), answer.get("heads", {})
+        said = isinstance(refused, list) and all(isinstance(r, dict) and isinstance(r.get("why"), str) for r in refused)
+        counted = not isinstance(accepted, bool) and 0 <= accepted <= len(records)
+        if not (counted and said and isinstance(heads, dict)):
+            raise self.unreachable("its answer to a push is malformed")
+        return {"accepted": accepted, "refused": refused, "heads": self.checked_heads(heads)}
+
+    def checked_heads(self, heads: dict) -> dict[str, dict]:
+        """`heads` as the peer sent them, once each is an author's (seq, hash) that a chain could have."""
+        for author, head in heads.items():
+            seq = head.get("seq") if isinstance(head, dict) else None
+            fine = isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < MOST_SEQ
+            if not (fine and isinstance(head.get("hash"), str) and isinstance(author, str)):
+                raise self.unreachable(f"its head for {str(author)[:12]!r} is malformed")
+        return {author: {"seq": head["seq"], "hash": head["hash"]} for author, head in heads.items()}
 
     def blob(self, path: str, expected_sha256: str) -> bytes:
         """A file from the peer, refused unless its bytes hash to what the log says."""
@@ -92,8 +158,9 @@ def remember_peer(workshop: Workshop, guild: str, address: str) -> None:
         guilds.add_peer(db, guild, address)
 
 
-def sync(workshop: Workshop, guild: str, only: list[str] | None = None) -> SyncReport:
-    """Exchange records with every known peer (or `only` these addresses); unreachable ones are skipped."""
+def sync(workshop: Workshop, guild: str, only: list[str] | None = None, network: Network = SOCKETS) -> SyncReport:
+    """Exchange records with every known peer (or `only` these addresses) over `network`; peers that do not
+    answer, or answer outside the protocol, are named in the report and skipped."""
     report, done, guild_log = SyncReport(), set(), GuildLog(workshop, guild)
     while True:  # the log may name new addresses as records arrive
         todo = [a for a in (only or known_addresses(guild_log)) if a not in done]
@@ -101,15 +168,13 @@ def sync(workshop: Workshop, guild: str, only: list[str] | None = None) -> SyncR
             return report
         for address in todo:
             done.add(address)
-            peer = Peer(workshop, guild, address)
             try:
-                exchange(guild_log, peer, report)
+                with Peer(workshop, guild, address, network) as peer:
+                    exchange(guild_log, peer, report)
                 report.reached.append(address)
-            except (httpx.HTTPError, ValueError, KeyError) as error:
-                report.unreachable[address] = str(error) or type(error).__name__
-                log.info("guild %s: %s could not be reached (%s)", guild[:12], address, error)
-            finally:
-                peer.close()
+            except Unreachable as error:
+                report.unreachable[address] = error.why
+                log.info("guild %s: %s could not be reached (%s)", guild[:12], address, error.why)
 
 
 def exchange(guild_log: GuildLog, peer: Peer, report: SyncReport) -> None:
@@ -147,10 +212,12 @@ def push(guild_log: GuildLog, peer: Peer, author: str, theirs: dict[str, dict], 
     landed, head = 0, guild_log.state.heads[author][0]
     while (after := theirs.get(author, {}).get("seq", 0)) < head:
         answer = peer.push(guild_log.records_after(author, after, PAGE))
-        if not answer.get("accepted"):
+        if not answer["accepted"]:
             break
         landed += answer["accepted"]
-        theirs[author] = answer.get("heads", {}).get(author) or {"seq": after + answer["accepted"], "hash": ""}
+        theirs[author] = answer["heads"].get(author) or {"seq": after + answer["accepted"], "hash": ""}
+        if theirs[author]["seq"] <= after:  # it says it took records, yet its head stands still: never loop on it
+            raise peer.unreachable("it took records but its head did not move")
     report.pushed += landed
     return landed
 

@@ -12,11 +12,10 @@ import re
 import sqlite3
 from collections.abc import Callable
 
-import httpx
-
-from apprentice.errors import BadInput, Conflict, NotFound
+from apprentice.errors import BadInput, Conflict, NotFound, Unreachable
 from apprentice.files import write_atomically
 from apprentice.guild.log import GuildLog
+from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.peers import Peer
 from apprentice.guild.state import Proposal, State
 from apprentice.guild.work import works_of
@@ -54,12 +53,15 @@ def pledged(guild_log: GuildLog) -> list[Proposal]:
 
 
 def train_pledged(
-    guild_log: GuildLog, on_progress: Callable[[Progress], None] | None = None, seed: int = 0
+    guild_log: GuildLog,
+    on_progress: Callable[[Progress], None] | None = None,
+    seed: int = 0,
+    network: Network = SOCKETS,
 ) -> list[dict]:
     """Train every passed proposal pledged to this node and publish a release record for each."""
     releases = []
     for proposal in pledged(guild_log):
-        name = gather_examples(guild_log, proposal)
+        name = gather_examples(guild_log, proposal, network)
         budget = Budget(minutes=float(proposal.body["compute"]["minutes"]))
         made = train(
             guild_log.workshop, name, budget, TrainConfig(seed=seed), True, on_progress, policy=passed(proposal)
@@ -92,7 +94,7 @@ def release_body(proposal: Proposal, made: Apprentice) -> dict:
     }
 
 
-def gather_examples(guild_log: GuildLog, proposal: Proposal) -> str:
+def gather_examples(guild_log: GuildLog, proposal: Proposal, network: Network = SOCKETS) -> str:
     """Fetch the consented examples the proposal names into a local task; the task's name."""
     state, shop = guild_log.state, guild_log.workshop
     body = proposal.body
@@ -105,7 +107,7 @@ def gather_examples(guild_log: GuildLog, proposal: Proposal) -> str:
     for example in examples:
         for work in works_of(example):
             if not shop.blobs.path(work).is_file():
-                fetch_work(guild_log, example["owner"], work)
+                fetch_work(guild_log, example["owner"], work, network)
     with shop.catalog.write() as db:
         stored_examples.clear_examples(db, name)  # the proposal's set, exactly, consent read now
         for example in examples:
@@ -122,16 +124,18 @@ def ensure_task(shop: Workshop, name: str, kind: str, config: dict) -> None:
         shop.new_task(name, kind, get_kind(kind).default_config() | config)
 
 
-def fetch_work(guild_log: GuildLog, owner: str, work: str) -> None:
+def fetch_work(guild_log: GuildLog, owner: str, work: str, network: Network = SOCKETS) -> None:
     address = guild_log.state.addresses.get(owner, "")
-    peer = Peer(guild_log.workshop, guild_log.id, address)
+    peer = Peer(guild_log.workshop, guild_log.id, address, network)
     try:
         data = peer.blob(f"/guild/{guild_log.id}/works/{work}", work)
-    except httpx.HTTPError as error:
+    except Unreachable as error:
         name = guild_log.state.names.get(owner, owner[:12])
-        raise Conflict(
-            f"{name}'s node at {address or '(no address)'} did not send work {work[:12]} ({error}); "
-            "run `apprentice guild work` again when it is on."
+        raise Unreachable(
+            f"{name}'s node at {address or '(no address)'} did not send work {work[:12]} ({error.why}); "
+            "run `apprentice guild work` again when it is on.",
+            address,
+            error.why,
         ) from None
     finally:
         peer.close()
@@ -156,19 +160,19 @@ def store_example(db: sqlite3.Connection, state: State, task: str, example: dict
 # -- every member's side: fetching releases ---------------------------------------------------------------------
 
 
-def fetch_releases(guild_log: GuildLog) -> list[str]:
+def fetch_releases(guild_log: GuildLog, network: Network = SOCKETS) -> list[str]:
     """Fetch every released apprentice this node lacks from its trainer's node, check it, and add it to this
     workshop under the guild's task name so `apprentice apply` can use it. The ids fetched."""
     state, shop, fetched = guild_log.state, guild_log.workshop, []
     for release in state.releases.values():
         if has_apprentice(shop.catalog, release["apprentice"]):
             continue
-        peer = Peer(shop, guild_log.id, state.addresses.get(release["author"], ""))
+        peer = Peer(shop, guild_log.id, state.addresses.get(release["author"], ""), network)
         base = f"/guild/{guild_log.id}/apprentices/{release['apprentice']}"
         try:
             manifest_bytes = peer.blob(f"{base}/{MANIFEST}", release["manifest_sha256"])
             weights = peer.blob(f"{base}/{WEIGHTS}", release["weights_sha256"])
-        except httpx.HTTPError:
+        except Unreachable:
             continue  # its trainer's node is off: the next sync tries again
         except BadInput as error:  # bytes that do not hash to the record: never installed
             log.warning("%s: refused release %s: %s", guild_log.label(), release["apprentice"], error)
