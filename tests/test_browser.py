@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from apprentice.guild import membership, releases
+from apprentice.guild import membership, training
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.records import decode_invite, record_hash, sign
@@ -294,7 +294,7 @@ def test_a_member_sees_the_guild_votes_with_a_button_and_sees_who_a_release_lear
     sync_api.expect(card).to_contain_text("passed")
     sync_api.expect(card).to_contain_text("You voted yes")
 
-    [released] = releases.train_pledged(GuildLog(shop, guild.id))
+    [released] = training.train_pledged(GuildLog(shop, guild.id))
     page.reload()
     release = page.locator("[data-testid=release]")
     sync_api.expect(release).to_contain_text(released["body"]["apprentice"])

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from apprentice.errors import BadInput, Conflict
-from apprentice.guild import membership, releases
+from apprentice.guild import membership, releases, training
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.peers import Peer
@@ -264,7 +264,7 @@ def test_a_release_whose_manifest_names_other_works_than_its_record_is_refused(g
     add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 2)])
     made = train(shop, "ink", Budget(steps=2), TrainConfig(patch=16, batch=2, validate_every=1))
     manifest, weights = (made.folder / "manifest.json").read_bytes(), (made.folder / "weights.safetensors").read_bytes()
-    release = releases.release_body(Proposal("p", shop.member, {"task": "ink"}, ""), made)
+    release = training.release_body(Proposal("p", shop.member, {"task": "ink"}, ""), made)
     assert len(release["works"]) == 4 and release["manifest_sha256"] == made.manifest_sha256
     with pytest.raises(BadInput, match="does not match its release record"):
         releases.install(guild, release | {"works": release["works"][:3]}, manifest, weights)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from apprentice.errors import Conflict, Unreachable
-from apprentice.guild import releases
+from apprentice.guild import training
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.peers import Peer, remember_peer
@@ -67,7 +67,7 @@ def test_founding_joining_offers_and_votes_reach_the_same_log_and_outcome_on_eve
         assert [m["name"] for m in view["members"]] == ["Ada", "Ben", "Cleo"]
         assert [(p["outcome"], p["votes"]) for p in view["proposals"]] == [("passed", {"Ada": "yes", "Cleo": "yes"})]
         assert member.log().heads() == heads, "every node holds the same log"
-    assert releases.pledged(ben.log()) and not releases.pledged(ada.log()), "only the pledged node trains"
+    assert training.pledged(ben.log()) and not training.pledged(ada.log()), "only the pledged node trains"
 
 
 def test_the_pledged_node_trains_members_fetch_the_checked_release_and_a_withdrawal_taints_it_everywhere(trio):
@@ -79,7 +79,7 @@ def test_the_pledged_node_trains_members_fetch_the_checked_release_and_a_withdra
     for member in (ada, cleo):
         member.says(guild_work.vote, digest[:12], "yes")
     ben.sync()
-    [released] = releases.train_pledged(ben.log(), network=ben.network)  # fetches Ada's and Cleo's works
+    [released] = training.train_pledged(ben.log(), network=ben.network)  # fetches Ada's and Cleo's works
     ben.sync()
     release = released["body"]
     assert {ada.shop.member, ben.shop.member, cleo.shop.member} == set(release["owners"])
@@ -116,7 +116,7 @@ def test_the_pledged_node_trains_members_fetch_the_checked_release_and_a_withdra
     retrain = guild_view(ada.log())["proposals"][0]["id"]
     for member in (ada, ben):
         member.says(guild_work.vote, retrain[:12], "yes")
-    [successor] = releases.train_pledged(ben.log(), network=ben.network)
+    [successor] = training.train_pledged(ben.log(), network=ben.network)
     assert withdrawn not in successor["body"]["works"] and len(successor["body"]["works"]) == 16
     assert sum(share["examples"] for share in successor["body"]["owners"].values()) == 8
     ben.sync()
@@ -213,7 +213,7 @@ def test_training_stops_with_one_sentence_when_a_contributors_node_is_off(trio):
     ada.offline()
     sentence = r"^Ada's node at http://10\.0\.0\.1:8765 did not send work \w{12} \(\[Errno 111\] Connection refused\)"
     with pytest.raises(Unreachable, match=sentence):
-        releases.train_pledged(ben.log(), network=ben.network)
+        training.train_pledged(ben.log(), network=ben.network)
     assert ben.log().state.releases == {}
 
 

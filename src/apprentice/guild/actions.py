@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from apprentice.guild import membership, releases, work
+from apprentice.guild import membership, releases, training, work
 from apprentice.guild.log import GuildLog, guild_ids, pick_guild
 from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.peers import SyncReport, sync
@@ -133,9 +133,9 @@ def train_pledged(
 ) -> list[dict]:
     """Train every passed proposal that pledged this machine and release the apprentices; the release records."""
     with signing(workshop, guild_ref, network) as guild_log:
-        if not releases.pledged(guild_log):
+        if not training.pledged(guild_log):
             return []
-        return releases.train_pledged(guild_log, on_progress, network=network)
+        return training.train_pledged(guild_log, on_progress, network=network)
 
 
 def rotate(workshop: Workshop, network: Network = SOCKETS) -> tuple[str, str, int]:

@@ -1,6 +1,5 @@
-"""The pledged node trains what the guild passed and releases it; every member fetches and checks releases.
-
-A trainer fetches only consented works, from their owners' nodes, and checks every byte against its hash.
+"""Every member's side of a release: fetch the released apprentice from its trainer's node, check it against the
+release record (hashes, id, works), and install it under the guild's task name so `apprentice apply` can use it.
 """
 
 from __future__ import annotations
@@ -8,156 +7,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
-import sqlite3
-from collections.abc import Callable
 
-from apprentice.errors import BadInput, Conflict, NotFound, Unreachable
+from apprentice.errors import BadInput, Unreachable
 from apprentice.files import write_atomically
+from apprentice.guild.copies import store_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.peers import Peer
-from apprentice.guild.state import Proposal, State
-from apprentice.guild.work import works_of
-from apprentice.kinds import get_kind
-from apprentice.provenance import consent
-from apprentice.provenance.manifest import MANIFEST, WEIGHTS, Apprentice, find, name_in_catalog
-from apprentice.store import examples as stored_examples
-from apprentice.store import works
+from apprentice.guild.schemas import released_manifest
+from apprentice.guild.training import ensure_task, local_task
+from apprentice.provenance.manifest import MANIFEST, WEIGHTS, find, name_in_catalog
 from apprentice.store.apprentices import has_apprentice
-from apprentice.store.examples import NewExample
-from apprentice.store.workshop import Task, Workshop
-from apprentice.train.loop import Budget, Progress, TrainConfig, train
 
 log = logging.getLogger("apprentice.guild")
-
-
-def local_task(state: State, task: str) -> str:
-    """The name a guild's task has in a member's workshop: the guild's name, then the task's."""
-    slug = re.sub(r"[^\w\-]+", "-", state.name).strip("-") or state.id[:12]
-    return f"{slug}-{task}"[:64]
-
-
-def pledged(guild_log: GuildLog) -> list[Proposal]:
-    """Passed training proposals whose compute this member pledged and that have no release yet."""
-    state, me = guild_log.state, guild_log.state.person.get(guild_log.workshop.member, "")
-    answered = {release["proposal"] for release in state.releases.values()}
-    return [
-        p
-        for h, p in state.proposals.items()
-        if p.body.get("kind") == "train"
-        and p.body["compute"]["member"] == me
-        and h not in answered
-        and state.outcome(p) == "passed"
-    ]
-
-
-def train_pledged(
-    guild_log: GuildLog,
-    on_progress: Callable[[Progress], None] | None = None,
-    seed: int = 0,
-    network: Network = SOCKETS,
-) -> list[dict]:
-    """Train every passed proposal pledged to this node and publish a release record for each."""
-    releases = []
-    for proposal in pledged(guild_log):
-        name = gather_examples(guild_log, proposal, network)
-        budget = Budget(minutes=float(proposal.body["compute"]["minutes"]))
-        made = train(
-            guild_log.workshop, name, budget, TrainConfig(seed=seed), True, on_progress, policy=passed(proposal)
-        )
-        releases.append(guild_log.append("release", release_body(proposal, made)))
-    return releases
-
-
-def passed(proposal: Proposal) -> Callable[[Task], None]:
-    """The training policy of a guild's shared task: the members passed `proposal`, which pledged this machine."""
-
-    def allow(task: Task) -> None:
-        if task.config.get("guild") is None:
-            raise Conflict(f"'{task.name}' is no guild's task, so proposal {proposal.hash[:12]} cannot train it.")
-
-    return allow
-
-
-def release_body(proposal: Proposal, made: Apprentice) -> dict:
-    works = sorted({p["work"] for e in made.manifest["examples"] for p in e["parts"].values()})
-    owners = {key: share for key, share in made.manifest["owners"].items()}
-    return {
-        "proposal": proposal.hash,
-        "task": proposal.body["task"],
-        "apprentice": made.id,
-        "manifest_sha256": made.manifest_sha256,
-        "weights_sha256": made.manifest["weights"]["sha256"],
-        "owners": owners,
-        "works": works,
-    }
-
-
-def gather_examples(guild_log: GuildLog, proposal: Proposal, network: Network = SOCKETS) -> str:
-    """Fetch the consented examples the proposal names into a local task; the task's name."""
-    state, shop = guild_log.state, guild_log.workshop
-    body = proposal.body
-    examples = state.consented(body["task"], body["contributors"])
-    if not examples:
-        raise NotFound(f"No consented examples of '{body['task']}' are left in guild {state.name} to train on.")
-    config = body.get("task_config") if isinstance(body.get("task_config"), dict) else {}
-    name = local_task(state, body["task"])
-    ensure_task(shop, name, body.get("task_kind", "paired"), config | {"guild": guild_log.id})
-    for example in examples:
-        for work in works_of(example):
-            if not shop.blobs.path(work).is_file():
-                fetch_work(guild_log, example["owner"], work, network)
-    with shop.catalog.write() as db:
-        stored_examples.clear_examples(db, name)  # the proposal's set, exactly, consent read now
-        for example in examples:
-            store_example(db, state, name, example, guild_log.id, shop.member)
-    return name
-
-
-def ensure_task(shop: Workshop, name: str, kind: str, config: dict) -> None:
-    """The guild's task in this workshop, made with the proposal's settings if it is new; its config names the
-    guild, which lets its training read other members' works lent to that guild."""
-    try:
-        shop.task(name)
-    except NotFound:
-        shop.new_task(name, kind, get_kind(kind).default_config() | config)
-
-
-def fetch_work(guild_log: GuildLog, owner: str, work: str, network: Network = SOCKETS) -> None:
-    address = guild_log.state.addresses.get(owner, "")
-    peer = Peer(guild_log.workshop, guild_log.id, address, network)
-    try:
-        data = peer.blob(f"/guild/{guild_log.id}/works/{work}", work)
-    except Unreachable as error:
-        name = guild_log.state.names.get(owner, owner[:12])
-        raise Unreachable(
-            f"{name}'s node at {address or '(no address)'} did not send work {work[:12]} ({error.why}); "
-            "run `apprentice guild work` again when it is on.",
-            address,
-            error.why,
-        ) from None
-    finally:
-        peer.close()
-    guild_log.workshop.blobs.put(data)
-
-
-def store_work(db: sqlite3.Connection, state: State, work: str, owner: str, file: str, me: str, guild: str) -> None:
-    """A work of another member, held here under the guild's consent (or mirrored as withdrawn)."""
-    works.add_member(db, owner, state.names.get(owner, owner[:12]))
-    works.add_copy(db, work, owner, file, consent.copy_scope(guild, work in state.withdrawn), me)
-
-
-def store_example(db: sqlite3.Connection, state: State, task: str, example: dict, guild: str, me: str) -> None:
-    for part in example["parts"].values():
-        store_work(db, state, part["work"], example["owner"], part.get("file", part["work"][:12]), me, guild)
-    parts = {role: (part["work"], part.get("layer", "")) for role, part in example["parts"].items()}
-    width, height = example["size"]
-    facts = (example["name"], example["fingerprint"], width, height, parts)
-    stored_examples.add_example(db, task, NewExample(*facts, example.get("sequence", ""), example.get("position", 0)))
-
-
-# -- every member's side: fetching releases ---------------------------------------------------------------------
 
 
 def fetch_releases(guild_log: GuildLog, network: Network = SOCKETS) -> list[str]:
@@ -189,20 +51,22 @@ def fetch_releases(guild_log: GuildLog, network: Network = SOCKETS) -> list[str]
 
 
 def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: bytes) -> None:
+    """Check a fetched release against its record and install it; BadInput (nothing written) when it does not match."""
     state, shop = guild_log.state, guild_log.workshop
-    manifest = json.loads(manifest_bytes)
-    works = {part["work"] for example in manifest["examples"] for part in example["parts"].values()}
-    same = manifest.get("id") == release["apprentice"] and manifest["weights"]["sha256"] == release["weights_sha256"]
+    facts = released_manifest(manifest_bytes)
+    works = {part.work for example in facts.examples for part in example.parts.values()} if facts else set()
+    same = facts is not None and facts.id == release["apprentice"] and facts.weights.sha256 == release["weights_sha256"]
     if not same or works != set(release["works"]):
         raise BadInput(f"The manifest of apprentice {release['apprentice']} does not match its release record.")
     name = local_task(state, release["task"])
-    ensure_task(shop, name, manifest["kind"], manifest["task_config"] | {"guild": guild_log.id})
+    ensure_task(shop, name, facts.kind, facts.task_config | {"guild": guild_log.id})
     folder = shop.apprentice_folder(release["apprentice"])
     write_atomically(folder / WEIGHTS, weights)
     write_atomically(folder / MANIFEST, manifest_bytes)
+    manifest = json.loads(manifest_bytes)
     with shop.catalog.write() as db:
-        for example in manifest["examples"]:
-            for part in example["parts"].values():
-                store_work(db, state, part["work"], part["owner"], part["work"][:12], shop.member, guild_log.id)
+        for example in facts.examples:
+            for part in example.parts.values():
+                store_work(db, state, part.work, part.owner, part.work[:12], shop.member, guild_log.id)
         name_in_catalog(db, manifest, hashlib.sha256(manifest_bytes).hexdigest(), name)
     find(shop, name, release["apprentice"])  # readable as any apprentice of the workshop

@@ -230,3 +230,68 @@ def where(error: ValidationError) -> str:
     """The first field a validation error names, as a dotted path: 'body.examples.0.parts'."""
     first = error.errors()[0]
     return ".".join(str(part) for part in first["loc"]) or "shape"
+
+
+class Open(BaseModel):
+    """A shape whose other fields are not read here, so they are left as they are."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+class ManifestPart(Open):
+    work: Hash
+    owner: Key
+
+
+class ManifestExample(Open):
+    parts: Annotated[dict[str, ManifestPart], Field(min_length=1, max_length=8)]
+
+
+class ManifestWeights(Open):
+    sha256: Hash
+
+
+class Scores(Open):
+    psnr: float | None = None
+    ssim: float | None = None
+
+
+class Baseline(Open):
+    psnr: float
+
+
+class ManifestMetrics(Open):
+    best: Scores
+    identity: Baseline
+
+
+class ManifestTraining(Open):
+    steps: Count
+    seconds: Annotated[float, Field(ge=0)]
+
+
+class ManifestLineage(Open):
+    successor_of: ApprenticeId | None = None
+    because: Text | None = None
+
+
+class ReleasedManifest(Open):
+    """What a member reads of a released apprentice's manifest before installing it (and the catalog row takes)."""
+
+    id: ApprenticeId
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
+    created_at: Time
+    task_config: Annotated[dict, AfterValidator(small_json)]
+    weights: ManifestWeights
+    examples: Annotated[list[ManifestExample], Field(min_length=1, max_length=MAX_EXAMPLES)]
+    metrics: ManifestMetrics
+    training: ManifestTraining
+    lineage: ManifestLineage = ManifestLineage()
+
+
+def released_manifest(data: bytes) -> ReleasedManifest | None:
+    """The manifest's facts a release is checked against, or None when its bytes are not such a manifest."""
+    try:
+        return ReleasedManifest.model_validate_json(data)
+    except ValidationError:
+        return None
