@@ -185,7 +185,9 @@ def test_a_workshop_restored_from_a_backup_catches_up_with_its_own_chain_before_
     assert guild_view(ben.log())["members"][0]["address"] == ada.address
 
 
-def test_an_outsider_is_refused_the_guilds_records_and_works(pair, tmp_path):
+def test_an_outsider_is_refused_the_guilds_records_and_works_and_a_member_is_refused_works_no_proposal_sent_them(
+    pair, tmp_path
+):
     ada, ben = pair
     ada.add_drawings("ink", 1, seed=3)
     offer = ada.says(guild_work.offer, "ink")
@@ -197,7 +199,9 @@ def test_an_outsider_is_refused_the_guilds_records_and_works(pair, tmp_path):
         with pytest.raises(Unreachable, match="403 Forbidden"):
             outsider.blob(f"/guild/{ada.log().id}/works/{work}", work)
     with Peer(ben.shop, ada.log().id, ada.address, ada.network) as member:
-        assert hashlib.sha256(member.blob(f"/guild/{ada.log().id}/works/{work}", work)).hexdigest() == work
+        assert member.records(ada.shop.member, 0), "a member reads the log"
+        with pytest.raises(Unreachable, match="404 Not Found"):  # only a passed proposal's trainer is sent works
+            member.blob(f"/guild/{ada.log().id}/works/{work}", work)
     stranger.close()
 
 
@@ -313,7 +317,11 @@ def test_records_a_peer_relays_forged_or_from_outsiders_are_refused_and_named_in
     heads = {author: {"seq": records[0]["seq"], "hash": ""} for author, records in relayed.items()}
     relay = "http://10.0.0.66:8765"
     ada.network.answers[relay] = misbehaving(
-        {"GET heads": {"heads": heads}, "GET records": lambda r: {"records": relayed[r.url.params["author"]]}}
+        {
+            "GET heads": {"heads": heads},
+            "GET records": lambda r: {"records": relayed[r.url.params["author"]]},
+            "GET forks": {"records": []},
+        }
     )
     remember_peer(ada.shop, guild, relay)
     ben.offline()  # only the relay answers

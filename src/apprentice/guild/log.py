@@ -59,6 +59,8 @@ class GuildLog:
             state = State(self.id)
             for record in guilds.log_records(self.workshop.catalog, self.id):
                 state.add(record)
+            for fork in guilds.forks(self.workshop.catalog, self.id):
+                state.note_fork(fork["author"])
             self._state = state
         return self._state
 
@@ -76,6 +78,10 @@ class GuildLog:
 
     def forks(self) -> list[dict]:
         return guilds.forks(self.workshop.catalog, self.id)
+
+    def fork_proofs(self) -> list[dict]:
+        """Pairs of records (held, second) that prove authors signed two histories, for other nodes to check."""
+        return guilds.fork_proofs(self.workshop.catalog, self.id)
 
     # -- writing ----------------------------------------------------------------------------------------------
 
@@ -163,6 +169,7 @@ class GuildLog:
         if action == "fork":
             with self.workshop.catalog.write() as db:
                 guilds.add_fork(db, self.id, record, record_hash(record), canonical(record).decode())
+            self.state.note_fork(record["author"])
         what = {"fork": "forked", "reject": "rejected"}[action]
         log.warning("%s: rejected %s record %s from %s: %s", self.label(), what, name_of(record), source, why)
         intake.refused.append({"record": name_of(record), "action": action, "why": why})

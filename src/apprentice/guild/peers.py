@@ -25,6 +25,7 @@ log = logging.getLogger("apprentice.guild")
 PAGE = 200
 NONCE = re.compile(r"[0-9a-f]{16,128}")
 MOST_SEQ = 2**62  # past this a sequence number cannot be a real chain's (and SQLite could not hold it)
+MOST_PROOFS = 1_000  # fork proofs a peer may send: one per forked author
 
 
 def proof_message(guild: str, nonce: str, path: str) -> bytes:
@@ -115,6 +116,15 @@ class Peer:
             raise self.unreachable("its answer to a push is malformed")
         return {"accepted": accepted, "refused": refused, "heads": self.checked_heads(heads)}
 
+    def fork_proofs(self) -> list:
+        """The peer's proofs that authors forked their chains: pairs of records, each checked when it is taken."""
+        answer = self.parsed(self.signed_get(f"/guild/{self.guild}/forks"), "records", list)
+        if len(answer["records"]) > 2 * MOST_PROOFS:
+            raise self.unreachable(
+                f"it sent {len(answer['records'])} fork proofs where a guild holds at most {MOST_PROOFS}"
+            )
+        return answer["records"]
+
     def checked_heads(self, heads: dict) -> dict[str, dict]:
         """`heads` as the peer sent them, once each is an author's (seq, hash) that a chain could have."""
         for author, head in heads.items():
@@ -147,9 +157,11 @@ class SyncReport:
 
 
 def known_addresses(guild_log: GuildLog) -> list[str]:
-    """Every address this node knows for the guild's members' nodes, but its own member's."""
-    mine = guild_log.state.addresses.get(guild_log.state.person.get(guild_log.workshop.member, ""), "")
-    found = guilds.peer_addresses(guild_log.workshop.catalog, guild_log.id) + list(guild_log.state.addresses.values())
+    """Every address this node knows for the guild's members' nodes (not applicants'), but its own member's."""
+    state = guild_log.state
+    mine = state.addresses.get(state.person.get(guild_log.workshop.member, ""), "")
+    members = [state.addresses.get(person, "") for person in state.members()]
+    found = guilds.peer_addresses(guild_log.workshop.catalog, guild_log.id) + members
     return [a for a in dict.fromkeys(a.rstrip("/") for a in found if a) if a != mine.rstrip("/")]
 
 
@@ -192,6 +204,7 @@ def exchange(guild_log: GuildLog, peer: Peer, report: SyncReport) -> None:
         held = guild_log.record_at(author, head["seq"])
         if held is not None and head["hash"] and record_hash(held) != head["hash"]:
             taken(report, guild_log.take(peer.records(author, head["seq"] - 1, 1), peer.address))
+    taken(report, guild_log.take(peer.fork_proofs(), peer.address))  # forks the peer saw, so every node agrees
 
 
 def pull(guild_log: GuildLog, peer: Peer, author: str, until: int, report: SyncReport) -> int:

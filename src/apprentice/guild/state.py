@@ -22,12 +22,20 @@ def electorate(state: State) -> dict:
     return {"electorate": state.members(), "seen": state.cut()}
 
 
+def works_in(example: dict) -> set[str]:
+    """The works an offered example is made of."""
+    return {part["work"] for part in example["parts"].values()}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What to do with an incoming record: 'ok', 'duplicate', 'gap', 'later', 'fork' or 'reject', and why."""
 
     action: str
     why: str = ""
+
+
+OK = Verdict("ok")
 
 
 @dataclass
@@ -62,6 +70,11 @@ class State:
     rotations: dict[str, str] = field(default_factory=dict)  # old key → the new key it certified
     seen: set[str] = field(default_factory=set)  # hashes of every record folded in
     history: list[dict] = field(default_factory=list)  # the records that decide membership, in the order folded
+    log: list[dict] = field(default_factory=list)  # every record folded in, in the order folded
+    places: dict[str, tuple[str, int]] = field(default_factory=dict)  # record hash → (author key, seq)
+    issued_at: dict[str, tuple[str, int]] = field(default_factory=dict)  # invite nonce → the issuing record's place
+    refused: set[str] = field(default_factory=set)  # keys of applicants the members voted not to admit
+    forked: set[str] = field(default_factory=set)  # keys proven to have signed two records at one place
 
     @property
     def name(self) -> str:
@@ -76,8 +89,34 @@ class State:
         return person is not None and self.current.get(person) == key
 
     def may_read(self, key: str) -> bool:
-        """Members, and those who joined with an invite and wait for the vote, may read the log."""
-        return self.is_member(key) or key in self.pending
+        """Members, and those who joined with an invite and wait for the vote, may read the log (records only)."""
+        return self.is_member(key) or (key in self.pending and key not in self.refused)
+
+    def may_receive_work(self, key: str, work: str) -> bool:
+        """May `key` be handed a copy of `work`? Only as the pledged trainer of a passed training proposal, not yet
+        released, whose contributors include the work's owner and whose task the work was offered for."""
+        if not self.is_member(key) or work not in self.owners or work in self.withdrawn:
+            return False
+        person, owner = self.person[key], self.owners[work]
+        tasks = {e["task"] for e in self.offers.values() if e["owner"] == owner and work in works_in(e)}
+        answered = {release["proposal"] for release in self.releases.values()}
+        return any(
+            p.body.get("kind") == "train"
+            and p.body["compute"]["member"] == person
+            and owner in p.body["contributors"]
+            and p.body["task"] in tasks
+            and p.hash not in answered
+            and self.outcome(p) == "passed"
+            for p in self.proposals.values()
+        )
+
+    def note_fork(self, key: str) -> None:
+        """`key` signed two different records at one place of its chain: from now on its votes and proposals
+        decide nothing, on every node that holds the proof."""
+        self.forked.add(key)
+
+    def forked_people(self) -> set[str]:
+        return {self.person.get(key, key) for key in self.forked}
 
     # -- deciding ---------------------------------------------------------------------------------------------
 
@@ -107,13 +146,13 @@ class State:
     def allowed(self, record: dict) -> Verdict:
         kind, body, author = record["type"], record["body"], record["author"]
         if kind == "charter":
-            return Verdict("ok") if not self.charter else Verdict("reject", "the guild already has a charter")
+            return OK if not self.charter else Verdict("reject", "the guild already has a charter")
         if kind == "join":
             return self.join_allowed(record)
         if kind == "rotated":
             old = body.get("old_key", "")
             if self.is_member(old) and self.pending_rotation(old) == author:
-                return Verdict("ok")
+                return OK
             return Verdict("later", "the old key's rotation record has not arrived")
         if author in self.rotations:
             return Verdict("reject", "its author's key was replaced by a newer one")
@@ -121,7 +160,7 @@ class State:
             if author in self.pending:
                 return Verdict("later", "its author waits for the members' vote on their admission")
             return Verdict("reject", "its author is not a member of the guild")
-        return self.content_allowed(kind, body, self.person[author])
+        return self.content_allowed(record, self.person[author])
 
     def join_allowed(self, record: dict) -> Verdict:
         invite = record["body"].get("invite")
@@ -132,38 +171,79 @@ class State:
             return Verdict("reject", "its invite was already used (a replay)")
         if self.issued.get(invite["nonce"]) != invite["by"]:  # issued on the log, while its signer was a member
             return Verdict("later", "the record that issued its invite has not arrived")
-        return Verdict("ok")
+        return OK
 
-    def content_allowed(self, kind: str, body: dict, person: str) -> Verdict:
+    def content_allowed(self, record: dict, person: str) -> Verdict:
+        kind, body = record["type"], record["body"]
         if kind == "vote" and body.get("vote") not in VOTES:
             return Verdict("reject", "its vote is neither yes nor no")
         if kind == "proposal":
-            return self.electorate_allowed(body)
+            return self.electorate_allowed(record)
         if kind == "withdraw":
-            foreign = [w for w in body.get("works", []) if self.owners.get(w, person) != person]
-            return Verdict("reject", "it withdraws works its author does not own") if foreign else Verdict("ok")
+            foreign = [w for w in body["works"] if self.owners.get(w) != person]
+            return Verdict("reject", "it withdraws works its author never offered to this guild") if foreign else OK
         if kind == "offer":
             works = [part["work"] for example in body.get("examples", []) for part in example["parts"].values()]
             foreign = [w for w in works if self.owners.get(w, person) != person]
-            return Verdict("reject", "it offers works another member owns") if foreign else Verdict("ok")
+            return Verdict("reject", "it offers works another member owns") if foreign else OK
         if kind == "release":
-            proposal = self.proposals.get(body.get("proposal", ""))
-            if proposal is None or self.outcome(proposal) != "passed":
-                return Verdict("later", "the proposal it answers has not passed here yet")
-            if proposal.body.get("compute", {}).get("member") != person:
-                return Verdict("reject", "its author did not pledge the compute for that proposal")
-        return Verdict("ok")
+            return self.release_allowed(body, person)
+        return OK
 
-    def electorate_allowed(self, body: dict) -> Verdict:
-        """A proposal's electorate must be exactly the members as of the log its proposer had seen (`seen`)."""
-        cut = body.get("seen")
-        if not isinstance(cut, dict) or not all(isinstance(seq, int) for seq in cut.values()):
-            return Verdict("reject", "its proposal does not say which records its proposer had seen")
+    def release_allowed(self, body: dict, person: str) -> Verdict:
+        """A release answers a passed training proposal once, from its pledged trainer, with only the works its
+        contributors offered for its task, crediting exactly their owners with at most what they offered."""
+        proposal = self.proposals.get(body["proposal"])
+        if proposal is None or self.outcome(proposal) != "passed":
+            return Verdict("later", "the proposal it answers has not passed here yet")
+        if proposal.body.get("kind") != "train" or proposal.body["compute"]["member"] != person:
+            return Verdict("reject", "its author did not pledge the compute for that proposal")
+        if any(release["proposal"] == proposal.hash for release in self.releases.values()):
+            return Verdict("reject", "that proposal was answered by a release already")
+        task, contributors, works = proposal.body["task"], proposal.body["contributors"], set(body["works"])
+        offered = [e for e in self.offers.values() if e["task"] == task and e["owner"] in contributors]
+        if not works <= {work for example in offered for work in works_in(example)}:
+            return Verdict("reject", "it lists works the proposal's contributors did not offer for its task")
+        used = [example for example in offered if works_in(example) <= works]
+        shares = {self.person.get(key, key): share for key, share in body["owners"].items()}
+        if set(shares) != {example["owner"] for example in used}:
+            return Verdict("reject", "it credits others than the owners of the works it lists")
+        for owner, share in shares.items():
+            theirs = [example for example in used if example["owner"] == owner]
+            pixels = sum(example["size"][0] * example["size"][1] for example in theirs)
+            if share["examples"] > len(theirs) or share["pixels"] > pixels:
+                return Verdict("reject", "its contributors' shares are more than the examples it lists")
+        return OK
+
+    def electorate_allowed(self, record: dict) -> Verdict:
+        """A proposal's electorate must be exactly the members as of the log its proposer had seen (`seen`), and
+        that view must be whole: the proposer's own chain, and everything each record in it rests on."""
+        cut = record["body"]["seen"]
         if any(self.heads.get(author, (0, ""))[0] < seq for author, seq in cut.items()):
             return Verdict("later", "it was made after records this node has not received yet")
-        if sorted(body["electorate"]) != sorted(self.members_at(cut)):
+        if cut.get(record["author"], 0) != record["seq"] - 1 or not self.whole(cut):
+            return Verdict("reject", "the records its proposer says they had seen leave out records those rest on")
+        if sorted(record["body"]["electorate"]) != sorted(self.members_at(cut)):
             return Verdict("reject", "its electorate is not the guild's members when it was proposed")
-        return Verdict("ok")
+        return OK
+
+    def whole(self, cut: dict[str, int]) -> bool:
+        """Whether every record inside `cut` has what it rests on inside `cut` too: a join its invite, a vote its
+        proposal, a proposal what it had seen, a release its proposal, a new key its old key's rotation."""
+        inside = lambda place: place is not None and place[1] <= cut.get(place[0], 0)  # noqa: E731
+        for record in self.log:
+            if record["seq"] > cut.get(record["author"], 0):
+                continue
+            body, kind = record["body"], record["type"]
+            if kind == "join" and not inside(self.issued_at.get(body["invite"]["nonce"])):
+                return False
+            if kind in ("vote", "release") and not inside(self.places.get(body["proposal"])):
+                return False
+            if kind == "rotated" and not inside(self.places.get(body["rotate"])):
+                return False
+            if kind == "proposal" and any(seq > cut.get(author, 0) for author, seq in body["seen"].items()):
+                return False
+        return True
 
     def members_at(self, cut: dict[str, int]) -> list[str]:
         """The members as the log stood when each author's chain ended at `cut` (its records up to that seq)."""
@@ -187,6 +267,8 @@ class State:
         author, body, kind = record["author"], record["body"], record["type"]
         self.heads[author] = (record["seq"], record_hash(record))
         self.seen.add(self.heads[author][1])
+        self.log.append(record)
+        self.places[self.heads[author][1]] = (author, record["seq"])
         if kind in MEMBERSHIP or (kind == "proposal" and body.get("kind") == "admit"):
             self.history.append(record)
         getattr(self, "on_" + kind)(author, body, record)
@@ -218,9 +300,12 @@ class State:
             if any(self.outcome(p) == "passed" for p in admits):
                 del self.pending[key]
                 self.admit(key, self.names.get(key, key[:12]), self.addresses.get(key, ""))
+            elif admits and all(self.outcome(p) == "rejected" for p in admits):
+                self.refused.add(key)  # no longer a reader; their node's address is no longer synced with
 
     def on_invite(self, author: str, body: dict, record: dict) -> None:
         self.issued[body["nonce"]] = author
+        self.issued_at[body["nonce"]] = (author, record["seq"])
 
     def on_address(self, author: str, body: dict, record: dict) -> None:
         self.addresses[self.person[author]] = str(body.get("address", ""))
@@ -241,7 +326,8 @@ class State:
         proposal = Proposal(digest, self.person[author], body, record["at"], self.early_votes.pop(digest, {}))
         self.proposals[digest] = proposal
         if body.get("kind") == "admit":
-            self.issued[str(body.get("nonce"))] = author
+            self.issued[body["nonce"]] = author
+            self.issued_at[body["nonce"]] = (author, record["seq"])
         self.settle_admissions()
 
     def on_vote(self, author: str, body: dict, record: dict) -> None:
@@ -264,9 +350,13 @@ class State:
 
     def outcome(self, proposal: Proposal) -> str:
         """'passed', 'rejected' or 'open': decided once no further votes of its electorate could change it."""
+        forked = self.forked_people()
+        if proposal.author in forked:
+            return "rejected"  # its proposer signed two histories: it decides nothing
         electorate = proposal.body.get("electorate", [])
-        votes = [vote for person, vote in proposal.votes.items() if person in electorate]
-        yes, no, left = votes.count("yes"), votes.count("no"), len(electorate) - len(votes)
+        voters = [person for person in electorate if person not in forked]  # a forked member's vote never counts
+        votes = [vote for person, vote in proposal.votes.items() if person in voters]
+        yes, no, left = votes.count("yes"), votes.count("no"), len(voters) - len(votes)
         quorum = math.ceil(float(self.charter.get("quorum", 0.5)) * len(electorate))
         threshold = float(self.charter.get("threshold", 0.5))
 

@@ -51,18 +51,30 @@ def add_record(db: sqlite3.Connection, guild: str, record: dict, digest: str, te
     return cursor.rowcount > 0
 
 
-def add_fork(db: sqlite3.Connection, guild: str, record: dict, digest: str, text: str) -> None:
-    """Keep a second record an author signed at a place of their chain already taken: the proof of a fork."""
-    db.execute(
-        "INSERT INTO guild_forks (guild, author, seq, hash, record, seen_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        (guild, record["author"], record["seq"], digest, text, now()),
+def add_fork(db: sqlite3.Connection, guild: str, record: dict, digest: str, text: str) -> bool:
+    """Keep a second record an author signed at a place of their chain already taken: the proof of a fork.
+    One proof per author is enough, so a forking author cannot fill the catalog. False when one was kept before."""
+    cursor = db.execute(
+        "INSERT INTO guild_forks (guild, author, seq, hash, record, seen_at) SELECT ?, ?, ?, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM guild_forks WHERE guild = ? AND author = ?)",
+        (guild, record["author"], record["seq"], digest, text, now(), guild, record["author"]),
     )
+    return cursor.rowcount > 0
 
 
 def forks(catalog: Catalog, guild: str) -> list[dict]:
     rows = catalog.rows("SELECT author, seq, seen_at FROM guild_forks WHERE guild = ?", (guild,))
     return [dict(row) for row in rows]
+
+
+def fork_proofs(catalog: Catalog, guild: str) -> list[dict]:
+    """Each forked author's second record together with the one this node holds at that place."""
+    rows = catalog.rows(
+        "SELECT f.record AS second, r.record AS held FROM guild_forks f JOIN guild_records r "
+        "ON r.guild = f.guild AND r.author = f.author AND r.seq = f.seq WHERE f.guild = ?",
+        (guild,),
+    )
+    return [json.loads(row[column]) for row in rows for column in ("held", "second")]
 
 
 def has_forked(catalog: Catalog, guild: str, author: str) -> bool:

@@ -104,13 +104,19 @@ def take(request: Request, shop: Shop, guild: str, records: Annotated[list, Body
     return intake.__dict__ | {"heads": {a: h for a, h in log.heads().items() if a in authors}}
 
 
+@router.get("/{guild}/forks")
+def fork_proofs(log: Reader) -> dict:
+    """Proofs that authors signed two histories (pairs of records), so every member's node stops counting them."""
+    return {"records": log.fork_proofs()}
+
+
 @router.get("/{guild}/works/{work}")
-def work(log: Reader, work: str) -> Response:
-    """A work's bytes, while its owner's consent to the guild holds and this node keeps a copy."""
-    return Response(lent_work(log, work), media_type="application/octet-stream")
+def work(request: Request, log: Reader, work: str) -> Response:
+    """A work's bytes, for the trainer of a passed proposal naming its owner, while the owner's consent holds."""
+    return Response(lent_work(log, work, request.state.reader), media_type="application/octet-stream")
 
 
 @router.get("/{guild}/apprentices/{apprentice}/{file}")
-def apprentice_file(log: Reader, apprentice: str, file: str) -> Response:
+def apprentice_file(request: Request, log: Reader, apprentice: str, file: str) -> Response:
     """A released apprentice's manifest or weights, for members to fetch and check against the release record."""
-    return Response(released_file(log, apprentice, file), media_type="application/octet-stream")
+    return Response(released_file(log, apprentice, file, request.state.reader), media_type="application/octet-stream")
