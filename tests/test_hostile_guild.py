@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,7 @@ from apprentice.errors import BadInput, Unreachable
 from apprentice.guild import membership, training
 from apprentice.guild import work as guild_work
 from apprentice.guild.log import GuildLog
-from apprentice.guild.peers import Peer, known_addresses
+from apprentice.guild.peers import Peer, known_addresses, remember_peer
 from apprentice.guild.records import record_hash, sign
 from apprentice.guild.views import guild_view
 from apprentice.provenance.manifest import find
@@ -282,3 +283,48 @@ def test_membership_is_unchanged_by_a_join_replayed_into_another_guild(guild, tm
     assert "another guild" in GuildLog(zed.shop, other.id).take([replay], "mallory").refused[0]["why"]
     assert GuildLog(zed.shop, other.id).state.members() == [zed.shop.member]
     zed.close()
+
+
+# -- 8. what a peer sends is bounded ----------------------------------------------------------------------------
+
+
+def test_a_peer_answering_more_bytes_than_any_page_of_records_is_cut_off_and_the_others_still_sync(guild):
+    ada, ben, _ = guild
+    flood = "http://10.0.0.99:8765"
+    ada.network.answers[flood] = lambda request: httpx.Response(200, content=b'{"heads": {' + b" " * 17 * 2**20 + b"}}")
+    remember_peer(ada.shop, ada.log().id, flood)
+    report = ada.sync()
+    assert "answered more than 16,777,216 bytes" in report.unreachable[flood] and ben.address in report.reached
+
+
+def test_a_push_larger_than_any_batch_of_records_is_refused_before_it_is_read(guild):
+    ada, _, mallory = guild
+    peer = Peer(mallory.shop, ada.log().id, ada.address, ada.network)
+    with peer, pytest.raises(Unreachable, match="413"):
+        peer.push([{"pad": "x" * (9 * 2**20)}])
+
+
+def test_one_caller_cannot_use_up_the_challenges_every_member_needs(guild):
+    ada, ben, mallory = guild
+    with Peer(mallory.shop, ada.log().id, ada.address, ada.network) as peer:
+        for _ in range(32):
+            peer.request("GET", f"/guild/{ada.log().id}/challenge")
+        with pytest.raises(Unreachable, match="429"):
+            peer.request("GET", f"/guild/{ada.log().id}/challenge")
+
+
+def test_a_signed_read_cannot_be_replayed_to_another_node_or_for_another_query(guild):
+    ada, ben, mallory = guild
+    guild_id = ada.log().id
+    path = f"/guild/{guild_id}/records"
+    with Peer(mallory.shop, guild_id, ben.address, ben.network) as to_ben:
+        nonce = to_ben.parsed(to_ben.request("GET", f"/guild/{guild_id}/challenge"), "nonce", str)["nonce"]
+        from apprentice.guild.peers import proof_message
+
+        meant_for_ada = proof_message(
+            guild_id, nonce, path, f"author={ada.shop.member}&after=0&limit=5", "10.0.0.1:8765"
+        )
+        headers = {"X-Apprentice-Member": mallory.shop.member, "X-Apprentice-Nonce": nonce}
+        headers["X-Apprentice-Proof"] = mallory.shop.identity.sign(meant_for_ada)
+        with pytest.raises(Unreachable, match="401"):
+            to_ben.request("GET", path, params={"author": ada.shop.member, "after": 0, "limit": 5}, headers=headers)

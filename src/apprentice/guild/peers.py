@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +27,15 @@ PAGE = 200
 NONCE = re.compile(r"[0-9a-f]{16,128}")
 MOST_SEQ = 2**62  # past this a sequence number cannot be a real chain's (and SQLite could not hold it)
 MOST_PROOFS = 1_000  # fork proofs a peer may send: one per forked author
+ANSWER_BYTES = 16 * 2**20  # a JSON answer: a page of records is far less
+FILE_BYTES = 512 * 2**20  # a work (uploads are at most 200 MB) or an apprentice's weights
+EXCHANGE_SECONDS = 600.0  # everything one peer may take of a sync, however slowly it trickles
 
 
-def proof_message(guild: str, nonce: str, path: str) -> bytes:
-    """What a member signs to be served `path`: the server's one-time nonce binds it to this request."""
-    return canonical({"guild": guild, "nonce": nonce, "path": path})
+def proof_message(guild: str, nonce: str, path: str, query: str, host: str) -> bytes:
+    """What a member signs to be served `path?query` by the node at `host`: the server's one-time nonce binds it to
+    this one request, and the host and query to what was asked of whom, so it cannot be relayed elsewhere."""
+    return canonical({"guild": guild, "nonce": nonce, "path": path, "query": query, "host": host.lower()})
 
 
 class Peer:
@@ -40,9 +45,16 @@ class Peer:
     `Unreachable`, so callers never meet a malformed answer deeper in.
     """
 
-    def __init__(self, workshop: Workshop, guild: str, address: str, network: Network = SOCKETS) -> None:
+    def __init__(
+        self,
+        workshop: Workshop,
+        guild: str,
+        address: str,
+        network: Network = SOCKETS,
+        seconds: float = EXCHANGE_SECONDS,
+    ) -> None:
         self.workshop, self.guild, self.address = workshop, guild, address.rstrip("/")
-        self.network = network
+        self.network, self.deadline = network, time.monotonic() + seconds
         self.http: httpx.Client | None = None  # made at the first request: a malformed address does not answer
 
     def __enter__(self) -> Peer:
@@ -59,12 +71,24 @@ class Peer:
         where = self.address or "(no address)"
         return Unreachable(f"The guild node at {where} did not answer as one ({why}).", self.address, why)
 
-    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
-        """The peer's answer to one request, or Unreachable unless it came and succeeded."""
+    def request(self, method: str, path: str, most: int = ANSWER_BYTES, **options: Any) -> httpx.Response:
+        """The peer's answer to one request, read whole, or Unreachable unless it came, succeeded, stayed within
+        `most` bytes and arrived before this peer's deadline."""
         try:
             if self.http is None:
                 self.http = self.network.client(self.address)
-            return self.http.request(method, path, **options).raise_for_status()
+            with self.http.stream(method, path, **options) as answer:
+                answer.raise_for_status()
+                body = bytearray()
+                for chunk in answer.iter_bytes():  # decoded: a compressed bomb is counted as it unpacks
+                    body += chunk
+                    if len(body) > most:
+                        raise self.unreachable(f"{path} answered more than {most:,} bytes")
+                    if time.monotonic() > self.deadline:
+                        raise self.unreachable(f"it took longer than {EXCHANGE_SECONDS:.0f} s to answer")
+            return httpx.Response(
+                answer.status_code, headers=answer.headers, content=bytes(body), request=answer.request
+            )
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise self.unreachable(str(error) or type(error).__name__) from error
 
@@ -79,18 +103,20 @@ class Peer:
             raise self.unreachable(f"{path} answered without a valid '{field}'")
         return found
 
-    def signed_get(self, path: str, params: dict | None = None) -> httpx.Response:
+    def signed_get(self, path: str, params: dict | None = None, most: int = ANSWER_BYTES) -> httpx.Response:
         challenge = self.request("GET", f"/guild/{self.guild}/challenge")
         nonce = self.parsed(challenge, "nonce", str)["nonce"]
         if not NONCE.fullmatch(nonce):
             raise self.unreachable("its challenge is not a hex nonce")
-        proof = self.workshop.identity.sign(proof_message(self.guild, nonce, path))
+        url = httpx.URL(self.address + path, params=params)
+        asked = proof_message(self.guild, nonce, url.path, url.query.decode(), url.netloc.decode())
+        proof = self.workshop.identity.sign(asked)
         headers = {
             "X-Apprentice-Member": self.workshop.member,
             "X-Apprentice-Nonce": nonce,
             "X-Apprentice-Proof": proof,
         }
-        return self.request("GET", path, params=params, headers=headers)
+        return self.request("GET", path, most, params=params, headers=headers)
 
     def heads(self) -> dict[str, dict]:
         """Each author's newest {"seq", "hash"} on the peer."""
@@ -136,7 +162,7 @@ class Peer:
 
     def blob(self, path: str, expected_sha256: str) -> bytes:
         """A file from the peer, refused unless its bytes hash to what the log says."""
-        data = self.signed_get(path).content
+        data = self.signed_get(path, most=FILE_BYTES).content
         if hashlib.sha256(data).hexdigest() != expected_sha256:
             raise BadInput(f"{self.address}{path} sent bytes that do not match the guild's record; sync again later.")
         return data

@@ -25,27 +25,34 @@ MAX_RECORDS = 1000  # per push
 
 
 class Challenges:
-    """One-time nonces a member signs to be served; each lives two minutes and is used once."""
+    """One-time nonces a member signs to be served; each lives two minutes and is used once. Each caller (address)
+    holds at most `per_caller` open at once, so no one caller can use up the pool the members share."""
 
-    def __init__(self, lifetime: float = 120.0, most: int = 10_000) -> None:
-        self.lifetime, self.most = lifetime, most
-        self.issued: dict[str, float] = {}
+    def __init__(self, lifetime: float = 120.0, most: int = 10_000, per_caller: int = 32) -> None:
+        self.lifetime, self.most, self.per_caller = lifetime, most, per_caller
+        self.issued: dict[str, tuple[float, str]] = {}  # nonce → (when, to whom)
         self.lock = threading.Lock()
 
-    def issue(self) -> str:
+    def issue(self, caller: str) -> str:
         nonce = secrets.token_hex(16)
         with self.lock:
             now = time.monotonic()
-            self.issued = {n: t for n, t in self.issued.items() if now - t < self.lifetime}
+            self.issued = {n: (t, c) for n, (t, c) in self.issued.items() if now - t < self.lifetime}
+            if sum(c == caller for _, c in self.issued.values()) >= self.per_caller:
+                raise HTTPException(429, "Too many open challenges from your address; use the ones you have.")
             if len(self.issued) >= self.most:
                 raise HTTPException(503, "Too many open challenges; try again in a minute.")
-            self.issued[nonce] = now
+            self.issued[nonce] = (now, caller)
         return nonce
 
     def redeem(self, nonce: str) -> bool:
         with self.lock:
             issued = self.issued.pop(nonce, None)
-        return issued is not None and time.monotonic() - issued < self.lifetime
+        return issued is not None and time.monotonic() - issued[0] < self.lifetime
+
+
+def caller(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
 def guild_log(shop: Shop, guild: str) -> GuildLog:
@@ -64,7 +71,8 @@ def reader(
 ) -> GuildLog:
     """The guild's log, for a request signed by one of its members over a nonce this node issued."""
     log = guild_log(shop, guild)
-    signed = verify(member, proof_message(guild, nonce, request.url.path), proof)
+    asked = proof_message(guild, nonce, request.url.path, request.url.query, request.headers.get("host", ""))
+    signed = verify(member, asked, proof)
     if not (signed and request.app.state.challenges.redeem(nonce)):
         raise HTTPException(401, "Sign a fresh challenge from /challenge with your member key.")
     if not log.state.may_read(member):
@@ -78,7 +86,7 @@ Reader = Annotated[GuildLog, Depends(reader)]
 
 @router.get("/{guild}/challenge")
 def challenge(request: Request, guild: str) -> dict:
-    return {"nonce": request.app.state.challenges.issue()}
+    return {"nonce": request.app.state.challenges.issue(caller(request))}
 
 
 @router.get("/{guild}/heads")

@@ -20,6 +20,9 @@ CROSS_ORIGIN = "Cross-origin requests may not change this workshop."
 FROM_AFAR = "Only this computer may open the workshop; other machines reach only its /guild/ part, for guild members."
 
 
+PUSH_MB = 8  # what another node may POST at once: 1,000 records are far less
+
+
 def from_this_computer(client: tuple[str, int] | list | None) -> bool:
     """Whether a request's peer address is this machine's loopback (no address: a local socket)."""
     if not client:
@@ -58,6 +61,7 @@ class WorkshopGuard:
         self.allowed = {hostname(host) for host in (allowed_hosts or LOOPBACK_HOSTS)}
         self.max_upload_mb = max_upload_mb
         self.too_large = f"The upload is over the {max_upload_mb} MB this workshop takes at once; send fewer files."
+        self.too_large_push = f"A push is at most {PUSH_MB} MB; send fewer records at once."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,13 +87,20 @@ class WorkshopGuard:
         if scope["method"] in CHANGING_METHODS and origin is not None and origin.lower() != own_origin:
             return 403, CROSS_ORIGIN
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_upload_mb * 1024 * 1024:
-            return 413, self.too_large
+        limit, sentence = self.cap(scope)
+        if length.isdigit() and int(length) > limit:
+            return 413, sentence
         return None
+
+    def cap(self, scope: Scope) -> tuple[int, str]:
+        """(bytes, the sentence past them): a member's page uploads drawings; another node pushes only records."""
+        if scope["path"].startswith("/guild/"):
+            return PUSH_MB * 1024 * 1024, self.too_large_push
+        return self.max_upload_mb * 1024 * 1024, self.too_large
 
     async def capped(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, counting body bytes; past the cap the app's own answer is dropped for a 413."""
-        limit, received, over, started = self.max_upload_mb * 1024 * 1024, 0, False, False
+        (limit, sentence), received, over, started = self.cap(scope), 0, False, False
 
         async def counting_receive() -> Message:
             nonlocal received, over
@@ -97,7 +108,7 @@ class WorkshopGuard:
             received += len(message.get("body", b""))
             if received > limit:
                 over = True
-                raise BodyTooLarge(self.too_large)
+                raise BodyTooLarge(sentence)
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -112,4 +123,4 @@ class WorkshopGuard:
             if not over:
                 raise
         if over and not started:
-            await answer(send, 413, self.too_large)
+            await answer(send, 413, sentence)
