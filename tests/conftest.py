@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 from apprentice.kinds import get_kind
 from apprentice.store.workshop import Workshop
 from apprentice.train.process import ready_for_training
+from apprentice.train.sampler import PatchSampler
 
 ready_for_training()  # the tests train on this thread, as the CLI's process does
 
@@ -77,3 +79,23 @@ def counts(shop: Workshop) -> tuple[int, int, int]:
     return tuple(
         shop.catalog.row(f"SELECT COUNT(*) AS n FROM {t}")["n"] for t in ("works", "examples", "example_parts")
     )
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every (inputs, targets) batch the real sampler draws while the test runs, in order."""
+    batches, real_draw = [], PatchSampler.draw
+
+    def watched(sampler: PatchSampler, seed: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = real_draw(sampler, seed, step)
+        batches.append(batch)
+        return batch
+
+    monkeypatch.setattr(PatchSampler, "draw", watched)
+    return batches
+
+
+def colours(batch: torch.Tensor) -> set[tuple[int, int, int, int]]:
+    """Every pixel of a batch (N×C×H×W, C = 4 per image) as premultiplied RGBA in 0–255, each image's apart."""
+    values = np.round(batch.permute(0, 2, 3, 1).numpy() * 255).astype(int)
+    return {tuple(int(v) for v in pixel) for pixel in values.reshape(-1, 4)}

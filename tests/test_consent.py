@@ -24,13 +24,32 @@ from conftest import write_pair_folder
 TINY = TrainConfig(patch=8, batch=4, validate_every=5)
 
 
-def solid_pair(folder, number: int) -> tuple[int, int]:
-    """A before/after pair of solid colours unique to `number`; returns the red values that mark each side."""
-    before_red, after_red = 10 + 2 * number, 11 + 2 * number
-    for side, red in (("before", before_red), ("after", after_red)):
+SIDES = ("before", "after")
+
+
+def work_colour(number: int, side: str) -> tuple[int, int, int, int]:
+    """Straight RGBA unique to one side of one pair: no two works share a value in any channel, premultiplied."""
+    k = 2 * number + SIDES.index(side)
+    return 40 + 25 * k, 215 - 20 * k, 60 + 15 * k, 250 - 12 * k
+
+
+def premultiplied(colour: tuple[int, int, int, int]) -> tuple[int, ...]:
+    """A colour as a batch carries it, in units of 1/255²: (r·a, g·a, b·a, 255·a)."""
+    *rgb, alpha = colour
+    return (*(value * alpha for value in rgb), 255 * alpha)
+
+
+def batch_colours(batch) -> set[tuple[int, ...]]:
+    """Every pixel of a batch (N×4×H×W, premultiplied RGBA in [0, 1]) in units of 1/255², all four channels."""
+    values = np.round(batch.permute(0, 2, 3, 1).numpy().astype(np.float64) * 255 * 255).astype(int)
+    return {tuple(int(v) for v in pixel) for pixel in values.reshape(-1, 4)}
+
+
+def solid_pair(folder, number: int) -> None:
+    """A 16×16 before/after pair, each side one translucent colour of its own (see work_colour)."""
+    for side in SIDES:
         (folder / side).mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (16, 16), (red, 200, 100)).save(folder / side / f"s{number}.png")
-    return before_red, after_red
+        Image.new("RGBA", (16, 16), work_colour(number, side)).save(folder / side / f"s{number}.png")
 
 
 def test_a_consent_change_is_signed_by_the_owner_and_its_history_kept(shop, small_task, tmp_path):
@@ -60,37 +79,42 @@ def test_an_unknown_scope_is_refused(shop, small_task, tmp_path):
         set_consent(shop, [work], "everyone")
 
 
-operations = st.lists(
-    st.one_of(
-        st.tuples(st.just("import"), st.integers(0, 3)),
-        st.tuples(st.just("withdraw"), st.integers(0, 3), st.sampled_from(["before", "after"])),
-        st.tuples(st.just("restore"), st.integers(0, 3), st.sampled_from(["before", "after"])),
+@st.composite
+def consent_stories(draw) -> list[tuple]:
+    """Imports, withdrawals, restores and trainings in any order, then: two pairs imported, one kept, one side of
+    the other withdrawn, and a training run, so batches are always drawn after a withdrawal."""
+    number, side = st.integers(0, 3), st.sampled_from(SIDES)
+    operation = st.one_of(
+        st.tuples(st.just("import"), number),
+        st.tuples(st.just("withdraw"), number, side),
+        st.tuples(st.just("restore"), number, side),
         st.tuples(st.just("train")),
-    ),
-    min_size=1,
-    max_size=8,
-)
+    )
+    story = draw(st.lists(operation, max_size=6))
+    kept, gone = draw(st.lists(number, min_size=2, max_size=2, unique=True))
+    story += [("import", kept), ("import", gone), ("restore", kept, "before"), ("restore", kept, "after")]
+    return [*story, ("withdraw", gone, draw(side)), ("train",)]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=operations)
-def test_no_withdrawn_works_pixels_ever_reach_a_training_batch(tmp_path_factory, monkeypatch, steps):
+@given(story=consent_stories())
+def test_no_withdrawn_works_pixels_ever_reach_a_training_batch(tmp_path_factory, monkeypatch, story):
     root = tmp_path_factory.mktemp("property")
     shop = Workshop.init(root / "workshop", "Ada")
     config = {"augment": "none", "net": {"channels": 4, "width": 8, "deep_width": 8, "blocks": 1}}
     shop.new_task("flats", "paired", config)
-    reds, imported, withdrawn, batches = {}, set(), set(), []
+    imported, withdrawn, batches = set(), set(), []
     real_draw = loop.PatchSampler.draw
 
     def watched_draw(sampler, seed, step):
         inputs, targets = real_draw(sampler, seed, step)
-        batches.append((set(withdrawn), inputs, targets))
+        batches.append(({n for n, _ in withdrawn}, set(imported), inputs, targets))
         return inputs, targets
 
     monkeypatch.setattr(loop.PatchSampler, "draw", watched_draw)
-    for operation in steps:
+    for operation in story:
         if operation[0] == "import":
-            reds[operation[1]] = dict(zip(("before", "after"), solid_pair(root / "pairs", operation[1]), strict=True))
+            solid_pair(root / "pairs", operation[1])
             add_examples(shop, "flats", [root / "pairs"])
             imported.add(operation[1])
         elif operation[0] in ("withdraw", "restore") and operation[1] in imported:
@@ -100,12 +124,14 @@ def test_no_withdrawn_works_pixels_ever_reach_a_training_batch(tmp_path_factory,
             (withdrawn.add if scope == "withdrawn" else withdrawn.discard)((number, side))
         elif operation[0] == "train" and imported - {n for n, _ in withdrawn}:
             train(shop, "flats", Budget(steps=2), TINY, fresh=True)
-    for withdrawn_then, inputs, targets in batches:
-        seen = set(np.round(inputs[:, 0].numpy() * 255).astype(int).ravel())
-        seen |= set(np.round(targets[:, 0].numpy() * 255).astype(int).ravel())
-        for number, _ in withdrawn_then:
-            assert not seen & set(reds[number].values()), "a withdrawn pair's pixels reached a batch"
     shop.close()
+    assert sum(1 for gone, *_ in batches if gone) >= 2, "the story ends with a run drawing after a withdrawal"
+    for gone, present, inputs, targets in batches:
+        forbidden = {premultiplied(work_colour(number, side)) for number in gone for side in SIDES}
+        allowed = {side: {premultiplied(work_colour(n, side)) for n in present - gone} for side in SIDES}
+        seen = {"before": batch_colours(inputs), "after": batch_colours(targets)}
+        assert not (seen["before"] | seen["after"]) & forbidden, "a withdrawn pair's pixels reached a batch"
+        assert seen["before"] <= allowed["before"] and seen["after"] <= allowed["after"], "every pixel, every channel"
 
 
 def test_a_work_withdrawn_during_a_run_stops_it_and_nothing_is_published(shop, small_task, tmp_path):

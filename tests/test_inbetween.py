@@ -19,9 +19,9 @@ from apprentice.kinds.tiling import transform
 from apprentice.provenance.credentials import check
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.sampler import PatchSampler, changed_pixels
-from apprentice.train.split import split_examples
+from apprentice.train.split import split_indices
 
-from conftest import SIZE, ball, counts
+from conftest import SIZE, ball, colours, counts
 from layered_files import write_ora
 
 
@@ -123,17 +123,29 @@ def test_a_single_still_drawing_is_not_an_animation(shop, task, tmp_path):
 
 
 def test_few_animations_hold_out_their_last_frames_with_a_gap_many_hold_out_whole_ones():
-    pairs = [(np.full((4, 4, 8), i, np.float32), np.full((4, 4, 4), i, np.float32)) for i in range(12)]
     fingerprints = [f"f{i:02d}" for i in range(12)]
-    training, validation, how, unused = split_examples(pairs, fingerprints, 0.2, ["a"] * 12, list(range(1, 13)))
-    trained = {int(x[0, 0, 0]) for x, _ in training}
-    held = {int(x[0, 0, 0]) for x, _ in validation}
-    assert held == {10, 11} and trained == set(range(8))  # positions 9 and 10 would share frames with 11
-    assert "last frames" in how and len(unused) == 4
+    split = split_indices(fingerprints, 0.2, ["a"] * 12, list(range(1, 13)))
+    assert split.validation == [10, 11] and split.training == list(range(8))  # 9 and 10 would share frames with 11
+    assert split.how == "held-out last frames of each animation" and split.not_trained == fingerprints[8:]
     groups = [f"seq{i % 4}" for i in range(12)]
-    training, validation, how, _ = split_examples(pairs, fingerprints, 0.2, groups, list(range(12)))
-    assert {int(x[0, 0, 0]) % 4 for x, _ in validation} == {0} and len(training) == 9
-    assert how == "1 held-out animation(s) of 4"
+    split = split_indices(fingerprints, 0.2, groups, list(range(12)))
+    assert split.validation == [0, 4, 8] and split.training == [i for i in range(12) if i % 4]
+    assert split.how == "1 held-out animation(s) of 4"
+
+
+def test_the_last_frames_of_an_animation_never_reach_a_training_batch(shop, task, tmp_path, drawn):
+    fills = [(10 + 17 * n, 250 - 13 * n, 60 + 11 * n) for n in range(14)]  # no frame shares its fill colour
+    (tmp_path / "walk").mkdir()
+    for n, fill in enumerate(fills):
+        ball(2 + 2 * n, colour=fill).save(tmp_path / "walk" / f"frame{n + 1}.png")
+    add_examples(shop, task, [tmp_path / "walk"])
+    made = train(shop, task, Budget(steps=6), TrainConfig(patch=32, batch=2, validate_every=3))
+    assert made.manifest["metrics"]["validation"] == "held-out last frames of each animation"
+    assert [e["split"] for e in made.manifest["examples"]] == ["training"] * 8 + ["validation"] * 4
+    assert len(drawn) == 6
+    seen = set().union(*(colours(inputs) | colours(targets) for inputs, targets in drawn))
+    assert not {(*fill, 255) for fill in fills[10:]} & seen, "a frame of a held-out triplet reached a batch"
+    assert {(*fill, 255) for fill in fills[:10]} & seen
 
 
 def test_the_sampler_swaps_keys_and_focuses_where_the_middle_differs_from_either_key():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zipfile
 import zlib
 
@@ -16,7 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from apprentice.provenance import signals
-from apprentice.provenance.signals import Reservation, training_reservations
+from apprentice.provenance.signals import PNG_SIGNATURE, XMP_END, XMP_START, Reservation, training_reservations
 
 VOCAB = "http://ns.useplus.org/ldf/vocab/"
 AIML = VOCAB + "DMI-PROHIBITED-AIMLTRAINING"
@@ -294,14 +293,76 @@ def test_files_without_signals_have_no_reservations(data: bytes) -> None:
     assert training_reservations(data) == []
 
 
-def test_hostile_repetitions_of_markers_scan_in_linear_time() -> None:
-    hostile = (
-        b"\x89PNG\r\n\x1a\n"
-        + b"<x:xmpmeta " * 400_000
-        + b"c2pa.training-mining c2pa.ai_training " * 100_000
-        + b"\xff\xff\xff\xffiTXtXML:com.adobe.xmp\0" * 100_000
-        + b"<x:xmpmeta></x:xmpmeta>" * 100_000
+class Examined(bytes):
+    """Bytes that add up how many of themselves `find`, `rfind` and `in` look at; their slices add to the same total.
+
+    Those are the scan's only ways of searching the bytes (its one regex reads at most 64 bytes), so the total is
+    the scan's work, whatever the machine's speed.
+    """
+
+    total = 0
+
+    def find(self, sub, start=None, end=None) -> int:  # type: ignore[override]
+        at = super().find(sub, start, end)
+        first, last, _ = slice(start, end).indices(len(self))
+        Examined.total += at + len(sub) - first if at >= 0 else max(0, last - first)
+        return at
+
+    def rfind(self, sub, start=None, end=None) -> int:  # type: ignore[override]
+        at = super().rfind(sub, start, end)
+        first, last, _ = slice(start, end).indices(len(self))
+        Examined.total += last - at if at >= 0 else max(0, last - first)
+        return at
+
+    def __contains__(self, sub) -> bool:  # type: ignore[override]
+        Examined.total += len(self)
+        return super().__contains__(sub)
+
+    def __getitem__(self, key):  # type: ignore[override]
+        part = super().__getitem__(key)
+        return Examined(part) if isinstance(key, slice) else part
+
+
+def hostile(n: int) -> bytes:
+    """A PNG signature, then every marker the scan looks for repeated n (or 4n) times, no packet ever valid."""
+    return (
+        PNG_SIGNATURE
+        + b"<x:xmpmeta " * (4 * n)
+        + b"c2pa.training-mining c2pa.ai_training " * n
+        + b"\xff\xff\xff\xffiTXtXML:com.adobe.xmp\0" * n
+        + b"<x:xmpmeta></x:xmpmeta>" * n
     )
-    started = time.perf_counter()
-    assert training_reservations(hostile) == []
-    assert time.perf_counter() - started < 5
+
+
+SMALL, LARGE = 500, 2000  # repetitions: a quadratic scan still ends in seconds, and is caught
+LINEAR = 5  # 4× the bytes may cost at most 5× the work (fixed caps included); quadratic work costs ~16×
+
+
+def work_on_hostile_files(scan) -> tuple[int, int]:
+    """How many bytes `scan`'s searches look at in hostile(SMALL) and in hostile(LARGE)."""
+    totals = []
+    for n in (SMALL, LARGE):
+        Examined.total = 0
+        assert not scan(Examined(hostile(n)))
+        totals.append(Examined.total)
+    return totals[0], totals[1]
+
+
+def test_hostile_repetitions_of_markers_are_scanned_with_work_linear_in_the_file_size(monkeypatch) -> None:
+    real_scan = signals._scan  # texts inflated or unpacked from the file are scanned through _scan: count them too
+    monkeypatch.setattr(signals, "_scan", lambda data, whole=False: real_scan(Examined(data), whole))
+    small, large = work_on_hostile_files(training_reservations)
+    assert small >= len(hostile(SMALL)), "the count sees the whole scan"
+    assert large <= LINEAR * small
+
+
+def test_the_work_count_catches_a_scan_that_is_quadratic_in_the_markers() -> None:
+    def every_start_to_its_end(data: bytes) -> list:  # what _xmp_packets avoids
+        at = data.find(XMP_START)
+        while at >= 0:
+            data.find(XMP_END, at)
+            at = data.find(XMP_START, at + 1)
+        return []
+
+    small, large = work_on_hostile_files(every_start_to_its_end)
+    assert large > LINEAR * small

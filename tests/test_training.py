@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from apprentice.errors import BadInput
 from apprentice.imports import add_examples
 from apprentice.provenance.manifest import find
-from apprentice.train import loop as loop_module
 from apprentice.train import sampler as sampler_module
 from apprentice.train import split as split_module
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.sampler import PatchSampler
-from apprentice.train.split import crop_where_changed, held_out_crops, split_examples, validation_crops
+from apprentice.train.split import crop_where_changed, held_out_crops, validation_crops
 
-from conftest import write_pair_folder
+from conftest import colours, write_pair_folder
 
 FAST = TrainConfig(patch=32, batch=4, validate_every=5)
+RGB = tuple[int, int, int]
 
 
 def weights(apprentice) -> dict[str, torch.Tensor]:
@@ -83,13 +85,15 @@ def test_training_killed_midway_resumes_to_the_same_weights_as_an_uninterrupted_
     assert same_weights(straight, weights(resumed))
 
 
-def test_training_on_without_a_better_score_says_the_earlier_apprentice_stays(shop, filled_task, monkeypatch):
-    first = train(shop, filled_task, Budget(steps=10), FAST)
-    assert first.note == ""
-    monkeypatch.setattr(loop_module, "validate", lambda run: False)  # held-out scores that never improve
-    kept = train(shop, filled_task, Budget(steps=20), FAST)
-    assert kept.id == first.id
-    assert kept.note.startswith("Steps 11–20 scored no better") and first.label() in kept.note
+def test_training_on_without_a_better_score_says_the_earlier_apprentice_stays(shop, filled_task):
+    frozen = replace(FAST, lr=0.0)  # the weights never move, so no later validation can beat the first
+    first = train(shop, filled_task, Budget(steps=10), frozen)
+    assert first.note == "" and first.manifest["metrics"]["best"]["step"] == 5
+    kept = train(shop, filled_task, Budget(steps=20), frozen)
+    assert kept.id == first.id and same_weights(weights(kept), weights(first))
+    assert kept.note == (
+        f"Steps 11–20 scored no better on the held-out examples than step 5, so {first.label()} stays the best."
+    )
 
 
 def test_changed_examples_start_a_fresh_run(shop, filled_task, tmp_path):
@@ -105,25 +109,58 @@ def test_training_a_task_without_examples_says_how_to_add_them(shop, small_task)
         train(shop, small_task, Budget(steps=1), FAST)
 
 
-def test_with_three_or_more_examples_whole_examples_are_held_out_of_every_batch():
-    rng = np.random.default_rng(0)
-    pairs = [(np.full((40, 40, 4), i / 10, np.float32), rng.random((40, 40, 4), dtype=np.float32)) for i in range(5)]
-    training, validation, _, held = split_examples(pairs, ["e", "a", "d", "b", "c"], 0.2)
-    assert held == ["a"] and len(training) == 4
-    assert validation[0][0][0, 0, 0] == np.float32(0.1)
-    sampler = PatchSampler(training, patch=16, batch=64, how="mirror+rotate")
-    for step in range(20):
-        inputs, _ = sampler.draw(0, step)
-        assert not torch.any(torch.isclose(inputs[:, 0], torch.tensor(0.1))), "a held-out pixel reached a batch"
+def flat_pair_folder(folder, colours: dict[str, tuple[RGB, RGB]], size: tuple[int, int] = (40, 40)):
+    """Pairs named by the keys, each side one flat colour: the before's first, the after's second."""
+    for name, sides in colours.items():
+        for side, colour in zip(("before", "after"), sides, strict=True):
+            (folder / side).mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", size, colour).save(folder / side / f"{name}.png")
+    return folder
 
 
-def test_with_one_example_a_region_is_held_out_and_never_sampled():
-    x = np.zeros((40, 64, 4), np.float32)
-    x[:, 48:] = 1.0  # the last quarter along the longer side is marked
-    training, validation, how, held = split_examples([(x, x.copy())], ["a"], 0.2)
-    assert held == [] and "quarter" in how
-    assert training[0][0].shape == (40, 48, 4) and validation[0][0].shape == (40, 16, 4)
-    assert validation[0][0].min() == 1.0 and training[0][0].max() == 0.0
+def opaque(colour: RGB) -> tuple[int, int, int, int]:
+    return (*colour, 255)
+
+
+def pixel_values(picture: np.ndarray) -> set[tuple[int, ...]]:
+    return {tuple(int(v) for v in pixel) for pixel in picture.reshape(-1, picture.shape[-1])}
+
+
+def test_with_three_or_more_examples_whole_examples_are_held_out_of_every_batch(shop, small_task, tmp_path, drawn):
+    pairs = {f"c{i}": ((20 + 40 * i, 40, 200), (20 + 40 * i, 90, 60)) for i in range(5)}
+    add_examples(shop, small_task, [flat_pair_folder(tmp_path / "pairs", pairs)])
+    shown = []
+    made = train(shop, small_task, Budget(steps=10), FAST, on_progress=lambda p: shown.extend(p.previews or []))
+    examples = made.manifest["examples"]
+    held = [e["name"] for e in examples if e["split"] == "validation"]
+    assert held == [min(examples, key=lambda e: e["fingerprint"])["name"]], "chosen by fingerprint, so stably"
+    assert made.manifest["metrics"]["validation"] == "1 held-out example(s) of 5"
+    before, after = map(opaque, pairs[held[0]])
+    assert pixel_values(shown[-1][0]) == {before}, "the held-out example is scored"
+    assert len(drawn) == 10
+    seen = set().union(*(colours(inputs) | colours(targets) for inputs, targets in drawn))
+    assert not {before, after} & seen, "a held-out pixel reached a batch"
+    assert {opaque(pairs[name][0]) for name in pairs if name not in held} <= seen
+
+
+def test_with_one_example_a_region_is_held_out_and_never_sampled(shop, small_task, tmp_path, drawn):
+    plain, marked = ((200, 40, 40), (40, 40, 200)), ((30, 160, 30), (90, 90, 90))
+    for side, (left, right) in zip(("before", "after"), zip(*(plain, marked), strict=True), strict=True):
+        image = Image.new("RGB", (48, 40), left)
+        image.paste(right, (36, 0, 48, 40))  # the last quarter along the longer side, at a multiple of 4
+        (tmp_path / "pairs" / side).mkdir(parents=True, exist_ok=True)
+        image.save(tmp_path / "pairs" / side / "p0.png")
+    add_examples(shop, small_task, [tmp_path / "pairs"])
+    shown = []
+    made = train(shop, small_task, Budget(steps=10), FAST, on_progress=lambda p: shown.extend(p.previews or []))
+    assert made.manifest["metrics"]["validation"] == "held-out last quarter of each example"
+    assert [e["split"] for e in made.manifest["examples"]] == ["training"]
+    scored_before = shown[-1][0]
+    assert scored_before.shape == (40, 12, 4) and pixel_values(scored_before) == {opaque(marked[0])}
+    assert len(drawn) == 10
+    seen = set().union(*(colours(inputs) | colours(targets) for inputs, targets in drawn))
+    assert not {opaque(marked[0]), opaque(marked[1])} & seen, "a held-out pixel reached a batch"
+    assert {opaque(plain[0]), opaque(plain[1])} <= seen
 
 
 def test_focused_patches_are_centred_where_the_step_changes_the_picture():

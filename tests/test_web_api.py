@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import socket
+import tempfile
 import threading
 import time
 import zipfile
@@ -113,10 +114,29 @@ async def test_a_bad_upload_is_refused_in_one_sentence_naming_the_file(client, s
     assert (await client.get("/api/tasks/nosuchtask")).status_code == 404
 
 
-async def test_upload_names_cannot_climb_out_of_the_upload_folder(client, small_task):
-    files = [(field, ("../../" + name, data, kind)) for field, (name, data, kind) in pair_files(0)]
+def files_under(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if not path.is_dir()}
+
+
+async def test_upload_names_cannot_climb_out_of_the_upload_folder(client, small_task, home, tmp_path, monkeypatch):
+    spool = tmp_path / "spool" / "uploads"  # uploads are saved in a temporary folder made in here
+    spool.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    climbing = ["../../../p0.before.png", "/etc/p0.after.png", "..\\..\\..\\p1.before.png", "p1.after.png"]
+    files = [(field, (name, *rest)) for name, (field, (_, *rest)) in zip(climbing, pair_files(0, 1), strict=True)]
+    before = files_under(tmp_path)
     response = await client.post(f"/api/tasks/{small_task}/examples", files=files)
-    assert response.json()["added"] == ["p0"]
+    evil_names = ("../../evil.png", "/etc/evil.png", "..\\evil.png")
+    evil = [("files", (name, png(ball(4)), "image/png")) for name in evil_names]
+    refused = await client.post(f"/api/tasks/{small_task}/examples", files=evil)
+    assert {path for path in files_under(tmp_path) - before if home not in path.parents} == set()
+    assert list(spool.iterdir()) == [], "the upload folder is gone afterwards"
+    assert not any(Path(f"/etc/{name}").exists() for name in ("p0.after.png", "evil.png"))
+    assert response.status_code == 200 and sorted(response.json()["added"]) == ["p0", "p1"]
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "Two uploaded files are both called evil.png; rename one and upload them again."
+    names = {row["name"] for row in (await client.get(f"/api/tasks/{small_task}")).json()["example_list"]}
+    assert names == {"p0", "p1"}
 
 
 async def test_the_layers_of_a_layered_upload_are_listed(client, tmp_path):

@@ -65,20 +65,6 @@ def split_indices(
     )
 
 
-def split_examples(
-    pairs: list[Pair],
-    fingerprints: list[str],
-    holdout: float,
-    groups: list[str] | None = None,
-    positions: list[int] | None = None,
-) -> tuple[list[Pair], list[Pair], str, list[str]]:
-    """(training pairs, validation pairs, how validation was held out, fingerprints not trained on)."""
-    split = split_indices(fingerprints, holdout, groups, positions)
-    if split is None:
-        return (*cut_regions(pairs), [])
-    return [pairs[i] for i in split.training], [pairs[i] for i in split.validation], split.how, split.not_trained
-
-
 def cut_regions(pairs: list[Pair]) -> tuple[list[Pair], list[Pair], str]:
     """(the first three quarters of each pair, the last quarters, how validation was held out)."""
     cuts = [cut_region(x, y) for x, y in pairs]
