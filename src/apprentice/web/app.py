@@ -1,7 +1,7 @@
 """The web app: the page, its static files and the JSON API over one workshop folder.
 
-`create_app(home)` builds it; `apprentice serve` runs it with uvicorn on 127.0.0.1. FastAPI documents the
-API at /docs and /openapi.json.
+`create_app(home)` builds it; `apprentice serve` runs it with uvicorn on 127.0.0.1. The API is described at
+/openapi.json (no /docs page: FastAPI's loads its JavaScript from a CDN).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def create_app(home: Path, allowed_hosts: list[str] | None = None, max_upload_mb
         version=version("apprentice"),
         description="Your workshop's tasks, examples, training and jobs, on your own machine.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's /docs and /redoc load JavaScript from a CDN into the workshop's origin
+        redoc_url=None,
     )
     app.state.home, app.state.runs, app.state.challenges = home, runs, guild_peers.Challenges()
     app.add_middleware(WorkshopGuard, allowed_hosts=allowed_hosts, max_upload_mb=max_upload_mb)

@@ -1,5 +1,5 @@
-"""What keeps the workshop local: only this computer (others reach only /guild/), its own host names, no changes
-from other sites, bounded uploads.
+"""What keeps the workshop local: only this computer (others reach only /guild/), its own host names, nothing read
+or changed by other sites, bounded uploads.
 
 One ASGI middleware, so the upload cap holds while a body streams in, not only when Content-Length says so.
 """
@@ -15,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 CHANGING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CROSS_ORIGIN = "Cross-origin requests may not change this workshop."
+OTHER_SITE = "Other web sites may not read this workshop; open the address `apprentice serve` printed."
+SITES_OF_ITS_OWN = ("same-origin", "none")  # Sec-Fetch-Site of the page's own requests, and of a typed address
+SAFE_HEADERS = [(b"cross-origin-resource-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
 
 
 FROM_AFAR = "Only this computer may open the workshop; other machines reach only its /guild/ part, for guild members."
@@ -78,10 +81,13 @@ class WorkshopGuard:
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         peer_protocol = scope["path"].startswith("/guild/")  # other members' nodes: every read is signed
-        if not peer_protocol and not from_this_computer(scope.get("client")):
+        here = from_this_computer(scope.get("client"))
+        if not peer_protocol and not here:
             return 403, FROM_AFAR
-        if hostname(host) not in self.allowed and not peer_protocol:
+        if hostname(host) not in self.allowed and (here or not peer_protocol):  # a rebound name is refused here too
             return 400, f"This workshop does not answer to '{host}'; open the address `apprentice serve` printed."
+        if not peer_protocol and headers.get("sec-fetch-site", "none") not in SITES_OF_ITS_OWN:
+            return 403, OTHER_SITE
         origin = headers.get("origin")
         own_origin = f"{scope['scheme']}://{host}".lower()
         if scope["method"] in CHANGING_METHODS and origin is not None and origin.lower() != own_origin:
@@ -115,6 +121,8 @@ class WorkshopGuard:
             nonlocal started
             if not over:
                 started = True
+                if message["type"] == "http.response.start":  # no other site may embed or read what is sent
+                    message = message | {"headers": [*message.get("headers", []), *SAFE_HEADERS]}
                 await send(message)
 
         try:
