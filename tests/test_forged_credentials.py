@@ -16,6 +16,7 @@ from PIL import Image
 from apprentice.cli import main
 from apprentice.formats.images import pixel_digest, read_metadata, write_image
 from apprentice.identity import Identity, canonical
+from apprentice.imports import add_examples
 from apprentice.jobs import apply_files
 from apprentice.provenance.credentials import PREFIX, check, signed_facts
 from apprentice.provenance.manifest import find
@@ -42,8 +43,6 @@ def made(shop, small_task, tmp_path) -> Path:
 
 
 def add_examples_and_train(shop, task: str, tmp_path: Path) -> None:
-    from apprentice.imports import add_examples
-
     add_examples(shop, task, [write_pair_folder(tmp_path / "pairs", 3)])
     train(shop, task, Budget(steps=4), TINY)
 
@@ -201,4 +200,17 @@ def test_a_guild_members_key_is_known_as_theirs(tmp_path):
     result = check(ada.shop, path, guild_signers(ada.shop))
     assert result["signer"] == {"key": ben.shop.member, "name": "Ben", "standing": "guild", "guilds": ["Ink Co-op"]}
     assert "unknown key" not in result["verdict"]
-    ada.close(), ben.close()
+    ada.close()
+    ben.close()
+
+
+def test_a_known_members_name_cannot_steer_the_terminal(shop, made, tmp_path):
+    member = Identity.create(tmp_path / "member.key")
+    with shop.catalog.write() as db:
+        works.add_member(db, member.public_key, "Bo\x1b[2J\nPASSED")
+    copied = {k: v for k, v in claims_of(made).items() if k not in ("pixels-sha256", "signer", "signature")}
+    path = stamp(member, Image.open(made).copy(), tmp_path / "signed.png", copied)
+    result = check(shop, path)
+    assert result["passed"] and result["signer"]["standing"] == "member"
+    key = member.public_key[:16]
+    assert result["verdict"].endswith(f"signed by Bo?[2J?PASSED (a member this workshop knows, key {key}).")

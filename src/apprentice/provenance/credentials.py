@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -26,6 +26,7 @@ from apprentice.store.workshop import Workshop
 
 PREFIX = "apprentice:"
 SIGNED = ("id", "manifest-sha256", "task", "learned-from", "pixels-sha256", "signer")
+CHECKS = ("signature_valid", "signer_known", "pixels_match", "claims_match")  # a file passes when all of these hold
 
 
 def signed_facts(fields: dict[str, str]) -> dict[str, str]:
@@ -88,7 +89,7 @@ class Signer:
     key: str
     name: str = ""
     standing: str = "unknown"
-    guilds: tuple[str, ...] = field(default=())  # names of the guilds whose logs admit them, for a guild member
+    guilds: tuple[str, ...] = ()  # names of the guilds whose logs admit them, for a guild member
 
     @property
     def known(self) -> bool:
@@ -96,11 +97,11 @@ class Signer:
 
     def describe(self) -> str:
         if self.standing == "own":
-            return f"{self.name} (this workshop's member)"
+            return f"{printable(self.name)} (this workshop's member)"
         if self.standing == "guild":
-            return f"{self.name} (a member of guild {', '.join(self.guilds)})"
+            return f"{printable(self.name)} (a member of guild {printable(', '.join(self.guilds))})"
         if self.standing == "member":
-            return f"{self.name} (a member this workshop knows, key {self.key[:16]})"
+            return f"{printable(self.name)} (a member this workshop knows, key {self.key[:16]})"
         return f"an unknown key {shown(self.key, 16)}"
 
     def to_dict(self) -> dict:
@@ -148,8 +149,8 @@ def check(workshop: Workshop, path: Path, guild_members: Mapping[str, Signer] | 
         "claims_match": apprentice is not None and not mismatched,
         "mismatched": mismatched,
     }
-    passed = all(result[k] for k in ("signature_valid", "signer_known", "pixels_match", "claims_match"))
-    return result | {"passed": passed, "verdict": verdict(result, signer)}
+    result["passed"] = all(result[k] for k in CHECKS)
+    return result | {"verdict": verdict(result, signer)}
 
 
 def unproven(path: Path, why: str) -> dict:
@@ -219,13 +220,18 @@ def shown(value: object, limit: int = 24) -> str:
     return ascii(str(value)[:limit]) + ("…" if len(str(value)) > limit else "")
 
 
+def printable(text: str) -> str:
+    """A name the catalog or a guild's log gave, with anything that could steer a terminal replaced by '?'."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def verdict(result: dict, signer: Signer) -> str:
     """One sentence: what made the file and who signed it, or every check it failed."""
     claims, name = result["claims"], result["file"]
-    if all(result[k] for k in ("signature_valid", "signer_known", "pixels_match", "claims_match")):
+    if result["passed"]:
         return (
-            f"{name}: passed: made by apprentice {claims['id']} ({claims['task']}), learned from "
-            f"{claims['learned-from']}, signed by {signer.describe()}."
+            f"{name}: passed: made by apprentice {claims['id']} ({printable(claims['task'])}), learned from "
+            f"{printable(claims['learned-from'])}, signed by {signer.describe()}."
         )
     return f"{name}: failed: " + "; ".join(failures(result, signer)) + "; do not trust what its credentials claim."
 
