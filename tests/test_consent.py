@@ -178,7 +178,9 @@ def test_credentials_read_back_and_match_the_catalog(shop, applied, name):
     result = check(shop, applied / name)
     assert result["signature_valid"] and result["pixels_match"] and result["manifest_matches"]
     assert result["claims"]["id"] == find(shop, "ink").id and "Tester" in result["claims"]["learned-from"]
+    assert result["passed"] and result["signer"]["standing"] == "own"
     assert "made by apprentice" in result["verdict"]
+    assert result["verdict"].endswith("signed by Tester (this workshop's member).")
 
 
 def test_changed_pixels_are_detected(shop, applied):
@@ -191,7 +193,7 @@ def test_changed_pixels_are_detected(shop, applied):
     write_image(image, applied / "a.png", text)
     result = check(shop, applied / "a.png")
     assert result["signature_valid"] and not result["pixels_match"]
-    assert "pixels were changed" in result["verdict"]
+    assert not result["passed"] and "pixels were changed" in result["verdict"]
 
 
 def test_altered_credentials_are_detected(shop, applied):
@@ -206,7 +208,12 @@ def test_altered_credentials_are_detected(shop, applied):
 
 def test_a_file_without_credentials_says_so(shop, tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
-    assert check(shop, tmp_path / "plain.png")["verdict"].endswith("carries no Apprentice credentials.")
+    result = check(shop, tmp_path / "plain.png")
+    assert not result["passed"]
+    assert result["verdict"] == (
+        f"{tmp_path / 'plain.png'}: failed: it carries no Apprentice credentials, so it proves nothing about who "
+        "made it."
+    )
 
 
 def xmp_refusing_training() -> str:

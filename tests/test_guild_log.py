@@ -262,12 +262,17 @@ def test_a_release_whose_manifest_names_other_works_than_its_record_is_refused(g
     config["net"] |= {"width": 8, "deep_width": 16, "blocks": 1}
     shop.new_task("ink", "paired", config)
     add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 2)])
+    guild_work.offer(guild, "ink")
     made = train(shop, "ink", Budget(steps=2), TrainConfig(patch=16, batch=2, validate_every=1))
     manifest, weights = (made.folder / "manifest.json").read_bytes(), (made.folder / "weights.safetensors").read_bytes()
     release = training.release_body(Proposal("p", shop.member, {"task": "ink"}, ""), made)
     assert len(release["works"]) == 4 and release["manifest_sha256"] == made.manifest_sha256
     with pytest.raises(BadInput, match="does not match its release record"):
         releases.install(guild, release | {"works": release["works"][:3]}, manifest, weights)
+    planted = json.loads(manifest)
+    planted["examples"][0]["parts"]["before"]["owner"] = "ab" * 32  # a key the guild never saw offer that work
+    with pytest.raises(BadInput, match="does not match its release record"):
+        releases.install(guild, release, json.dumps(planted).encode(), weights)
 
 
 def test_a_file_whose_bytes_do_not_hash_to_the_log_is_refused(guild):

@@ -20,6 +20,7 @@ from apprentice.cli_guild import guild
 from apprentice.errors import ApprenticeError
 from apprentice.formats.layered import is_layered
 from apprentice.guild.actions import change_consent
+from apprentice.guild.signers import guild_signers
 from apprentice.imports import add_examples
 from apprentice.jobs import apply as apply_job
 from apprentice.kinds import AUGMENTATIONS, DEFAULT_KIND, ApplyOptions, get_kind, kind_names, kinds
@@ -301,10 +302,20 @@ def retrain(name: str, minutes: float | None, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @json_option
 def provenance(files: tuple[Path, ...], as_json: bool) -> None:
-    """Read the credentials in FILES that apply wrote, and check them against this workshop."""
+    """Check the credentials `apply` wrote into FILES: a valid signature by a member you know (you, or a member
+    of your guilds), an apprentice of yours whose manifest backs every claim, unchanged pixels.
+
+    Exits 1 when any file fails any check (a file without credentials fails too), 0 only when every file passes.
+    """
     shop = workshop()
-    results = [check_credentials(shop, path) for path in files]
+    members = guild_signers(shop)
+    results = [check_credentials(shop, path, members) for path in files]
     emit(results, as_json, "\n".join(result["verdict"] for result in results))
+    failed = sum(not result["passed"] for result in results)
+    if failed:
+        raise click.ClickException(
+            f"{failed} of {len(results)} file(s) failed the provenance check; each file's verdict says why."
+        )
 
 
 @main.command()

@@ -56,7 +56,9 @@ def install(guild_log: GuildLog, release: dict, manifest_bytes: bytes, weights: 
     facts = released_manifest(manifest_bytes)
     works = {part.work for example in facts.examples for part in example.parts.values()} if facts else set()
     same = facts is not None and facts.id == release["apprentice"] and facts.weights.sha256 == release["weights_sha256"]
-    if not same or works != set(release["works"]):
+    owners = [(part.work, part.owner) for example in facts.examples for part in example.parts.values()] if facts else []
+    honest = all(state.owners.get(work) == state.person.get(owner, owner) for work, owner in owners)
+    if not same or works != set(release["works"]) or not honest:  # nor may it name others as a work's owner
         raise BadInput(f"The manifest of apprentice {release['apprentice']} does not match its release record.")
     name = local_task(state, release["task"])
     ensure_task(shop, name, facts.kind, facts.task_config | {"guild": guild_log.id})

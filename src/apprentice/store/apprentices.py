@@ -74,9 +74,9 @@ def apprentice_rows(catalog: Catalog, task: str | None = None) -> list[dict]:
     return [dict(row) for row in catalog.rows(sql, (task,) if task else ())]
 
 
-def manifest_sha256_of(catalog: Catalog, apprentice: str) -> str | None:
-    row = catalog.row("SELECT manifest_sha256 FROM apprentices WHERE id = ?", (apprentice,))
-    return row["manifest_sha256"] if row else None
+def apprentice_by_id(catalog: Catalog, apprentice: str) -> sqlite3.Row | None:
+    """The catalog's row of the apprentice with exactly this id, or None when this workshop has no such apprentice."""
+    return catalog.row("SELECT * FROM apprentices WHERE id = ?", (apprentice,))
 
 
 def learned_from_with_consent(catalog: Catalog, apprentice: str, scope: str) -> list[str]:

@@ -17,6 +17,12 @@ def add_member(db: sqlite3.Connection, key: str, name: str) -> None:
     )
 
 
+def member_named(catalog: Catalog, key: str) -> str | None:
+    """The name of a member this workshop has heard of, or None for a key its catalog does not name."""
+    row = catalog.row("SELECT name FROM members WHERE key = ?", (key,))
+    return row["name"] if row else None
+
+
 def add_work(db: sqlite3.Connection, work: str, owner: str, name: str, size: int, reservation: str) -> bool:
     """Store a work of this workshop's member once; False when it was stored before."""
     cursor = db.execute(
