@@ -28,6 +28,7 @@ from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from apprentice.train.examples import Decoded, Subset, gather, target_is_gray
 from apprentice.train.metrics import image_scores
+from apprentice.train.process import flush_denormals
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import Pair, cut_regions, held_out_crops, split_indices, validation_crops
 
@@ -174,6 +175,7 @@ def train(
     `policy` says whether this caller may train the task (it raises when not).
     """
     policy(workshop.task(task_name))
+    flush_denormals()  # this thread's float mode; the process-wide heap setting is the edge's (ready_for_training)
     run = prepare(workshop, task_name, config or TrainConfig.default_config(), fresh)
     target_steps, deadline = limits(run, budget)
     report = on_progress or (lambda progress: None)

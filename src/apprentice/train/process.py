@@ -19,8 +19,14 @@ THRESHOLD = 8 * 2**20  # blocks this large come from mmap: a decoded page, not a
 
 def ready_for_training() -> None:
     """Flush denormals on the calling thread, and fix the C heap's mmap threshold once for the process."""
-    torch.set_flush_denormal(True)
+    flush_denormals()
     return_large_blocks()
+
+
+def flush_denormals() -> None:
+    """Flush denormal floats to zero on the calling thread: a setting of this thread's CPU state only, which other
+    code on the thread (a test framework, a native library) may have changed, so each run makes sure of it."""
+    torch.set_flush_denormal(True)
 
 
 @functools.cache

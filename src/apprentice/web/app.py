@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from apprentice.errors import ApprenticeError, BadInput, Conflict, NotFound, Withdrawn
+from apprentice.errors import ApprenticeError, BadInput, Conflict, NotFound, Unreachable, Withdrawn
 from apprentice.store.workshop import Workshop
 from apprentice.web import api, guild_peers, guilds, outputs
 from apprentice.web.guild_sync import BackgroundSync, interval
@@ -25,7 +25,7 @@ from apprentice.web.security import WorkshopGuard
 from apprentice.web.training import TrainingRuns
 
 STATIC = Path(__file__).parent / "static"
-STATUS = {BadInput: 400, NotFound: 404, Conflict: 409, Withdrawn: 409}
+STATUS = {BadInput: 400, NotFound: 404, Conflict: 409, Withdrawn: 409, Unreachable: 502}
 
 
 def create_app(home: Path, allowed_hosts: list[str] | None = None, max_upload_mb: int = 200) -> FastAPI:
