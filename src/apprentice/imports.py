@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apprentice.errors import BadInput, NotFound
+from apprentice.formats import sequences
 from apprentice.formats.pairs import Source
 from apprentice.formats.parts import decode_part
 from apprentice.kinds import FoundExample, get_kind
@@ -43,11 +44,15 @@ class LoadedExample:
     reservations: dict[str, str]  # role → the do-not-train signal its owner overrode with --mine
 
 
-def load(found: FoundExample, check: Callable, mine: bool) -> LoadedExample:
-    """Read and decode an example's parts, refusing files whose makers reserved them from training."""
-    data, images, reservations, read = {}, {}, {}, {}
+def load(found: FoundExample, check: Callable, mine: bool, read: dict | None = None) -> LoadedExample:
+    """Read and decode an example's parts, refusing files whose makers reserved them from training.
+
+    `read` (path → bytes and reservations) is shared by the examples of one import: a layered or animated file
+    holds many examples, and is read and scanned once, not once per example.
+    """
+    data, images, reservations, read = {}, {}, {}, {} if read is None else read
     for role, source in found.parts.items():
-        if source.path not in read:  # a layered file holds both sides: read and scan it once
+        if source.path not in read:
             content = read_bytes(source)
             read[source.path] = (content, training_reservations(content))
         data[role], found_reservations = read[source.path]
@@ -64,10 +69,15 @@ def load(found: FoundExample, check: Callable, mine: bool) -> LoadedExample:
 
 
 def read_bytes(source: Source) -> bytes:
-    try:
-        return source.path.read_bytes()
-    except OSError as error:
-        raise BadInput(f"{source.path} cannot be read ({error.strerror}); check its permissions.") from None
+    """The part's file; the same bytes object that finding the examples read, while the file is unchanged."""
+    return sequences.read_bytes(source.path)
+
+
+def put_once(workshop: Workshop, data: bytes, stored: dict[int, str]) -> str:
+    """Put a file's bytes in the blob store once per import (`stored`: id of the bytes → blob), not per example."""
+    if id(data) not in stored:
+        stored[id(data)] = workshop.blobs.put(data)
+    return stored[id(data)]
 
 
 def fingerprint(parts: dict[str, tuple[str, str]]) -> str:
@@ -80,8 +90,10 @@ def add_examples(workshop: Workshop, task_name: str, paths: list[Path], options:
     kind = get_kind(task.kind)
     options = options or {}
     found = kind.find_examples(paths, options)
-    loaded = [load(item, kind.check, options.get("mine", False)) for item in found]
-    keys = {id(item): {role: workshop.blobs.put(data) for role, data in item.data.items()} for item in loaded}
+    read: dict = {}
+    loaded = [load(item, kind.check, options.get("mine", False), read) for item in found]
+    stored: dict[int, str] = {}
+    keys = {id(item): {role: put_once(workshop, data, stored) for role, data in item.data.items()} for item in loaded}
     added, present, new_works = [], [], 0
     with workshop.catalog.write() as db:
         for item in loaded:

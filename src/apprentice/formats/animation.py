@@ -7,9 +7,11 @@ from __future__ import annotations
 import io
 import itertools
 import struct
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,7 +20,7 @@ from PIL import GifImagePlugin, Image, PngImagePlugin
 
 from apprentice.errors import BadInput
 from apprentice.files import write_atomically
-from apprentice.formats.images import check_size, damaged, decode_image, reading, rgba
+from apprentice.formats.images import check_frames, check_size, damaged, decode_image, reading, rgba
 
 ANIMATION_SUFFIXES = {".gif", ".png", ".apng", ".webp"}
 MAX_FRAMES = 2000
@@ -26,7 +28,6 @@ _DEFAULT_DURATION_MS = 100  # what browsers show a frame for when the file gives
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CACHED_BYTES = 256 * 1024 * 1024  # decoded frames of the last-read file kept for decode_frame
-_cache: dict[str, tuple[bytes, list[Image.Image]]] = {}
 _GIF_COLOURS = 255  # GIF palettes hold 256 entries; index 0 is kept for transparency
 
 
@@ -67,23 +68,15 @@ def decode_frames(data: bytes, name: str) -> list[Image.Image]:
 def decode_frame(data: bytes, name: str, index: int) -> Image.Image:
     """Frame `index` (from 0) as it displays, as a canvas-sized RGBA image; BadInput when there is none.
 
-    Importing or training reads every frame of one file in turn: the frames of the file read last are
-    kept decoded (when they fit in _CACHED_BYTES), so a clip is decoded once, not once per frame.
+    Importing or training reads every frame of one file in turn: the file read last stays open as a `_Reel`,
+    so a clip is decoded once, not once per frame, whether or not all its frames fit in memory.
     """
-    last_data, last_frames = _cache.get("last", (b"", None))
-    cached = last_frames if last_data == data else None
-    if cached is None and len(data) < _CACHED_BYTES // 8:
-        size = _canvas(data, name)
-        if size[0] * size[1] * 4 * frame_count(data, name) <= _CACHED_BYTES:
-            cached = decode_frames(data, name)
-            _cache["last"] = (data, cached)  # one assignment: threads never see half of it
-    if cached is not None and 0 <= index < len(cached):
-        return cached[index].copy()
-    if index >= 0:
-        with closing(_shown_frames(data, name)) as frames:
-            for position, frame in enumerate(frames):
-                if position == index:
-                    return frame
+    last = _reels.get("last")
+    reel = last if last is not None and last.name == name and last.data == data else _Reel(data, name)
+    _reels["last"] = reel  # one assignment: threads never see half of it
+    frame = reel.frame(index) if index >= 0 else None
+    if frame is not None:
+        return frame
     count = frame_count(data, name)
     raise BadInput(
         f"{name} has {count} frame{'s' if count != 1 else ''}, so there is no frame {index}; "
@@ -91,9 +84,47 @@ def decode_frame(data: bytes, name: str, index: int) -> Image.Image:
     )
 
 
-def _canvas(data: bytes, name: str) -> tuple[int, int]:
-    with _opened(data, name) as image:
-        return image.size
+class _Reel:
+    """One animated file being read frame by frame: decoded in order once, its latest frames kept.
+
+    Frames are kept while they fit in _CACHED_BYTES (a whole short clip; the last few frames of a long one), so
+    reading frames in order, or overlapping runs of them as triplets are, decodes each frame once. Reading a
+    frame from before the kept ones starts the decoding again from the first frame.
+    """
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.data, self.name = data, name
+        self._lock = threading.Lock()
+        self._frames: Iterator[Image.Image] | None = None  # decoding starts at the first read
+        self._next = 0  # the index of the frame `_frames` yields next
+        self._kept: OrderedDict[int, Image.Image] = OrderedDict()
+        self._kept_bytes = 0
+
+    def frame(self, index: int) -> Image.Image | None:
+        """A copy of frame `index`, or None when the file has no such frame."""
+        with self._lock:
+            if self._frames is None or (index not in self._kept and index < self._next):
+                self._frames, self._next = _shown_frames(self.data, self.name), 0
+            while index not in self._kept:
+                shown = next(self._frames, None)
+                if shown is None:
+                    return None
+                self._keep(self._next, shown)
+                self._next += 1
+            return self._kept[index].copy()
+
+    def _keep(self, index: int, frame: Image.Image) -> None:
+        """Keep a decoded frame, letting the oldest kept ones go once they no longer fit."""
+        if index in self._kept:
+            return
+        self._kept[index] = frame
+        self._kept_bytes += frame.width * frame.height * 4
+        while self._kept_bytes > _CACHED_BYTES and len(self._kept) > 1:
+            _, gone = self._kept.popitem(last=False)
+            self._kept_bytes -= gone.width * gone.height * 4
+
+
+_reels: dict[str, _Reel] = {}  # "last" → the animated file decode_frame read last
 
 
 def frame_durations(data: bytes, name: str) -> list[int]:
@@ -137,6 +168,7 @@ def _opened(data: bytes, name: str) -> Iterator[Image.Image]:
     with reading(name), Image.open(io.BytesIO(data)) as image:
         check_size(image.width, image.height, name)
         _check_frame_count(getattr(image, "n_frames", 1), name)
+        check_frames(getattr(image, "n_frames", 1), image.size, name)
         yield image
 
 
@@ -211,6 +243,7 @@ def _png_frames(data: bytes, name: str) -> tuple[tuple[int, int], list[_PngFrame
     if not frames:
         raise damaged(name, "an animated PNG without frames")
     _check_frame_count(len(frames), name)
+    check_frames(len(frames), size, name)
     return size, frames
 
 

@@ -22,6 +22,7 @@ from apprentice.errors import BadInput
 from apprentice.files import write_atomically
 
 MAX_PIXELS = 100_000_000  # 10 000 × 10 000: larger pages are refused before decoding
+MAX_SEQUENCE_PIXELS = 2_000_000_000  # all frames of one animated or layered file, each decoded on the whole canvas
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 
 
@@ -33,6 +34,20 @@ def check_size(width: int, height: int, name: str) -> None:
         raise BadInput(
             f"{name} is {width}×{height} pixels, more than the {MAX_PIXELS // 1_000_000} Mpx Apprentice "
             "decodes safely; scale it down or cut it into pages."
+        )
+
+
+def check_frames(count: int, size: tuple[int, int], name: str, unit: str = "frames") -> None:
+    """Refuse a file whose frames (or layers read as frames), each on the whole canvas, add up to too many pixels.
+
+    Checked before any frame is decoded: a file of tiny frames on a huge canvas is small on disk but not to read.
+    """
+    total = count * size[0] * size[1]
+    if total > MAX_SEQUENCE_PIXELS:
+        raise BadInput(
+            f"{name} has {count:,} {unit} of {size[0]}×{size[1]} pixels, {total / 1e9:.1f} billion pixels in all; "
+            f"Apprentice decodes at most {MAX_SEQUENCE_PIXELS / 1e9:.0f} billion from one file — cut it into shorter "
+            "sequences or scale it down and add it again."
         )
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from apprentice.errors import BadInput
 from apprentice.formats.archive import Archive, local_name
 from apprentice.formats.images import check_size
-from apprentice.formats.layers import Document, Layer
+from apprentice.formats.layers import Document, Layer, check_layer_count
 
 KRITA_CONVERT = "convert it to 8-bit RGBA in Krita (Image > Convert Image Color Space) and add it again"
 KRITA_DEPTHS = (("F32", "32-bit float"), ("F16", "16-bit float"), ("16", "16-bit"))
@@ -40,6 +40,7 @@ def open_kra(data: bytes, name: str) -> Document:
         for element in image.iter()
         if local_name(element.tag) == "layer" and element.get("nodetype") == "paintlayer"
     ]
+    check_layer_count(len(layers), name)
     return Document(name, size, layers, lambda layer: _render_kra(archive, size, layer))
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from PIL import Image
+
+from apprentice.errors import BadInput
+
+MAX_LAYERS = 1000  # pixel layers in one file; each may become a frame, and a frame is decoded on the whole canvas
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,23 @@ class Document:
     size: tuple[int, int]
     layers: list[Layer]
     render: Callable[[Layer], Image.Image]
+
+    def layer(self, name: str) -> Layer | None:
+        """The topmost layer called `name`, found without walking the whole stack, or None."""
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Layer]:
+        return {layer.name: layer for layer in reversed(self.layers)}
+
+
+def check_layer_count(count: int, name: str) -> None:
+    """Refuse a file with more pixel layers than MAX_LAYERS, before any layer is decoded."""
+    if count > MAX_LAYERS:
+        raise BadInput(
+            f"{name} has {count:,} layers; Apprentice reads at most {MAX_LAYERS:,} — merge or remove layers "
+            "and add it again."
+        )
 
 
 def on_canvas(size: tuple[int, int], image: Image.Image | None, x: int, y: int) -> Image.Image:

@@ -6,7 +6,7 @@ from PIL import Image
 
 from apprentice.formats.archive import Archive, local_name
 from apprentice.formats.images import check_size, decode_image
-from apprentice.formats.layers import Document, Layer, on_canvas
+from apprentice.formats.layers import Document, Layer, check_layer_count, on_canvas
 
 
 def open_ora(data: bytes, name: str) -> Document:
@@ -25,6 +25,7 @@ def open_ora(data: bytes, name: str) -> Document:
         for element in root.iter()
         if local_name(element.tag) == "layer" and element.get("src")
     ]
+    check_layer_count(len(layers), name)
     return Document(name, size, layers, lambda layer: _render_ora(archive, size, layer))
 
 

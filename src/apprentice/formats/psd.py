@@ -13,7 +13,7 @@ from psd_tools import PSDDecompressionWarning, PSDImage
 
 from apprentice.errors import BadInput
 from apprentice.formats.images import MAX_PIXELS, check_size
-from apprentice.formats.layers import Document, Layer, on_canvas
+from apprentice.formats.layers import Document, Layer, check_layer_count, on_canvas
 
 MAX_PSD_ALLOC = 16 * MAX_PIXELS  # bytes psd-tools may allocate to render one layer
 PSD_HEADER = struct.Struct(">4sH6xHIIHH")
@@ -30,6 +30,7 @@ def open_psd(data: bytes, name: str) -> Document:
         for layer in reversed(list(psd.descendants()))
         if layer.kind == "pixel"
     ]
+    check_layer_count(len(layers), name)
     return Document(name, size, layers, lambda layer: _render_psd(name, size, layer))
 
 

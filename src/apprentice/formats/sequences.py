@@ -15,7 +15,7 @@ from PIL import Image
 
 from apprentice.errors import BadInput
 from apprentice.formats import animation, layered
-from apprentice.formats.images import decode_image
+from apprentice.formats.images import check_frames, decode_image
 from apprentice.formats.pairs import Source, glob_escape, is_image
 
 TRIPLET_ROLES = ("key1", "inbetween", "key2")
@@ -86,7 +86,9 @@ def folder_sequences(folder: Path) -> list[Sequence]:
 def frames_in(path: Path) -> list[Source] | None:
     """The frames a layered file (bottom layer first) or an animated file holds; None for any other file."""
     if layered.is_layered(path):
-        return [Source(path, name) for name in reversed(layered.layer_names(path))]
+        document = layered.open_layered(path)
+        check_frames(len(document.layers), document.size, str(path), "layers")
+        return [Source(path, layer.name) for layer in reversed(document.layers)]
     if path.suffix.lower() in (".gif", ".webp"):  # usually animated: count (and so check) every frame
         count = animation.frame_count(read_bytes(path), str(path))
     else:
@@ -95,10 +97,22 @@ def frames_in(path: Path) -> list[Source] | None:
 
 
 def read_bytes(path: Path) -> bytes:
+    """The file's bytes; the same bytes object again while the file is unchanged, so that the frames of one
+    animation are read from disk once and the decoder's cache recognises them without comparing them."""
     try:
-        return path.read_bytes()
+        status = path.stat()
+        key = (str(path), status.st_mtime_ns, status.st_size, status.st_ino)
+        last = _last_read.get("last")
+        if last is not None and last[0] == key:
+            return last[1]
+        data = path.read_bytes()
     except OSError as error:
         raise BadInput(f"{path} cannot be read ({error.strerror}); check its permissions.") from None
+    _last_read["last"] = (key, data)
+    return data
+
+
+_last_read: dict[str, tuple[tuple, bytes]] = {}  # "last" → (path and status, bytes) of the file read last
 
 
 def file_sequence(path: Path) -> Sequence:

@@ -18,6 +18,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from apprentice.formats.archive import MAX_MEMBERS, declared_members
+
 IPTC, TDMREP, C2PA = "IPTC Data Mining", "TDM-Rep", "C2PA training-mining"
 MIB = 1024 * 1024
 MAX_METADATA_BYTES = 16 * MIB  # unpacked from a zip's members, or inflated from PNG text chunks, per file
@@ -29,6 +31,13 @@ XMP_NAMESPACES = (b"ns.useplus.org/ldf/xmp/", b"www.w3.org/ns/tdmrep")  # a pack
 PLUS = "{http://ns.useplus.org/ldf/xmp/1.0/}"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 TDM = ("{http://www.w3.org/ns/tdmrep/}", "{http://www.w3.org/ns/tdmrep#}")
+XMP_PROPERTIES = {  # name → label; both TDM-Rep namespaces share a label
+    PLUS + "DataMining": "DataMining",
+    PLUS + "OtherConstraints": "OtherConstraints",
+    **{namespace + "reservation": "reservation" for namespace in TDM},
+    **{namespace + "policy": "policy" for namespace in TDM},
+}
+MAX_QUOTED = 1000  # characters of plus:OtherConstraints quoted in a see-property reservation
 PROHIBITED = frozenset(
     {
         "DMI-PROHIBITED",
@@ -123,37 +132,54 @@ def _parse(xml: bytes) -> Element | None:
 
 
 def _xmp_reservations(root: Element) -> list[Reservation]:
-    return _iptc_reservations(root) + _tdm_reservations(root)
+    properties = _xmp_properties(root)
+    return _iptc_reservations(properties) + _tdm_reservations(properties)
 
 
-def _property_values(root: Element, names: tuple[str, ...]) -> list[str]:
-    """An XMP property's values however written: attribute, element text, rdf:resource, or inside rdf:li/rdf:value."""
-    values: list[str] = []
-    for element in root.iter():
-        values += [element.get(name, "") for name in names]
-        if element.tag in names:
-            for node in element.iter():
-                values += [node.text or "", node.get(RDF + "resource", ""), node.get(RDF + "value", "")]
-    return [value.strip() for value in values if value.strip()]
+def _xmp_properties(root: Element) -> dict[str, list[str]]:
+    """The values of every XMP property read here, by its label, gathered in one walk of the tree.
+
+    A value counts however it is written: attribute, element text, rdf:resource, or inside rdf:li/rdf:value. A
+    property nested inside the same property is read once, as part of the outer one, so the walk stays linear.
+    """
+    found: dict[str, list[str]] = {label: [] for label in XMP_PROPERTIES.values()}
+    stack: list[tuple[Element, frozenset[str]]] = [(root, frozenset())]
+    while stack:
+        element, inside = stack.pop()
+        for name, label in XMP_PROPERTIES.items():
+            found[label].append(element.get(name, ""))
+        label = XMP_PROPERTIES.get(element.tag) if isinstance(element.tag, str) else None
+        inside = inside | {label} if label else inside
+        for each in inside:
+            found[each] += [element.text or "", element.get(RDF + "resource", ""), element.get(RDF + "value", "")]
+        stack += [(child, inside) for child in reversed(element)]
+    return {label: [value.strip() for value in values if value.strip()] for label, values in found.items()}
 
 
-def _iptc_reservations(root: Element) -> list[Reservation]:
+def _iptc_reservations(properties: dict[str, list[str]]) -> list[Reservation]:
     """plus:DataMining values of the PLUS vocabulary that prohibit data mining or AI/ML training."""
-    found = []
-    for value in _property_values(root, (PLUS + "DataMining",)):
+    found, others = [], _quoted("; ".join(properties["OtherConstraints"]))
+    for value in dict.fromkeys(properties["DataMining"]):
         term = value.rstrip("/").rsplit("/", 1)[-1].upper()
-        if term == SEE_PROPERTY and (others := _property_values(root, (PLUS + "OtherConstraints",))):
-            found.append(Reservation(IPTC, f"{value} ({'; '.join(others)})"))
+        if term == SEE_PROPERTY and others:
+            found.append(Reservation(IPTC, f"{value} ({others})"))
         elif term in PROHIBITED:
             found.append(Reservation(IPTC, value))
+        if len(found) == MAX_HITS:
+            break
     return found
 
 
-def _tdm_reservations(root: Element) -> list[Reservation]:
+def _quoted(text: str) -> str:
+    """`text` cut to MAX_QUOTED characters, so that each reservation quoting it stays short."""
+    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 1] + "…"
+
+
+def _tdm_reservations(properties: dict[str, list[str]]) -> list[Reservation]:
     """tdm:reservation = 1, with the first tdm:policy named in the detail."""
-    if "1" not in _property_values(root, tuple(namespace + "reservation" for namespace in TDM)):
+    if "1" not in properties["reservation"]:
         return []
-    policies = _property_values(root, tuple(namespace + "policy" for namespace in TDM))
+    policies = properties["policy"]
     return [Reservation(TDMREP, f"reservation=1, policy={policies[0]}" if policies else "reservation=1")]
 
 
@@ -261,7 +287,12 @@ def _jpeg_extended_xmp(data: bytes) -> list[bytes]:
 
 
 def _zip_metadata(data: bytes) -> Iterator[bytes]:
-    """The *.xmp, *.xml and *metadata* members of a zip, unpacked in memory, at most MAX_METADATA_BYTES in all."""
+    """The *.xmp, *.xml and *metadata* members of a zip, unpacked in memory, at most MAX_METADATA_BYTES in all.
+
+    A zip listing more than MAX_MEMBERS is not opened: reading it as a layered file refuses it in a sentence.
+    """
+    if declared_members(data) > MAX_MEMBERS:
+        return
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except ZIP_ERRORS:
