@@ -328,3 +328,25 @@ def test_a_signed_read_cannot_be_replayed_to_another_node_or_for_another_query(g
         headers["X-Apprentice-Proof"] = mallory.shop.identity.sign(meant_for_ada)
         with pytest.raises(Unreachable, match="401"):
             to_ben.request("GET", path, params={"author": ada.shop.member, "after": 0, "limit": 5}, headers=headers)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(heads=JSON, records=JSON, pushed=JSON, forks=JSON)
+def test_a_peer_answering_anything_at_all_is_named_unreachable_and_the_sync_goes_on(
+    guild, heads, records, pushed, forks
+):
+    ada, ben, _ = guild
+    liar = "http://10.0.0.77:8765"
+    answers = {"heads": heads, "records": records, "forks": forks, "challenge": {"nonce": "0f" * 16}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, json=pushed)
+        return httpx.Response(200, json=answers[request.url.path.rsplit("/", 1)[-1]])
+
+    ada.network.answers[liar] = answer
+    remember_peer(ada.shop, ada.log().id, liar)
+    before = ada.log().heads()
+    report = ada.sync()
+    assert ben.address in report.reached and (liar in report.reached or liar in report.unreachable)
+    assert set(before) <= set(ada.log().heads()), "nothing this node held was lost"
