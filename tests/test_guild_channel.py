@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
@@ -55,21 +56,28 @@ def test_a_node_certificate_is_its_member_key_signed_by_itself(shop):
     assert path.stat().st_mtime_ns == written, "a certificate already made from the key is kept"
 
 
+def borrowed_builder(name: x509.Name, like: x509.Certificate) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .serial_number(7)
+        .not_valid_before(like.not_valid_before_utc)
+        .not_valid_after(like.not_valid_after_utc)
+    )
+
+
 def test_a_certificate_signed_by_another_key_or_not_ed25519_names_no_member(shop):
     other = Ed25519PrivateKey.generate()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, shop.member)])
     now = x509.load_pem_x509_certificate(ensure_certificate(shop.root, shop.identity).read_bytes())
     borrowed = (  # the member's public key, but signed by someone else's
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(shop.identity.private_key.public_key())
-        .serial_number(7)
-        .not_valid_before(now.not_valid_before_utc)
-        .not_valid_after(now.not_valid_after_utc)
-        .sign(other, algorithm=None)
+        borrowed_builder(name, now).public_key(shop.identity.private_key.public_key()).sign(other, algorithm=None)
     )
     assert member_key(borrowed.public_bytes(serialization.Encoding.DER)) is None
+    curve = ec.generate_private_key(ec.SECP256R1())
+    web_style = borrowed_builder(name, now).public_key(curve.public_key()).sign(curve, hashes.SHA256())
+    assert member_key(web_style.public_bytes(serialization.Encoding.PEM)) is None, "only Ed25519 keys are members"
     assert member_key(b"not a certificate") is None
 
 
