@@ -1,12 +1,13 @@
 """Member nodes in one process for guild tests: each a workshop whose web app answers at its own address.
 
-`MemoryNetwork` is the in-memory twin of the real sockets: it hands each address to the app serving there.
+`MemoryNetwork` is the in-memory twin of the real sockets: it hands each address to the app serving there, in plain
+HTTP, and notes which member keys each connection was pinned to (the real network checks them against TLS).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from pathlib import Path
 
 import httpx
@@ -54,8 +55,10 @@ class MemoryNetwork:
     def __init__(self) -> None:
         self.apps: dict[str, object] = {}
         self.answers: dict[str, Answer] = {}
+        self.pins: dict[str, set[str]] = {}  # address → the member keys its latest connection was pinned to
 
-    def client(self, address: str) -> httpx.Client:
+    def client(self, address: str, keys: Set[str] = frozenset()) -> httpx.Client:
+        self.pins[address] = set(keys)
         if address in self.apps:
             transport = AppTransport(self.apps[address], "10.0.0.200")
         else:

@@ -1,4 +1,5 @@
-"""Member nodes for guild tests: each a workshop folder served by a real `apprentice serve` process on 127.0.0.1.
+"""Member nodes for guild tests: each a workshop folder served by a real `apprentice serve` process on 127.0.0.1,
+its page over plain HTTP and its guild part over TLS, with the member key as its certificate.
 
 Commands run as the member would type them, with that member's APPRENTICE_HOME.
 """
@@ -24,7 +25,8 @@ class Node:
     def __init__(self, root: Path, name: str) -> None:
         self.name, self.home = name, root / name
         self.process: subprocess.Popen | None = None
-        self.address = ""
+        self.address = ""  # the guild part, https://127.0.0.1:PORT
+        self.page = ""  # the page, http://127.0.0.1:PORT
         self.log_path = root / f"{name}.log"
 
     def run(self, *args: str | Path, expect: int = 0, stdout: bool = False) -> str:
@@ -39,17 +41,19 @@ class Node:
         return json.loads(self.run(*args, "--json", stdout=True))
 
     def start(self, port: int = 0) -> None:
-        """Serve the workshop on a free port (or `port`, to come back where the others know it to be)."""
+        """Serve the workshop's guild part on a free port (or `port`, to come back where the others know it to be)."""
         env = os.environ | {"APPRENTICE_HOME": str(self.home), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, "-m", "apprentice.cli", "serve", "--no-browser", "--port", str(port)]
+        ports = ["--port", "0", "--guild-port", str(port)]
+        command = [sys.executable, "-m", "apprentice.cli", "serve", "--no-browser", *ports]
         log = self.log_path.open("a")
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-        line = self.process.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not found:
+        lines = self.process.stdout.readline() + self.process.stdout.readline()
+        page = re.search(r"http://127\.0\.0\.1:(\d+)/", lines)
+        guild = re.search(r"reach your node at (https://127\.0\.0\.1:\d+) ", lines)
+        if not (page and guild):
             self.stop()
-            raise AssertionError(f"{self.name}'s node did not start: {line!r} {self.log_path.read_text()}")
-        self.address = f"http://127.0.0.1:{found.group(1)}"
+            raise AssertionError(f"{self.name}'s node did not start: {lines!r} {self.log_path.read_text()}")
+        self.page, self.address = f"http://127.0.0.1:{page.group(1)}", guild.group(1)
 
     def port(self) -> int:
         return int(self.address.rsplit(":", 1)[1])

@@ -1,4 +1,5 @@
-"""Guilds across real processes: member nodes served by `apprentice serve` on 127.0.0.1, driven by the CLI verbs.
+"""Guilds across real processes: member nodes served by `apprentice serve` on 127.0.0.1, driven by the CLI verbs,
+talking over TLS pinned to their member keys.
 
 What only processes and sockets show: one full run of the verbs between three nodes, and a sync killed midway
 that loses nothing. The sync logic itself is proven in one process, in test_guild_sync.py.
@@ -13,9 +14,9 @@ import sqlite3
 import subprocess
 import sys
 
-import httpx
 import pytest
 
+from apprentice.guild.network import SOCKETS
 from apprentice.guild.records import record_hash
 from apprentice.identity import Identity
 
@@ -91,7 +92,7 @@ def test_three_nodes_found_train_release_and_withdraw_with_every_node_agreeing(n
     assert cleo.home.joinpath("blobs", work[:2], work[2:]).exists(), "the owner keeps her own file"
     assert "tainted" in ada.run("list")
     assert "guild's shared task" in ada.run("retrain", "Ink-Co-op-ink", expect=1)
-    with httpx.Client(base_url=cleo.address) as http:
+    with SOCKETS.client(cleo.address, {key(cleo)}) as http:  # over TLS, to Cleo's key only
         nonce = http.get(f"/guild/{release_guild(ada)}/challenge").json()["nonce"]
         assert nonce and http.get(f"/guild/{release_guild(ada)}/works/{work}").status_code == 401
 

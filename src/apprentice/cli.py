@@ -344,21 +344,27 @@ def demo(folder: Path, minutes: float, serve: bool, inbetween: bool, as_json: bo
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Answer on this address; other machines then reach only the guild part, for your guild's members.",
+    help="Answer other members' nodes on this address; the page itself stays on 127.0.0.1, for you alone.",
 )
-@click.option("--port", type=int, default=8765, show_default=True, help="Answer on this port (0: any free one).")
+@click.option("--port", type=int, default=8765, show_default=True, help="Open the page on this port (0: any free one).")
+@click.option(
+    "--guild-port",
+    type=int,
+    help="Answer other members' nodes, encrypted, on this port (default: --port + 1; 0: any free one).",
+)
 @click.option("--no-browser", is_flag=True, help="Do not open the page in your browser.")
-def serve(host: str, port: int, no_browser: bool) -> None:
+def serve(host: str, port: int, guild_port: int | None, no_browser: bool) -> None:
     """Open your workshop in your browser: tasks, examples, training and jobs (Ctrl-C stops it)."""
-    serve_workshop(default_home(), host, port, browser=not no_browser)
+    serve_workshop(default_home(), host, port, browser=not no_browser, guild_port=guild_port)
 
 
-def serve_workshop(home: Path, host: str, port: int, browser: bool) -> None:
-    """Build the web app for the workshop at `home`, bind it, say where it is, and serve until Ctrl-C."""
-    import uvicorn
-
+def serve_workshop(home: Path, host: str, port: int, browser: bool, guild_port: int | None = None) -> None:
+    """Build the web app for the workshop at `home`, bind the page on 127.0.0.1:`port` and the guild part over TLS
+    on `host`:`guild_port`, say where they are, and serve until Ctrl-C."""
+    from apprentice.guild.certificates import NodeCertificate
     from apprentice.web.app import create_app
     from apprentice.web.security import LOOPBACK_HOSTS
+    from apprentice.web.serving import listeners, serve_node
 
     shown = f"[{host}]" if ":" in host else host
     guild_log = logging.getLogger("apprentice.guild")  # what other members' nodes sent, and what was refused
@@ -367,19 +373,25 @@ def serve_workshop(home: Path, host: str, port: int, browser: bool) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     guild_log.addHandler(handler)
     app = create_app(home, [*LOOPBACK_HOSTS, shown])
-    listener = bind(host, port)
-    url = f"http://{shown}:{listener.getsockname()[1]}/"
+    certificate = NodeCertificate(home)  # made from the member key, or remade if the key changed
+    page_listener = bind("127.0.0.1", port, "--port")
+    guild_listener = bind(host, (port + 1 if port else 0) if guild_port is None else guild_port, "--guild-port")
+    url = f"http://127.0.0.1:{page_listener.getsockname()[1]}/"
     click.echo(f"Your workshop ({home}) is open at {url} — Ctrl-C stops it.")
+    click.echo(
+        f"Other members reach your node at https://{shown}:{guild_listener.getsockname()[1]} "
+        "(encrypted; its certificate is your member key)."
+    )
     if browser:
         webbrowser.open(url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
-    app.state.runs.closing = lambda: server.should_exit
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down cleanly, then passes Ctrl-C on
-        server.run(sockets=[listener])
+    page, guild_part = listeners(app, certificate)
+    app.state.runs.closing = lambda: page.should_exit
+    with contextlib.suppress(KeyboardInterrupt):  # where signals cannot be caught, Ctrl-C ends here
+        serve_node(page, guild_part, page_listener, guild_listener)
     click.echo("Workshop closed.")
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, option: str = "--port") -> socket.socket:
     """A listening socket on host:port, or one sentence saying why there can be none."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -389,7 +401,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         listener.close()
         raise click.ClickException(
-            f"Cannot listen on {host}:{port} ({error.strerror}); pick another port with --port."
+            f"Cannot listen on {host}:{port} ({error.strerror}); pick another port with {option}."
         ) from None
     listener.listen(128)
     return listener

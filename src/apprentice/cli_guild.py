@@ -16,12 +16,25 @@ from apprentice.terminal import emit, json_option, training_bar, workshop
 guild_option = click.option(
     "--guild", "guild_ref", help="Which guild (its name or id); needed only if you are in several."
 )
-DEFAULT_ADDRESS = "http://127.0.0.1:8765"
+DEFAULT_ADDRESS = "https://127.0.0.1:8766"
+
+
+def https_address(ctx: click.Context, param: click.Parameter, address: str) -> str:
+    """The address as given, once it is an https:// one: members' nodes talk only over TLS."""
+    if not address.lower().startswith("https://"):
+        raise click.BadParameter(
+            f"'{address}' is not an https:// address; give the one `apprentice serve` prints (other members reach "
+            "your node at https://…)."
+        )
+    return address
+
+
 address_option = click.option(
     "--address",
     default=DEFAULT_ADDRESS,
     show_default=True,
-    help="Where other members reach your node: the address `apprentice serve` answers on.",
+    callback=https_address,
+    help="Where other members reach your node: the https:// address `apprentice serve` prints.",
 )
 
 
@@ -84,7 +97,7 @@ def join(invite_line: str, address: str, as_json: bool) -> None:
 
 
 @guild.command("address")
-@click.argument("address")
+@click.argument("address", callback=https_address)
 @guild_option
 def announce(address: str, guild_ref: str | None) -> None:
     """Tell the guild your node now answers at ADDRESS."""

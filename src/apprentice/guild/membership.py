@@ -70,7 +70,7 @@ def join(workshop: Workshop, invite_text: str, address: str, network: Network = 
     body["address"] = address.rstrip("/")
     record = sign(workshop.identity, guild, 1, "", "join", body)
     try:
-        with Peer(workshop, guild, token["address"], network) as peer:
+        with Peer(workshop, guild, token["address"], network, keys={token["by"]}) as peer:  # the inviter's node
             answer = peer.push([record])
     except Unreachable as error:
         raise Unreachable(
@@ -84,7 +84,7 @@ def join(workshop: Workshop, invite_text: str, address: str, network: Network = 
     with workshop.catalog.write() as db:
         guilds.add_guild(db, guild, token.get("name", ""))
     remember_peer(workshop, guild, token["address"])
-    report = sync(workshop, guild, only=[token["address"]], network=network)
+    report = sync(workshop, guild, only=[token["address"]], network=network, pinned={token["address"]: {token["by"]}})
     guild_log = GuildLog(workshop, guild)
     if record_hash(record) not in guild_log.state.seen:
         raise Conflict(f"The log from {token['address']} did not take your join record; run `apprentice guild sync`.")

@@ -1,6 +1,7 @@
 """Talking to other members' nodes over HTTP: signed requests, and the sync that exchanges per-author heads.
 
 A sync pulls what a peer holds and this node lacks, then pushes the reverse, so any member can relay for another.
+Each node is reached only if its certificate is a key that the log ties to its address (`keys_at`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ from apprentice.errors import BadInput, Unreachable
 from apprentice.guild.log import GuildLog, Intake
 from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.records import record_hash
+from apprentice.guild.state import State
 from apprentice.identity import canonical
 from apprentice.store import guilds
 from apprentice.store.workshop import Workshop
@@ -38,8 +41,26 @@ def proof_message(guild: str, nonce: str, path: str, query: str, host: str) -> b
     return canonical({"guild": guild, "nonce": nonce, "path": path, "query": query, "host": host.lower()})
 
 
+def member_keys(state: State, person: str) -> frozenset[str]:
+    """The keys a member's node may present: their current key, and the new key it certified if the switch to it
+    has not reached this node yet."""
+    key = state.current.get(person)
+    if key is None:
+        return frozenset()
+    return frozenset({key, state.rotations[key]} if key in state.rotations else {key})
+
+
+def keys_at(state: State, address: str) -> frozenset[str]:
+    """The member keys the node at `address` may present: those of the members who announced it on the log; for an
+    address no member announced (a relay this node was told of), any member's."""
+    address = address.rstrip("/")
+    announced = [p for p in state.members() if state.addresses.get(p, "").rstrip("/") == address]
+    return frozenset().union(*(member_keys(state, person) for person in announced or state.members()))
+
+
 class Peer:
-    """Another member's node at `address` (a base URL), spoken to as this workshop's member over `network`.
+    """Another member's node at `address` (a base URL), spoken to as this workshop's member over `network`, and
+    only if it proves it holds one of `keys` (by default, the keys the guild's log ties to that address).
 
     Its answers are hostile: a node that does not answer, refuses, or answers outside the protocol raises
     `Unreachable`, so callers never meet a malformed answer deeper in.
@@ -52,9 +73,10 @@ class Peer:
         address: str,
         network: Network = SOCKETS,
         seconds: float = EXCHANGE_SECONDS,
+        keys: Set[str] | None = None,
     ) -> None:
         self.workshop, self.guild, self.address = workshop, guild, address.rstrip("/")
-        self.network, self.deadline = network, time.monotonic() + seconds
+        self.network, self.deadline, self.keys = network, time.monotonic() + seconds, keys
         self.http: httpx.Client | None = None  # made at the first request: a malformed address does not answer
 
     def __enter__(self) -> Peer:
@@ -67,6 +89,10 @@ class Peer:
         if self.http is not None:
             self.http.close()
 
+    def pinned_keys(self) -> Set[str]:
+        """The member keys this peer's certificate must be: as given, or as the guild's log ties them to its address."""
+        return self.keys if self.keys is not None else keys_at(GuildLog(self.workshop, self.guild).state, self.address)
+
     def unreachable(self, why: str) -> Unreachable:
         where = self.address or "(no address)"
         return Unreachable(f"The guild node at {where} did not answer as one ({why}).", self.address, why)
@@ -76,7 +102,7 @@ class Peer:
         `most` bytes and arrived before this peer's deadline."""
         try:
             if self.http is None:
-                self.http = self.network.client(self.address)
+                self.http = self.network.client(self.address, self.pinned_keys())
             with self.http.stream(method, path, **options) as answer:
                 answer.raise_for_status()
                 body = bytearray()
@@ -196,9 +222,16 @@ def remember_peer(workshop: Workshop, guild: str, address: str) -> None:
         guilds.add_peer(db, guild, address)
 
 
-def sync(workshop: Workshop, guild: str, only: list[str] | None = None, network: Network = SOCKETS) -> SyncReport:
-    """Exchange records with every known peer (or `only` these addresses) over `network`; peers that do not
-    answer, or answer outside the protocol, are named in the report and skipped."""
+def sync(
+    workshop: Workshop,
+    guild: str,
+    only: list[str] | None = None,
+    network: Network = SOCKETS,
+    pinned: dict[str, Set[str]] | None = None,
+) -> SyncReport:
+    """Exchange records with every known peer (or `only` these addresses) over `network`, each pinned to the keys
+    the log ties to its address (or to `pinned[address]`, for an address the log does not know yet); peers that do
+    not answer, or answer outside the protocol, are named in the report and skipped."""
     report, done, guild_log = SyncReport(), set(), GuildLog(workshop, guild)
     while True:  # the log may name new addresses as records arrive
         todo = [a for a in (only or known_addresses(guild_log)) if a not in done]
@@ -207,7 +240,8 @@ def sync(workshop: Workshop, guild: str, only: list[str] | None = None, network:
         for address in todo:
             done.add(address)
             try:
-                with Peer(workshop, guild, address, network) as peer:
+                keys = (pinned or {}).get(address) or keys_at(guild_log.state, address)
+                with Peer(workshop, guild, address, network, keys=keys) as peer:
                     exchange(guild_log, peer, report)
                 report.reached.append(address)
             except Unreachable as error:

@@ -13,7 +13,7 @@ from apprentice.files import write_atomically
 from apprentice.guild.copies import store_work
 from apprentice.guild.log import GuildLog
 from apprentice.guild.network import SOCKETS, Network
-from apprentice.guild.peers import Peer
+from apprentice.guild.peers import Peer, member_keys
 from apprentice.guild.schemas import released_manifest
 from apprentice.guild.training import ensure_task, local_task
 from apprentice.provenance.manifest import MANIFEST, WEIGHTS, find, name_in_catalog
@@ -29,7 +29,8 @@ def fetch_releases(guild_log: GuildLog, network: Network = SOCKETS) -> list[str]
     for release in state.releases.values():
         if has_apprentice(shop.catalog, release["apprentice"]):
             continue
-        peer = Peer(shop, guild_log.id, state.addresses.get(release["author"], ""), network)
+        author = release["author"]
+        peer = Peer(shop, guild_log.id, state.addresses.get(author, ""), network, keys=member_keys(state, author))
         base = f"/guild/{guild_log.id}/apprentices/{release['apprentice']}"
         try:
             manifest_bytes = peer.blob(f"{base}/{MANIFEST}", release["manifest_sha256"])

@@ -1,7 +1,8 @@
 """Replacing a member's key: the old key certifies the new one in every guild, then the workshop switches to it.
 
-Works, consent and membership carry over. The new key is saved before anything names it, so a crash midway
-is finished by running the rotation again; the old key is kept, retired, beside it.
+Works, consent and membership carry over; the node's TLS certificate is remade from the new key. The new key is
+saved before anything names it, so a crash midway is finished by running the rotation again; the old key is kept,
+retired, beside it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 
 from apprentice.files import write_atomically
+from apprentice.guild.certificates import ensure_certificate
 from apprentice.guild.log import GuildLog, guild_ids
 from apprentice.guild.records import record_hash, sign
 from apprentice.identity import Identity
@@ -36,4 +38,5 @@ def rotate_key(workshop: Workshop) -> str:
         works.move_works(db, old, new.public_key)
     os.replace(root / NEXT, root / "identity.key")
     workshop.identity = new
+    ensure_certificate(root, new)  # a running node notices the new key by itself, at its next handshake
     return new.public_key

@@ -11,7 +11,7 @@ from apprentice.errors import Conflict, NotFound, Unreachable
 from apprentice.guild.copies import store_example
 from apprentice.guild.log import GuildLog
 from apprentice.guild.network import SOCKETS, Network
-from apprentice.guild.peers import Peer
+from apprentice.guild.peers import Peer, member_keys
 from apprentice.guild.state import Proposal, State
 from apprentice.guild.work import works_of
 from apprentice.kinds import DEFAULT_KIND, get_kind
@@ -115,7 +115,7 @@ def ensure_task(shop: Workshop, name: str, kind: str, config: dict) -> None:
 
 def fetch_work(guild_log: GuildLog, owner: str, work: str, network: Network = SOCKETS) -> None:
     address = guild_log.state.addresses.get(owner, "")
-    peer = Peer(guild_log.workshop, guild_log.id, address, network)
+    peer = Peer(guild_log.workshop, guild_log.id, address, network, keys=member_keys(guild_log.state, owner))
     try:
         data = peer.blob(f"/guild/{guild_log.id}/works/{work}", work)
     except Unreachable as error:
