@@ -7,7 +7,7 @@ from __future__ import annotations
 from krita import DockWidget, DockWidgetFactory, DockWidgetFactoryBase, Krita
 
 from . import errands, layers
-from .qt import QtCore, QtWidgets, in_background, pixmap, sentence
+from .qt import QtCore, QtWidgets, in_background, pixmap, sentence, settle
 from .workshop import NotRunning, Workshop, start_workshop
 
 DOCKER_ID = "apprentice_docker"
@@ -203,7 +203,8 @@ class ApprenticeDocker(DockWidget):
             return
         name = task["name"]
         in_background(lambda: (self.workshop.apprentices(name), self.workshop.task(name)), self.show_card, self.failed)
-        in_background(lambda: self.workshop.training(name), self.show_training, self.failed)
+        self.preview_url = None
+        self.check_training()
 
     def form_label(self, field: QtWidgets.QWidget) -> QtWidgets.QWidget | None:
         form = field.parentWidget().layout() if field.parentWidget() else None
@@ -373,7 +374,7 @@ class ApprenticeDocker(DockWidget):
     def put_frames(self, document: object, node: object, found: errands.Inbetweens) -> None:
         try:
             add_frame = Krita.instance().action(layers.ADD_FRAME).trigger
-            made = layers.put_inbetweens(document, node, found.drawn, add_frame)
+            made = layers.put_inbetweens(document, node, found.drawn, add_frame, settle)
         except Exception as error:
             self.failed(error)
             return

@@ -150,9 +150,12 @@ def inbetween_times(keys: list[int], between: int) -> list[list[int]]:
     return times
 
 
-def put_inbetweens(document: object, node: object, drawn: dict[int, Picture], add_frame: object) -> list[int]:
+def put_inbetweens(
+    document: object, node: object, drawn: dict[int, Picture], add_frame: object, settle: object = lambda: None
+) -> list[int]:
     """Paint each drawn picture into a new keyframe of `node` at its time; `add_frame()` makes the blank keyframe
-    at the current time (Krita's add_blank_frame action). Refuses times that already hold a keyframe."""
+    at the current time (Krita's add_blank_frame action), `settle()` lets Krita's event loop apply a change of
+    time first. Refuses times that already hold a keyframe."""
     check_writable(node)
     taken = [time for time in drawn if node.hasKeyframeAtTime(time)]
     if taken:
@@ -161,7 +164,11 @@ def put_inbetweens(document: object, node: object, drawn: dict[int, Picture], ad
     document.setActiveNode(node)
     for time, picture in sorted(drawn.items()):
         document.setCurrentTime(time)
+        settle()
         add_frame()
+        settle()
+        if not node.hasKeyframeAtTime(time):
+            raise LayerError(f"Krita made no keyframe at frame {time} of layer '{node.name()}'; select the layer.")
         write(node, whole(document), picture)
     document.setCurrentTime(was)
     document.refreshProjection()

@@ -4,6 +4,7 @@ that keeps the workshop's requests off Krita's UI thread and hands their results
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable
 
@@ -20,7 +21,7 @@ except ImportError:
 
     BINDING = "PyQt6"
 
-__all__ = ["BINDING", "QtCore", "QtGui", "QtWidgets", "in_background", "pixmap", "sentence"]
+__all__ = ["BINDING", "QtCore", "QtGui", "QtWidgets", "in_background", "pixmap", "sentence", "settle"]
 KNOWN = (WorkshopError, LayerError, PictureError)
 Signal = QtCore.pyqtSignal
 
@@ -62,6 +63,14 @@ def in_background(work: Callable[[], object], done: Callable[[object], None], fa
     delivery.done.connect(lambda _: PENDING.discard(delivery))
     delivery.failed.connect(lambda _: PENDING.discard(delivery))
     QtCore.QThreadPool.globalInstance().start(Errand(work, delivery))
+
+
+def settle(seconds: float = 0.2) -> None:
+    """Let Krita's event loop run for a moment: it applies a change of the current time there."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.01)
 
 
 def sentence(error: object) -> str:
