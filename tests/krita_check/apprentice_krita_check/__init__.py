@@ -141,7 +141,7 @@ def photograph(app, report: dict) -> None:
     report["docker_status"] = docker.status.text()
     report["docker_card"] = docker.card.text()
     window.grab().save(str(OUT / "krita-window.png"))
-    docker.grab().save(str(OUT / "krita-docker.png"))
+    docker.widget().widget().grab().save(str(OUT / "krita-docker.png"))  # the whole docker, scrolled or not
 
 
 REPORT: dict = {}

@@ -214,8 +214,12 @@ class ApprenticeDocker(DockWidget):
         apprentices, task = found
         self.card.setText(card_text(apprentices[0] if apprentices else None))
         names = [example["name"] for example in task.get("example_list", [])]
-        what = "in-betweens" if task.get("kind") == "inbetween" else "pairs"
-        self.examples.setText(f"{len(names)} {what}: " + ", ".join(names[:12]) + ("…" if len(names) > 12 else ""))
+        what = "in-between" if task.get("kind") == "inbetween" else "pair"
+        self.examples.setText(
+            f"{len(names)} {what}{'' if len(names) == 1 else 's'}: "
+            + ", ".join(names[:12])
+            + ("…" if len(names) > 12 else "")
+        )
 
     def canvasChanged(self, canvas: object) -> None:  # noqa: N802 (Krita calls it)
         self.fill_layers()
