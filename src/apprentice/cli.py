@@ -24,6 +24,9 @@ from apprentice.guild.signers import guild_signers
 from apprentice.imports import add_examples
 from apprentice.jobs import apply as apply_job
 from apprentice.kinds import AUGMENTATIONS, DEFAULT_KIND, ApplyOptions, get_kind, kind_names, kinds
+from apprentice.krita import ENABLE
+from apprentice.krita import install as install_krita_plugin
+from apprentice.krita import write_zip as write_krita_zip
 from apprentice.provenance.credentials import check as check_credentials
 from apprentice.store.workshop import Workshop, default_home
 from apprentice.terminal import console, emit, json_option, training_bar, workshop
@@ -405,6 +408,25 @@ def bind(host: str, port: int, option: str = "--port") -> socket.socket:
         ) from None
     listener.listen(128)
     return listener
+
+
+@main.group()
+def krita() -> None:
+    """The Apprentice docker inside Krita, a client of `apprentice serve`."""
+
+
+@krita.command("install")
+@click.option("--zip", "zip_path", type=click.Path(path_type=Path), help="Write the plugin as a zip file instead.")
+@json_option
+def krita_install(zip_path: Path | None, as_json: bool) -> None:
+    """Put the Krita plugin where Krita looks for Python plugins (or write it as a zip to import)."""
+    if zip_path is not None:
+        written = write_krita_zip(zip_path)
+        how = "In Krita: Tools → Scripts → Import Python Plugin from File…, choose it, then enable it and restart."
+        emit({"zip": str(written)}, as_json, f"Wrote the Krita plugin to {written}. {how}")
+        return
+    folder = install_krita_plugin()
+    emit({"folder": str(folder)}, as_json, f"Installed the Krita plugin in {folder}. {ENABLE}")
 
 
 main.add_command(guild)
