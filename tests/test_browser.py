@@ -9,15 +9,11 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from PIL import Image
 
 from apprentice.guild import membership, training
@@ -32,6 +28,7 @@ from apprentice.store.workshop import Workshop
 from apprentice.web.app import create_app
 
 from conftest import drawing_pair, write_pair_folder
+from servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -58,21 +55,8 @@ TRAINING_TIMEOUT_MS = 180_000
 def server(home: Path) -> Iterator[str]:
     """The real app on a free port of 127.0.0.1, served from a background thread; its base URL."""
     Workshop.init(home, "Tester").close()
-    app = create_app(home)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the web app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=60)
-    listener.close()
+    with serving(create_app(home), lifespan="on") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

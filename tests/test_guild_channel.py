@@ -6,14 +6,11 @@ Certificates and the pinning rule are checked in one process; the refusals over 
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,6 +34,7 @@ from apprentice.web.app import create_app
 from apprentice.web.serving import GuildOnly
 
 from guild_network import Member, found_guild, members
+from servers import serving
 
 
 def raw_key(certificate: x509.Certificate) -> str:
@@ -119,25 +117,9 @@ def tls_node(home: Path, port: int = 0) -> Iterator[tuple[str, list[str]]]:
         await GuildOnly(app)(scope, receive, send)
 
     certificate = NodeCertificate(home)
-    config = uvicorn.Config(
-        noting, lifespan="off", log_level="warning", ssl_context_factory=lambda config, default: certificate.context()
-    )
-    server = uvicorn.Server(config)
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
-    listener.listen(16)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}", asked
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listener.close()
+    tls = {"ssl_context_factory": lambda config, default: certificate.context()}
+    with serving(noting, port, lifespan="off", **tls) as bound:
+        yield f"https://127.0.0.1:{bound}", asked
 
 
 @pytest.fixture

@@ -45,6 +45,20 @@ def pair(tmp_path):
         member.close()
 
 
+def pledged_to_ben(trio: list[Member]) -> str:
+    """The trio's guild, each member's drawings offered, and a proposal to train them on Ben's machine passed by
+    Ada and Cleo; the proposal's id."""
+    ada, ben, cleo = trio
+    found_guild(ada, ben, cleo)
+    for member in trio:
+        member.says(guild_work.offer, "ink")
+    digest = record_hash(ada.says(guild_work.propose, "ink", [], "Ben", 0.02))
+    for member in (ada, cleo):
+        member.says(guild_work.vote, digest[:12], "yes")
+    ben.sync()
+    return digest
+
+
 def names(member: Member) -> list[str]:
     return [m["name"] for m in guild_view(member.log())["members"]]
 
@@ -72,13 +86,7 @@ def test_founding_joining_offers_and_votes_reach_the_same_log_and_outcome_on_eve
 
 def test_the_pledged_node_trains_members_fetch_the_checked_release_and_a_withdrawal_taints_it_everywhere(trio):
     ada, ben, cleo = trio
-    found_guild(ada, ben, cleo)
-    for member in trio:
-        member.says(guild_work.offer, "ink")
-    digest = record_hash(ada.says(guild_work.propose, "ink", [], "Ben", 0.02))
-    for member in (ada, cleo):
-        member.says(guild_work.vote, digest[:12], "yes")
-    ben.sync()
+    pledged_to_ben(trio)
     [released] = training.train_pledged(ben.log(), network=ben.network)  # fetches Ada's and Cleo's works
     ben.sync()
     release = released["body"]
@@ -207,13 +215,7 @@ def test_an_outsider_is_refused_the_guilds_records_and_works_and_a_member_is_ref
 
 def test_training_stops_with_one_sentence_when_a_contributors_node_is_off(trio):
     ada, ben, cleo = trio
-    found_guild(ada, ben, cleo)
-    for member in trio:
-        member.says(guild_work.offer, "ink")
-    digest = record_hash(ada.says(guild_work.propose, "ink", [], "Ben", 0.02))
-    for member in (ada, cleo):
-        member.says(guild_work.vote, digest[:12], "yes")
-    ben.sync()
+    pledged_to_ben(trio)
     ada.offline()
     sentence = r"^Ada's node at http://10\.0\.0\.1:8765 did not send work \w{12} \(\[Errno 111\] Connection refused\)"
     with pytest.raises(Unreachable, match=sentence):

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import importlib
 import io
-import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from PIL import Image
 
 import krita_standin
@@ -24,6 +21,7 @@ from apprentice.web.app import create_app
 from krita_standin import Document, Krita, Selection, layer
 
 from conftest import ball, drawing_pair
+from servers import free_port, serving
 
 sys.path.insert(0, str(PLUGIN))
 krita_standin.installed()
@@ -198,29 +196,13 @@ def test_the_workshop_is_started_with_the_command_install_recorded(tmp_path, mon
     assert client.start_command() == ["/venv/bin/python", "-m", "apprentice.cli", "serve", "--no-browser"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def workshop(home: Path) -> Iterator[object]:
     """A real workshop server (as `apprentice serve` runs it) on 127.0.0.1 and a free port, stopped afterwards."""
     app = create_app(home)
     app.state.runs.defaults = TrainConfig(patch=32, batch=4, validate_every=3)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(app) as port:
         yield client.Workshop(f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def trained(workshop, task: str) -> dict:

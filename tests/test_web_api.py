@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from PIL import Image
 
 from apprentice.train.loop import TrainConfig
@@ -22,6 +19,7 @@ from apprentice.web.app import create_app
 
 from conftest import ball, drawing_pair
 from layered_files import write_ora
+from servers import serving
 
 FAST = TrainConfig(patch=32, batch=4, validate_every=3)
 ORIGIN = "http://127.0.0.1"
@@ -250,21 +248,9 @@ async def test_an_upload_over_the_cap_is_refused_whether_or_not_it_says_its_size
 
 
 def test_the_server_answers_on_a_real_socket(home):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(home), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(create_app(home)) as port:
         response = httpx.get(f"http://127.0.0.1:{port}/api/tasks")
-        assert response.status_code == 200 and response.json() == []
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    assert response.status_code == 200 and response.json() == []
 
 
 async def test_an_inbetween_task_learns_from_uploaded_frames_and_draws_between_uploaded_keys(client):
