@@ -33,8 +33,12 @@ def write_frames(frames: list[Image.Image], folder: Path) -> Path:
     return folder
 
 
-def run_inbetween_demo(folder: Path, minutes: float, on_progress: Callable[[Progress], None] | None = None) -> dict:
-    """Build, train and apply the in-betweening demo in `folder`; returns the paths and held-out numbers."""
+def run_inbetween_demo(
+    folder: Path, minutes: float, on_progress: Callable[[Progress], None] | None = None, steps: int | None = None
+) -> dict:
+    """Build, train and apply the in-betweening demo in `folder`; returns the paths and held-out numbers.
+
+    `steps` trains exactly that many steps instead of `minutes`: the same apprentice on any machine, however busy."""
     for number, shot in enumerate(animation_set(SHOTS, seed=1, frames=FRAMES), start=1):
         write_frames(shot, folder / "examples" / f"shot{number:02d}")
     unseen = animation_set(UNSEEN, seed=2, frames=FRAMES)
@@ -45,7 +49,8 @@ def run_inbetween_demo(folder: Path, minutes: float, on_progress: Callable[[Prog
     if TASK not in {t.name for t in shop.tasks()}:
         shop.new_task(TASK, "inbetween", get_kind("inbetween").default_config())
     add_examples(shop, TASK, [folder / "examples"])
-    made = train(shop, TASK, Budget(minutes=minutes), on_progress=on_progress)
+    budget = Budget(steps=steps) if steps else Budget(minutes=minutes)
+    made = train(shop, TASK, budget, on_progress=on_progress)
     for number in range(1, UNSEEN + 1):
         apply(shop, TASK, [folder / "keys" / f"new{number}"], folder / "out", ApplyOptions(formats=("frames", "gif")))
     return report(folder, unseen, made.label())
