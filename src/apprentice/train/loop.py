@@ -19,6 +19,7 @@ import torch
 from apprentice.errors import BadInput, Conflict, Withdrawn
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
+from apprentice.kinds.finish import Finish, finish, settings
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
 from apprentice.provenance.manifest import Apprentice, Trained, publish
@@ -26,7 +27,7 @@ from apprentice.store.examples import ExampleRecord
 from apprentice.store.workshop import Task, Workshop, now
 from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from apprentice.train.examples import Decoded, Subset, gather, target_is_gray
+from apprentice.train.examples import Decoded, Subset, gather, judged_finish, target_is_gray
 from apprentice.train.metrics import image_scores
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import Pair, cut_regions, held_out_crops, split_indices, validation_crops
@@ -100,6 +101,7 @@ class RunState:
     held_out: list[str]  # fingerprints of the examples never trained on
     gathered_at: str  # when consent was read from the catalog
     gray_output: bool  # every target is grayscale, so outputs of grayscale inputs stay grayscale
+    finish: Finish  # the afters' palette, alpha and paper, which every output (held-out ones too) respects
     identity: dict[str, float] = field(default_factory=dict)  # the baseline's held-out scores
     step: int = 0
     seconds: float = 0.0  # training time over every session of this run
@@ -231,8 +233,13 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     augment = task.config.get("augment", "none")
     sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse, areas)
+    trained_on = [r for r in records if r.fingerprint not in set(held_out)]
     state = RunState(
-        run_fingerprint(task.config, config, records), held_out, now(), target_is_gray(workshop, records, kind.target)
+        run_fingerprint(task.config, config, records),
+        held_out,
+        now(),
+        target_is_gray(workshop, records, kind.target),
+        judged_finish(workshop, trained_on, kind, settings(task.config)),
     )
     run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin, state)
     resume(run, fresh)
@@ -322,9 +329,11 @@ def step(run: Run) -> float:
 
 
 def predict(run: Run, source: np.ndarray) -> np.ndarray:
-    """The network's output for a premultiplied array, through the same tiled path `apply` uses."""
+    """The network's output for a premultiplied array, through the same tiled path and finish `apply` uses."""
     run.net.eval()
-    return premultiply(transform(run.net, unpremultiply(source), run.margin))
+    straight = unpremultiply(source)
+    inputs = [straight[..., i : i + 4] for i in range(0, straight.shape[-1], 4)]
+    return premultiply(finish(transform(run.net, straight, run.margin), inputs, run.state.finish))
 
 
 def scores(run: Run, predictions: list[np.ndarray]) -> dict[str, float]:
@@ -412,4 +421,5 @@ def trained(run: Run, lineage: dict) -> Trained:
         state.gray_output,
         state.gathered_at,
         lineage,
+        state.finish.to_dict(),
     )
