@@ -890,6 +890,7 @@ function trainingFacts(row, manifest) {
   if (steps !== undefined) parts.push(`${Number(steps).toLocaleString()} steps`);
   if (typeof seconds === "number") parts.push(`${duration(seconds)} of training`);
   if (created) parts.push(`made ${dateText(created)}`);
+  if (row.finish) parts.push(`finishes with ${row.finish}`);
   facts.textContent = parts.join(" · ");
   return facts;
 }
