@@ -64,6 +64,17 @@ def test_a_small_palette_with_hard_alpha_is_judged_from_the_afters():
     assert judged.alpha and judged.keeps_input and not judged.paper
 
 
+def test_sprites_of_many_colours_outlined_in_one_are_judged_pixel_art_that_keeps_their_own_colours():
+    rng = np.random.default_rng(3)
+    examples = []
+    for seed in range(25):  # each sprite in 3 colours of its own: 75 in all, more than a palette holds
+        own = np.concatenate([[[0, 0, 0, 0]], np.c_[rng.integers(0, 256, (3, 3)), np.full(3, 255)]]).astype(np.uint8)
+        before = own[(sprite(seed)[..., None, :] == SPRITE).all(axis=-1).argmax(axis=-1)]
+        examples.append((outlined(before), [before]))
+    judged = judge(examples)
+    assert judged.keeps_input and judged.palette == [OUTLINE.tolist()]
+
+
 def test_soft_alpha_is_not_called_binary():
     soft = sprite(0)
     soft[8:12, 8:12, 3] = 128
@@ -169,3 +180,26 @@ def test_the_override_is_set_from_the_command_line_and_shown_on_the_card(home, t
     manifest = json.loads(run("train", "outline", "--steps", "2", "--json"))
     assert manifest["output"]["finish"]["palette"] == [] and manifest["output"]["finish"]["alpha"]
     assert "finishes with continuous colour, hard alpha" in run("show", "outline")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_page_sets_the_finish_on_a_task_and_refuses_unknown_settings(home):
+    import httpx
+
+    from apprentice.web.app import create_app
+
+    app = create_app(home)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        made = await client.post("/api/tasks", json={"name": "sprites", "finish": {"palette": "on"}})
+        assert made.status_code == 201, made.text
+        assert made.json()["config"]["finish"] == {"palette": "on", "alpha": "auto", "paper": "auto"}
+        changed = await client.put("/api/tasks/sprites/finish", json={"alpha": "off"})
+        assert changed.json()["config"]["finish"] == {"palette": "on", "alpha": "off", "paper": "auto"}
+        assert (await client.put("/api/tasks/sprites/finish", json={"paper": "maybe"})).status_code == 400
+        refused = await client.post("/api/tasks", json={"name": "other", "finish": {"ink": "on"}})
+        assert refused.status_code == 400 and "'ink' is not part of a task's finish" in refused.text

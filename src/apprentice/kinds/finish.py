@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import torch
 
 from apprentice.errors import BadInput
 
@@ -22,8 +23,9 @@ PARTIAL_ALPHA = 0.002  # share of the afters' alpha values strictly between 0 an
 PAPER_SHARE = 0.2  # share of the afters' pixels that must be pure white paper
 COMMON_TONE = 0.001  # share of pixels a tone needs to count as one the artist uses
 FOG_SHARE = 0.005  # share of pixels between paper and the lightest tone the artist uses still called clean
-KEEPS_INPUT = 0.9  # share of the befores' opaque pixels in the palette for a step to keep the before's colours
-CHUNK = 1 << 14  # pixels snapped at once: bounds memory on large pages
+INPUT_COLOURS = 256  # the most an input's own colours a pixel may keep
+KEEPS_INPUT = 0.9  # share of the befores' opaque colours in the palette for a step to keep the before's colours
+CHUNK = 1 << 16  # pixels snapped at once: bounds memory on large pages
 
 
 @dataclass(frozen=True)
@@ -76,21 +78,54 @@ def check_settings(values: dict[str, str]) -> dict[str, str]:
     return dict(values)
 
 
-def judge(examples: Iterable[tuple[np.ndarray, list[np.ndarray]]], chosen: dict[str, str] | None = None) -> Finish:
-    """Decide the finish from (after, befores) uint8 straight-RGBA examples and the artist's settings."""
-    chosen = {aspect: "auto" for aspect in ASPECTS} | (chosen or {})
-    colours, befores, partial, total = Counter(), Counter(), 0, 0
-    for after, inputs in examples:
-        colours.update(count_colours(after))
+@dataclass
+class Tally:
+    """What the afters hold, counted over every example: colours, colours no input of theirs has, soft alpha."""
+
+    colours: Counter = field(default_factory=Counter)  # after pixels per colour
+    fresh: Counter = field(default_factory=Counter)  # after pixels per colour that the example's inputs lack
+    befores: Counter = field(default_factory=Counter)  # input pixels per colour
+    partial: int = 0  # alpha values strictly between 0 and 255
+    total: int = 0
+
+    def add(self, after: np.ndarray, inputs: list[np.ndarray]) -> None:
+        counted, given = count_colours(after), Counter()
         for before in inputs:
-            befores.update(count_colours(before))
-        partial += int(np.count_nonzero((after[..., 3] > 0) & (after[..., 3] < 255)))
-        total += after.shape[0] * after.shape[1]
-    if not total:
+            given.update(count_colours(before))
+        self.colours.update(counted)
+        self.befores.update(given)
+        self.fresh.update({colour: n for colour, n in counted.items() if colour not in given})
+        self.partial += int(np.count_nonzero((after[..., 3] > 0) & (after[..., 3] < 255)))
+        self.total += after.shape[0] * after.shape[1]
+
+
+def judge(examples: Iterable[tuple[np.ndarray, list[np.ndarray]]], chosen: dict[str, str] | None = None) -> Finish:
+    """Decide the finish from (after, inputs) uint8 straight-RGBA examples and the artist's settings."""
+    chosen = {aspect: "auto" for aspect in ASPECTS} | (chosen or {})
+    tally = Tally()
+    for after, inputs in examples:
+        tally.add(after, inputs)
+    if not tally.total:
         return Finish()
-    alpha = decide(chosen["alpha"], partial <= PARTIAL_ALPHA * total)
-    palette = palette_of(colours, total, chosen["palette"])
-    return Finish(palette, keeps_colours(befores, palette), alpha, paper_line(colours, total, chosen["paper"]))
+    alpha = decide(chosen["alpha"], tally.partial <= PARTIAL_ALPHA * tally.total)
+    paper = paper_line(tally.colours, tally.total, chosen["paper"])
+    palette = palette_of(tally.colours, tally.total, chosen["palette"])
+    if palette or chosen["palette"] == "off":
+        return Finish(palette, keeps_colours(tally.befores, palette), alpha, paper)
+    added = added_colours(tally)  # pixel art whose step keeps each sprite's own colours and adds a few
+    if added:
+        return Finish(added, True, alpha, paper)
+    return Finish([], False, alpha, paper)
+
+
+def added_colours(tally: Tally) -> list[list[int]]:
+    """The few colours the step adds to its inputs' own, when those and the inputs' cover the afters."""
+    kept = tally.total - sum(tally.fresh.values())
+    added = [unpack(colour) for colour, _ in tally.fresh.most_common(MAX_COLOURS)]
+    covered = kept + sum(n for _, n in tally.fresh.most_common(MAX_COLOURS))
+    if covered < COVERAGE * tally.total:
+        return []
+    return added or [unpack(tally.colours.most_common(1)[0][0])]
 
 
 def decide(setting: str, judged: bool) -> bool:
@@ -126,11 +161,11 @@ def palette_of(colours: Counter, total: int, setting: str) -> list[list[int]]:
 
 
 def keeps_colours(befores: Counter, palette: list[list[int]]) -> bool:
-    """Whether the befores' opaque colours are mostly the palette's: the step keeps the colours it is given."""
+    """Whether the befores' opaque colours are mostly the palette's, counted colour by colour (not pixel by pixel,
+    so that white paper cannot outvote the greys of a sketch): the step keeps the colours it is given."""
     known = {(r << 24) | (g << 16) | (b << 8) | a for r, g, b, a in palette}
-    opaque = {colour: count for colour, count in befores.items() if colour & 255}
-    total = sum(opaque.values())
-    return bool(palette) and total > 0 and sum(c for k, c in opaque.items() if k in known) >= KEEPS_INPUT * total
+    opaque = [colour for colour in befores if colour & 255]
+    return bool(palette) and bool(opaque) and sum(colour in known for colour in opaque) >= KEEPS_INPUT * len(opaque)
 
 
 def paper_line(colours: Counter, total: int, setting: str) -> int:
@@ -158,29 +193,25 @@ def finish(made: np.ndarray, inputs: list[np.ndarray], how: Finish) -> np.ndarra
     if how.paper:
         out[(out[..., 3] == 255) & (out[..., :3].min(axis=-1) >= how.paper)] = 255
     if how.palette:
-        keep = [transparent_as_zero(image.reshape(-1, 4)) for image in inputs] if how.keeps_input else []
+        choices = np.asarray(how.palette, dtype=np.uint8)
+        if how.keeps_input:
+            choices = np.concatenate([choices, *(input_colours(image) for image in inputs)])
         flat = out.reshape(-1, 4)
         for start in range(0, flat.shape[0], CHUNK):
-            part = slice(start, start + CHUNK)
-            flat[part] = nearest(flat[part], np.asarray(how.palette, dtype=np.uint8), [k[part] for k in keep])
+            flat[start : start + CHUNK] = nearest(flat[start : start + CHUNK], choices)
     return out
 
 
-def transparent_as_zero(pixels: np.ndarray) -> np.ndarray:
-    return np.where(pixels[:, 3:] == 0, 0, pixels).astype(np.uint8)
+def input_colours(rgba: np.ndarray) -> np.ndarray:
+    """The input's own colours a pixel may keep: its INPUT_COLOURS most used, as K×4 straight RGBA."""
+    counted = count_colours(rgba).most_common(INPUT_COLOURS)
+    return np.asarray([unpack(colour) for colour, _ in counted], dtype=np.uint8).reshape(-1, 4)
 
 
-def premultiplied(rgba: np.ndarray) -> np.ndarray:
-    values = rgba.astype(np.float32) / 255.0
-    return np.concatenate([values[..., :3] * values[..., 3:], values[..., 3:]], axis=-1)
-
-
-def nearest(pixels: np.ndarray, palette: np.ndarray, keep: list[np.ndarray]) -> np.ndarray:
-    """Each N×4 straight-RGBA pixel replaced by the closest, in premultiplied RGBA, of the palette's colours and
-    of its own input colours in `keep`."""
-    seen = premultiplied(pixels)
-    choices = np.broadcast_to(palette, (pixels.shape[0], *palette.shape))
-    if keep:
-        choices = np.concatenate([choices, np.stack(keep, axis=1)], axis=1)
-    distance = ((premultiplied(choices) - seen[:, None, :]) ** 2).sum(axis=-1)
-    return choices[np.arange(pixels.shape[0]), distance.argmin(axis=1)]
+def nearest(pixels: np.ndarray, choices: np.ndarray) -> np.ndarray:
+    """Each N×4 straight-RGBA pixel replaced by the closest of the K×4 choices, in premultiplied RGBA."""
+    seen = torch.from_numpy(pixels).float().div_(255.0)
+    options = torch.from_numpy(choices).float().div_(255.0)
+    seen[:, :3] *= seen[:, 3:]
+    options[:, :3] *= options[:, 3:]
+    return choices[torch.cdist(seen, options).argmin(dim=1).numpy()]
