@@ -66,6 +66,14 @@ def sharing_a_palette(sprites: list[np.ndarray], limit: int) -> list[np.ndarray]
     return chosen
 
 
+def saturated_share(sprite: np.ndarray) -> float:
+    """The share of the sprite's opaque pixels in a strong colour (saturation over 0.45): what a recolour shows."""
+    opaque = sprite[sprite[..., 3] > 0][:, :3].astype(np.float64) / 255
+    top, bottom = opaque.max(axis=1), opaque.min(axis=1)
+    saturation = np.where(top > 0, (top - bottom) / np.maximum(top, 1e-9), 0.0)
+    return float(np.mean(saturation > 0.45))
+
+
 def sheets(sprites: list[np.ndarray], side: int) -> list[np.ndarray]:
     """The sprites packed side × side to a sheet, each centred in its cell on a transparent ground."""
     made = []
@@ -110,7 +118,8 @@ def pixel_art_pairs(cache: Path, task: str) -> tuple[list, list]:
         chosen = [sprites[i] for i in rng.permutation(len(sprites))[: 9 * 15]]
         made = [(sheet, outlined(sheet)) for sheet in sheets(chosen, 3)]
     else:
-        made = [(sheet, recoloured(sheet)) for sheet in sheets(sharing_a_palette(sprites, 48), 2)]
+        colourful = [sprite for sprite in sprites if saturated_share(sprite) >= 0.3]
+        made = [(sheet, recoloured(sheet)) for sheet in sheets(sharing_a_palette(colourful, 60), 2)]
     pairs = [(Image.fromarray(before, "RGBA"), Image.fromarray(after, "RGBA")) for before, after in made]
     unseen = max(2, len(pairs) // 5)
     return pairs[:-unseen], pairs[-unseen:]

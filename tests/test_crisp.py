@@ -23,6 +23,8 @@ from apprentice.kinds.finish import Finish, finish, judge
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.settings import set_finish
 
+from conftest import ball
+
 FAST = TrainConfig(patch=32, batch=4, validate_every=5)
 SPRITE = np.array([[0, 0, 0, 0], [200, 40, 40, 255], [40, 160, 60, 255], [250, 220, 90, 255]], dtype=np.uint8)
 OUTLINE = np.array([30, 20, 40, 255], dtype=np.uint8)
@@ -203,3 +205,24 @@ async def test_the_page_sets_the_finish_on_a_task_and_refuses_unknown_settings(h
         assert (await client.put("/api/tasks/sprites/finish", json={"paper": "maybe"})).status_code == 400
         refused = await client.post("/api/tasks", json={"name": "other", "finish": {"ink": "on"}})
         assert refused.status_code == 400 and "'ink' is not part of a task's finish" in refused.text
+
+
+def test_in_betweens_of_flat_transparent_frames_use_the_keys_colours_and_hard_alpha(shop, tmp_path):
+    config = get_kind("inbetween").default_config()
+    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
+    shop.new_task("tween", "inbetween", config)
+    (tmp_path / "run").mkdir()
+    for number, x in enumerate(range(2, 26, 3), start=1):
+        ball(x, transparent=True).save(tmp_path / "run" / f"frame{number}.png")
+    add_examples(shop, "tween", [tmp_path / "run"])
+    made = train(shop, "tween", Budget(steps=4), TrainConfig(patch=32, batch=2, validate_every=2))
+    assert made.manifest["output"]["finish"]["alpha"] and made.manifest["output"]["finish"]["palette"]
+    (tmp_path / "keys").mkdir()
+    keys = [np.asarray(ball(x, transparent=True)) for x in (2, 20)]
+    for number, key in enumerate(keys):
+        Image.fromarray(key).save(tmp_path / "keys" / f"k{number}.png")
+    apply(shop, "tween", [tmp_path / "keys"], tmp_path / "out")
+    drawn = np.asarray(Image.open(tmp_path / "out" / "keys-0002.png").convert("RGBA")).reshape(-1, 4)
+    allowed = {tuple(c) for c in made.manifest["output"]["finish"]["palette"]}
+    allowed |= {tuple(c) for key in keys for c in np.where(key[..., 3:] == 0, 0, key).reshape(-1, 4).tolist()}
+    assert {tuple(c) for c in drawn.tolist()} <= allowed and set(np.unique(drawn[:, 3]).tolist()) <= {0, 255}
