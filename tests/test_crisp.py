@@ -19,7 +19,7 @@ from apprentice.formats.images import indexed_like, palette_colours
 from apprentice.imports import add_examples
 from apprentice.jobs import apply
 from apprentice.kinds import get_kind
-from apprentice.kinds.finish import Finish, finish, judge
+from apprentice.kinds.finish import Finish, candidates, finish, judge
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.settings import set_finish
 
@@ -117,6 +117,14 @@ def test_the_artist_can_force_each_aspect_on_or_off():
     assert judge([(photo(0), [photo(1)])], {"palette": "on", "alpha": "on"}).palette
 
 
+def test_validation_may_fall_back_from_a_judged_palette_but_not_from_a_forced_one():
+    judged = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True)
+    tried = candidates(judged, "auto")
+    assert tried[0] == judged and tried[1].palette == [] and tried[1].alpha
+    assert "scored worse on held-out examples" in tried[1].describe()
+    assert candidates(judged, "on") == [judged]
+
+
 def test_an_unknown_finish_setting_is_refused_in_one_sentence(shop, small_task):
     with pytest.raises(BadInput, match="'sometimes' is not a setting for the palette; use auto, on, off."):
         set_finish(shop, small_task, {"palette": "sometimes"})
@@ -210,6 +218,7 @@ async def test_the_page_sets_the_finish_on_a_task_and_refuses_unknown_settings(h
 def test_in_betweens_of_flat_transparent_frames_use_the_keys_colours_and_hard_alpha(shop, tmp_path):
     config = get_kind("inbetween").default_config()
     config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
+    config["finish"] = {"palette": "on"}  # 4 steps draw too roughly for the judged palette to win on its own
     shop.new_task("tween", "inbetween", config)
     (tmp_path / "run").mkdir()
     for number, x in enumerate(range(2, 26, 3), start=1):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ class Finish:
     keeps_input: bool = False  # a pixel may also keep its input's colour (outlines, shading over sprites)
     alpha: bool = False  # alpha is 0 or 255
     paper: int = 0  # an opaque pixel whose darkest channel is at least this is pure white paper (0: off)
+    note: str = ""  # why a judged palette was not kept
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,11 +53,14 @@ class Finish:
             bool(data.get("keeps_input", False)),
             bool(data.get("alpha", False)),
             int(data.get("paper", 0)),
+            str(data.get("note", "")),
         )
 
     def describe(self) -> str:
         """The decisions in the artist's words, for the apprentice's card."""
         parts = [f"palette of {len(self.palette)} colours" if self.palette else "continuous colour"]
+        if self.note:
+            parts[0] += f" ({self.note})"
         parts.append("hard alpha" if self.alpha else "soft alpha")
         if self.paper:
             parts.append(f"white paper (from {self.paper})")
@@ -126,6 +130,19 @@ def added_colours(tally: Tally) -> list[list[int]]:
     if covered < COVERAGE * tally.total:
         return []
     return added or [unpack(tally.colours.most_common(1)[0][0])]
+
+
+def candidates(judged: Finish, palette_setting: str) -> list[Finish]:
+    """The finishes held-out validation tries: the judged one, and without its palette when the palette was judged
+    (not forced on) — snapping uncertain pixels to a palette can cost more than it brings, on antialiased art."""
+    if judged.palette and palette_setting == "auto":
+        return [judged, without_palette(judged)]
+    return [judged]
+
+
+def without_palette(judged: Finish) -> Finish:
+    note = f"the afters' {len(judged.palette)} colours scored worse on held-out examples than continuous colour"
+    return replace(judged, palette=[], keeps_input=False, note=note)
 
 
 def decide(setting: str, judged: bool) -> bool:
