@@ -1,8 +1,9 @@
 """Benchmark of the finish (issue 17): does the apprentice hand back the artist's palette, hard alpha, clean paper?
 
-Trains each task once, then scores the same weights on unseen pairs as the network draws them (before this issue)
-and finished as the manifest says (after it): PSNR, SSIM, the share of pixels outside the artist's palette, and
-the share of partly transparent pixels where the artist's alpha is hard. Run: python bench/crisp.py [--minutes 1.5]
+Trains each task twice for the same steps and seed: with every part of the finish off (the apprentice before this
+issue) and judged from the afters (after it); scores both on unseen pairs: PSNR, SSIM, the share of pixels outside
+the artist's palette, and the share of partly transparent pixels where the artist's alpha is hard. The finished
+apprentice's raw network output is scored too. Run: python bench/crisp.py [--steps 300]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.metrics import image_scores
 from apprentice.train.process import ready_for_training
+from apprentice.train.settings import new_task_config
 from pixel_art import LICENCE_NOTE, pixel_art_pairs
 from versus_pix2pix import AUGMENT, machine
 
@@ -37,6 +39,7 @@ AUGMENT = AUGMENT | {"outline": "mirror+rotate", "recolour": "mirror+rotate"}
 PIXEL_ART = ("outline", "recolour")
 TASKS = ("cleanup", "flats", "glyphs", *PIXEL_ART)
 ZOOM = 4  # contact sheets: nearest-neighbour zoom
+OFF = {"palette": "off", "alpha": "off", "paper": "off"}  # the apprentice as it was before issue 17
 
 
 def pairs_of(task: str, cache: Path) -> tuple[list, list]:
@@ -46,14 +49,14 @@ def pairs_of(task: str, cache: Path) -> tuple[list, list]:
     return task_pairs(task, 8, seed=1, size=(128, 128)), task_pairs(task, 4, seed=2, size=(128, 128))
 
 
-def workshop_for(root: Path, task: str, pairs: list) -> Workshop:
+def workshop_for(root: Path, task: str, pairs: list, chosen: dict[str, str]) -> Workshop:
     """A fresh workshop under root whose paired task holds the pairs, imported as an artist would."""
     for number, (before, after) in enumerate(pairs):
         for role, image in (("before", before), ("after", after)):
             (root / "pairs" / role).mkdir(parents=True, exist_ok=True)
             image.save(root / "pairs" / role / f"{number}.png")
     shop = Workshop.init(root / "workshop", "bench")
-    shop.new_task(task, "paired", get_kind("paired").default_config() | {"augment": AUGMENT[task]})
+    shop.new_task(task, "paired", new_task_config(get_kind("paired").default_config(), AUGMENT[task], chosen))
     add_examples(shop, task, [root / "pairs"])
     return shop
 
@@ -75,28 +78,39 @@ def scores(made: list[np.ndarray], unseen: list, palette: set[int], hard: bool) 
     return {key: float(np.mean([f[key] for f in found])) for key in found[0]}
 
 
-def bench_task(task: str, minutes: float, cache: Path, out: Path) -> list[str]:
+def bench_task(task: str, steps: int, cache: Path, out: Path) -> list[str]:
     training, unseen = pairs_of(task, cache)
     palette = set().union(*(count_colours(rgba(after)) for _, after in training))
     hard = judge([(rgba(after), []) for _, after in training]).alpha
-    with tempfile.TemporaryDirectory() as folder:
-        shop = workshop_for(Path(folder), task, training)
-        made = train(shop, task, Budget(minutes=minutes), TrainConfig(seed=0))
-        net, how = load_network(made), Finish.from_dict(made.manifest["output"]["finish"])
-        raw = [transform(net, rgba(before), net.margin) for before, _ in unseen]
-        done = [finish(output, [rgba(before)], how) for output, (before, _) in zip(raw, unseen, strict=True)]
-        steps = made.manifest["training"]["steps"]
-        shop.close()
-    identity = scores([rgba(before) for before, _ in unseen], unseen, palette, hard)
-    rows = [("copying the before", identity), ("apprentice, as drawn (before #17)", scores(raw, unseen, palette, hard))]
-    rows.append(("apprentice, finished (after #17)", scores(done, unseen, palette, hard)))
+    before, _, _ = trained_outputs(task, training, unseen, steps, OFF)
+    raw, done, how = trained_outputs(task, training, unseen, steps, {})
+    rows = [
+        ("copying the before", scores([rgba(b) for b, _ in unseen], unseen, palette, hard)),
+        ("apprentice before #17 (finish off)", scores(before, unseen, palette, hard)),
+        ("apprentice after #17, network output unfinished", scores(raw, unseen, palette, hard)),
+        ("apprentice after #17, finished", scores(done, unseen, palette, hard)),
+    ]
     if task in PIXEL_ART:
-        contact_sheet(unseen, raw, done, out / f"crisp_{task}.png")
+        contact_sheet(unseen, before, done, out / f"crisp_{task}.png")
     return table(task, len(training), len(unseen), steps, how, rows)
 
 
+def trained_outputs(
+    task: str, training: list, unseen: list, steps: int, chosen: dict[str, str]
+) -> tuple[list[np.ndarray], list[np.ndarray], Finish]:
+    """Train the task with the finish settings `chosen`; (raw outputs, finished outputs, the finish) on unseen."""
+    with tempfile.TemporaryDirectory() as folder:
+        shop = workshop_for(Path(folder), task, training, chosen)
+        made = train(shop, task, Budget(steps=steps), TrainConfig(seed=0))
+        net, how = load_network(made), Finish.from_dict(made.manifest["output"]["finish"])
+        shop.close()
+    raw = [transform(net, rgba(before), net.margin) for before, _ in unseen]
+    return raw, [finish(output, [rgba(b)], how) for output, (b, _) in zip(raw, unseen, strict=True)], how
+
+
 def contact_sheet(unseen: list, raw: list[np.ndarray], done: list[np.ndarray], path: Path) -> None:
-    """Rows of before | as drawn | finished | artist's after at ZOOM× nearest neighbour, over a grey checkerboard."""
+    """Rows of before | apprentice before #17 | after #17 | artist's after at ZOOM× nearest neighbour, over a grey
+    checkerboard."""
     rows = [np.concatenate([rgba(b), r, d, rgba(a)], axis=1) for (b, a), r, d in zip(unseen, raw, done, strict=True)]
     picture = np.concatenate(rows, axis=0)
     height, width = picture.shape[:2]
@@ -108,7 +122,7 @@ def contact_sheet(unseen: list, raw: list[np.ndarray], done: list[np.ndarray], p
 
 
 def table(task: str, count: int, unseen: int, steps: int, how: Finish, rows: list) -> list[str]:
-    lines = [f"### {task}: {count} training pairs, {unseen} unseen; {steps} steps; judged: {how.describe()}"]
+    lines = [f"### {task}: {count} training pairs, {unseen} unseen; {steps} steps; finish kept: {how.describe()}"]
     if how.keeps_input:
         lines[0] += " (and each input's own colours)"
     lines += ["", "| method | PSNR | SSIM | off-palette % | partial alpha % |", "|---|---|---|---|---|"]
@@ -121,16 +135,17 @@ def table(task: str, count: int, unseen: int, steps: int, how: Finish, rows: lis
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
-    parser.add_argument("--minutes", type=float, default=1.5, help="training minutes per task")
+    parser.add_argument("--steps", type=int, default=300, help="training steps of each apprentice")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "apprentice-bench")
     parser.add_argument("--out", type=Path, default=Path("artifacts") / "crisp", help="where contact sheets go")
     args = parser.parse_args()
     print(f"Command: `python {shlex.join(sys.argv)}`  ")
     print(f"Machine: {machine()}\n")
     for task in args.tasks:
-        print("\n".join(bench_task(task, args.minutes, args.cache, args.out)), flush=True)
+        print("\n".join(bench_task(task, args.steps, args.cache, args.out)), flush=True)
     if set(args.tasks) & set(PIXEL_ART):
-        print(f"Contact sheets (before | as drawn | finished | artist's after, {ZOOM}×): {args.out}/crisp_*.png\n")
+        columns = "before | apprentice before #17 | after #17 | artist's after"
+        print(f"Contact sheets ({columns}, {ZOOM}× nearest neighbour): {args.out}/crisp_*.png\n")
         print(LICENCE_NOTE)
 
 
