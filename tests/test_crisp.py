@@ -94,6 +94,17 @@ def test_clean_white_paper_with_few_ink_tones_is_judged_and_grey_fog_snaps_to_wh
     assert (finish(fogged, [page], Finish(paper=judged.paper)) == page).all()
 
 
+def test_opaque_afters_make_opaque_outputs_with_no_holes_where_the_network_is_unsure():
+    page = np.full((32, 32, 4), 255, dtype=np.uint8)
+    page[10:12, :, :3] = 0
+    judged = judge([(page, [page])])
+    assert judged.alpha and judged.opaque and "opaque" in judged.describe()
+    unsure = page.copy()
+    unsure[10, :, 3] = 200  # an ink line the network drew a little transparent
+    done = finish(unsure, [page], Finish(alpha=True, opaque=True))
+    assert (done[..., 3] == 255).all() and (done[10, :, :3] == 55).all()  # black at 200/255 over white paper
+
+
 def test_a_photo_like_task_is_left_continuous():
     examples = [(photo(seed), [photo(seed + 10)]) for seed in range(3)]
     judged = judge(examples)

@@ -38,6 +38,7 @@ class Finish:
     palette: list[list[int]] = field(default_factory=list)  # straight RGBA colours a pixel may take
     keeps_input: bool = False  # a pixel may also keep its input's colour (outlines, shading over sprites)
     alpha: bool = False  # alpha is 0 or 255
+    opaque: bool = False  # every after is opaque, so every output is: composited over white paper, no holes
     paper: int = 0  # an opaque pixel whose darkest channel is at least this is pure white paper (0: off)
     note: str = ""  # why a judged palette was not kept
 
@@ -52,6 +53,7 @@ class Finish:
             [list(map(int, c)) for c in data.get("palette", [])],
             bool(data.get("keeps_input", False)),
             bool(data.get("alpha", False)),
+            bool(data.get("opaque", False)),
             int(data.get("paper", 0)),
             str(data.get("note", "")),
         )
@@ -61,7 +63,7 @@ class Finish:
         parts = [f"palette of {len(self.palette)} colours" if self.palette else "continuous colour"]
         if self.note:
             parts[0] += f" ({self.note})"
-        parts.append("hard alpha" if self.alpha else "soft alpha")
+        parts.append("opaque" if self.opaque else "hard alpha" if self.alpha else "soft alpha")
         if self.paper:
             parts.append(f"white paper (from {self.paper})")
         return ", ".join(parts)
@@ -90,6 +92,7 @@ class Tally:
     fresh: Counter = field(default_factory=Counter)  # after pixels per colour that the example's inputs lack
     befores: Counter = field(default_factory=Counter)  # input pixels per colour
     partial: int = 0  # alpha values strictly between 0 and 255
+    see_through: int = 0  # alpha values below 255
     total: int = 0
 
     def add(self, after: np.ndarray, inputs: list[np.ndarray]) -> None:
@@ -100,6 +103,7 @@ class Tally:
         self.befores.update(given)
         self.fresh.update({colour: n for colour, n in counted.items() if colour not in given})
         self.partial += int(np.count_nonzero((after[..., 3] > 0) & (after[..., 3] < 255)))
+        self.see_through += int(np.count_nonzero(after[..., 3] < 255))
         self.total += after.shape[0] * after.shape[1]
 
 
@@ -112,14 +116,15 @@ def judge(examples: Iterable[tuple[np.ndarray, list[np.ndarray]]], chosen: dict[
     if not tally.total:
         return Finish()
     alpha = decide(chosen["alpha"], tally.partial <= PARTIAL_ALPHA * tally.total)
+    opaque = alpha and tally.see_through == 0
     paper = paper_line(tally.colours, tally.total, chosen["paper"])
     palette = palette_of(tally.colours, tally.total, chosen["palette"])
     if palette or chosen["palette"] == "off":
-        return Finish(palette, keeps_colours(tally.befores, palette), alpha, paper)
+        return Finish(palette, keeps_colours(tally.befores, palette), alpha, opaque, paper)
     added = added_colours(tally)  # pixel art whose step keeps each sprite's own colours and adds a few
     if added:
-        return Finish(added, True, alpha, paper)
-    return Finish([], False, alpha, paper)
+        return Finish(added, True, alpha, opaque, paper)
+    return Finish([], False, alpha, opaque, paper)
 
 
 def added_colours(tally: Tally) -> list[list[int]]:
@@ -203,7 +208,11 @@ def finish(made: np.ndarray, inputs: list[np.ndarray], how: Finish) -> np.ndarra
     """The drawing `made` (uint8 H×W×4 straight RGBA) finished as the artist finishes: hard alpha, white paper,
     each pixel one of the palette's colours (or its input's, where the step keeps them)."""
     out = made.copy()
-    if how.alpha:
+    if how.opaque:  # what shows through a see-through pixel is the paper
+        alpha = out[..., 3:].astype(np.float32) / 255.0
+        out[..., :3] = np.round(out[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+        out[..., 3] = 255
+    elif how.alpha:
         out[..., 3] = np.where(out[..., 3] >= 128, 255, 0)
     if how.alpha or how.palette:
         out[out[..., 3] == 0] = 0
