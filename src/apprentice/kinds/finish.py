@@ -146,7 +146,7 @@ def candidates(judged: Finish, palette_setting: str) -> list[Finish]:
 
 
 def without_palette(judged: Finish) -> Finish:
-    note = f"the afters' {len(judged.palette)} colours scored worse on held-out examples than continuous colour"
+    note = f"the afters' {len(judged.palette)} colours scored worse on held-out examples than any colour"
     return replace(judged, palette=[], keeps_input=False, note=note)
 
 

@@ -349,7 +349,7 @@ def identity_scores(run: Run) -> dict[str, float]:
 def validate(run: Run) -> bool:
     """Score the held-out data, finished the way apply finishes; keep the weights when they are the best so far.
 
-    A palette judged from the afters is kept only while it scores no worse than the output without it (see
+    A palette judged from the afters is kept only while it scores no worse, in PSNR and SSIM, than without it (see
     `kinds.finish.candidates`). True when improved.
     """
     drawn, state = [draw(run, x) for x, _ in run.validation], run.state
@@ -357,7 +357,9 @@ def validate(run: Run) -> bool:
     for how in state.finishes:
         predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn]
         tried.append((scores(run, predictions), bool(how.palette), predictions))
-    result, palette_kept, predictions = max(tried, key=lambda t: t[0]["psnr"])
+    result, palette_kept, predictions = tried[0]
+    if len(tried) > 1 and not all(result[name] >= tried[1][0][name] for name in ("psnr", "ssim")):
+        result, palette_kept, predictions = tried[1]
     state.val, state.val_step = result, state.step
     pictures = zip(run.validation, predictions, strict=True)
     run.previews = [
