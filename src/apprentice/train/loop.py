@@ -356,10 +356,10 @@ def validate(run: Run) -> bool:
     tried = []
     for how in state.finishes:
         predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn]
-        tried.append((scores(run, predictions), bool(how.palette), predictions))
-    result, palette_kept, predictions = tried[0]
+        tried.append((scores(run, predictions), predictions))
+    (result, predictions), palette_kept = tried[0], True
     if len(tried) > 1 and not all(result[name] >= tried[1][0][name] for name in ("psnr", "ssim")):
-        result, palette_kept, predictions = tried[1]
+        (result, predictions), palette_kept = tried[1], False
     state.val, state.val_step = result, state.step
     pictures = zip(run.validation, predictions, strict=True)
     run.previews = [
