@@ -176,12 +176,15 @@ def test_training_on_pixel_art_outputs_only_palette_colours_and_hard_alpha(shop,
     page = sprite(9)
     Image.fromarray(page).save(tmp_path / "new" / "plain.png")
     Image.fromarray(page).convert("RGB").quantize(colors=4).save(tmp_path / "new" / "indexed.png")
+    Image.fromarray(page).convert("RGB").quantize(colors=4).save(tmp_path / "new" / "indexed.gif")
     apply(shop, "outline", [tmp_path / "new"], tmp_path / "out")
     out = np.asarray(Image.open(tmp_path / "out" / "plain.png").convert("RGBA")).reshape(-1, 4)
     allowed = {tuple(c) for c in recorded.palette} | {tuple(c) for c in page.reshape(-1, 4)}
     assert {tuple(c) for c in out.tolist()} <= allowed
     assert set(np.unique(out[:, 3]).tolist()) <= {0, 255}
-    assert Image.open(tmp_path / "out" / "indexed.png").mode == "P"
+    for name in ("indexed.png", "indexed.gif"):
+        written, given = Image.open(tmp_path / "out" / name), Image.open(tmp_path / "new" / name)
+        assert written.mode == "P" and written.getpalette()[:12] == given.getpalette()[:12]
 
 
 def test_the_override_is_set_from_the_command_line_and_shown_on_the_card(home, tmp_path):
