@@ -136,6 +136,11 @@ def test_validation_may_fall_back_from_a_judged_palette_but_not_from_a_forced_on
     assert candidates(judged, "on") == [judged]
 
 
+def test_a_manifest_from_elsewhere_cannot_name_an_endless_or_impossible_palette():
+    sent = Finish.from_dict({"palette": [[300, -5, 0, 255]] * 10_000 + [[1, 2]], "alpha": True})
+    assert len(sent.palette) == 64 and sent.palette[0] == [255, 0, 0, 255]
+
+
 def test_an_unknown_finish_setting_is_refused_in_one_sentence(shop, small_task):
     with pytest.raises(BadInput, match="'sometimes' is not a setting for the palette; use auto, on, off."):
         set_finish(shop, small_task, {"palette": "sometimes"})

@@ -47,14 +47,16 @@ class Finish:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Finish:
-        """The finish a manifest records; manifests from before it was judged finish nothing."""
+        """The finish a manifest records; manifests from before it was judged finish nothing. A manifest may come
+        from another member: a palette longer than any judged one is cut, and every channel kept within 0–255."""
         data = data or {}
+        colours = [[min(255, max(0, int(v))) for v in colour][:4] for colour in data.get("palette", [])[:MAX_COLOURS]]
         return cls(
-            [list(map(int, c)) for c in data.get("palette", [])],
+            [colour for colour in colours if len(colour) == 4],
             bool(data.get("keeps_input", False)),
             bool(data.get("alpha", False)),
             bool(data.get("opaque", False)),
-            int(data.get("paper", 0)),
+            min(255, max(0, int(data.get("paper", 0)))),
             str(data.get("note", "")),
         )
 
