@@ -43,19 +43,24 @@ def supertux_sequences(cache: Path) -> dict[str, list[np.ndarray]]:
 
 def fetch_supertux(cache: Path) -> Path:
     """The extracted supertux-data package under cache/supertux, downloaded and unpacked when missing."""
-    target = cache / "supertux"
+    return fetch_package(cache, "supertux-data", "supertux")
+
+
+def fetch_package(cache: Path, package: str, name: str) -> Path:
+    """The Debian package extracted under cache/name, downloaded with apt-get and unpacked when missing."""
+    target = cache / name
     if target.is_dir():
         return target
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise RuntimeError(
-            f"apt-get and dpkg-deb are needed to fetch supertux-data; on a non-Debian system unpack the "
-            f"supertux-data .deb into {target} yourself."
+            f"apt-get and dpkg-deb are needed to fetch {package}; on a non-Debian system unpack the "
+            f"{package} .deb into {target} yourself."
         )
     with tempfile.TemporaryDirectory() as folder:
-        run(["apt-get", "download", "supertux-data"], Path(folder))
-        package = next(Path(folder).glob("supertux-data_*.deb"))
+        run(["apt-get", "download", package], Path(folder))
+        deb = next(Path(folder).glob(f"{package}_*.deb"))
         unpacked = Path(folder) / "unpacked"
-        run(["dpkg-deb", "-x", str(package), str(unpacked)], Path(folder))
+        run(["dpkg-deb", "-x", str(deb), str(unpacked)], Path(folder))
         cache.mkdir(parents=True, exist_ok=True)
         shutil.move(unpacked, target)
     return target

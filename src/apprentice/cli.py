@@ -24,6 +24,8 @@ from apprentice.guild.signers import guild_signers
 from apprentice.imports import add_examples
 from apprentice.jobs import apply as apply_job
 from apprentice.kinds import AUGMENTATIONS, DEFAULT_KIND, ApplyOptions, get_kind, kind_names, kinds
+from apprentice.kinds.finish import SETTINGS as FINISH_SETTINGS
+from apprentice.kinds.finish import Finish
 from apprentice.krita import ENABLE
 from apprentice.krita import install as install_krita_plugin
 from apprentice.krita import write_zip as write_krita_zip
@@ -34,6 +36,7 @@ from apprentice.train.loop import Budget, TrainConfig
 from apprentice.train.loop import train as train_task
 from apprentice.train.process import ready_for_training
 from apprentice.train.retrain import retrain as retrain_task
+from apprentice.train.settings import new_task_config, set_finish
 from apprentice.views import example_parts, newest_manifest, summary
 
 
@@ -100,6 +103,25 @@ def task() -> None:
     """Create tasks: the repetitive steps you want an apprentice for."""
 
 
+def finish_options(default: str | None):
+    """--palette, --alpha and --paper: how the apprentice finishes what it draws (auto: as the afters are)."""
+    helps = {
+        "palette": "Use only the afters' colours (on), any colour (off), or judge from the afters (auto).",
+        "alpha": "Make transparency hard, 0 or 255 (on), keep it soft (off), or judge from the afters (auto).",
+        "paper": "Snap near-white paper to pure white (on), leave it (off), or judge from the afters (auto).",
+    }
+
+    def add(command):
+        for aspect, text in reversed(helps.items()):
+            choice = click.Choice(FINISH_SETTINGS)
+            command = click.option(f"--{aspect}", type=choice, default=default, show_default=bool(default), help=text)(
+                command
+            )
+        return command
+
+    return add
+
+
 @task.command("new")
 @click.argument("name")
 @click.option("--kind", cls=KindOption, type=KindChoice(), default=DEFAULT_KIND, show_default=True)
@@ -110,16 +132,28 @@ def task() -> None:
     show_default=True,
     help="Mirror (and rotate) examples while training; use none for steps that depend on direction, like shading.",
 )
+@finish_options("auto")
 @json_option
-def task_new(name: str, kind: str, augment: str, as_json: bool) -> None:
+def task_new(name: str, kind: str, augment: str, as_json: bool, **finish: str) -> None:
     """Create a task NAME."""
-    config = get_kind(kind).default_config() | {"augment": augment}
+    config = new_task_config(get_kind(kind).default_config(), augment, finish)
     created = workshop().new_task(name, kind, config)
     emit(
         {"name": created.name, "kind": created.kind, "config": created.config},
         as_json,
         f"Task '{name}' ({kind}) created.",
     )
+
+
+@task.command("set")
+@click.argument("name")
+@finish_options(None)
+@json_option
+def task_set(name: str, as_json: bool, **finish: str | None) -> None:
+    """Change how task NAME's apprentice finishes its drawings; the next `apprentice train` uses it."""
+    changed = set_finish(workshop(), name, {aspect: value for aspect, value in finish.items() if value})
+    chosen = ", ".join(f"{aspect} {value}" for aspect, value in changed.config["finish"].items())
+    emit({"name": changed.name, "config": changed.config}, as_json, f"Task '{name}' finishes with {chosen}.")
 
 
 @main.command()
@@ -263,6 +297,9 @@ def show(name: str, as_json: bool) -> None:
         click.echo(f"  {row['name']:<24} {row['role']:<9} {row['work'][:16]}{layer}  {size}  consent {row['consent']}")
     for share in (data["manifest"] or {}).get("owners", {}).values():
         click.echo(f"  newest learned from {share['name']}: {share['examples']} example(s), {share['pixels']:,} px")
+    if data["manifest"]:
+        finish = Finish.from_dict(data["manifest"]["output"].get("finish"))
+        click.echo(f"  newest finishes with {finish.describe()}")
     for made in data["apprentices"]:
         click.echo(
             f"  apprentice #{made['version']} {made['id']}: held-out PSNR {made['val_psnr']:.2f} dB, "

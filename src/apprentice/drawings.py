@@ -9,14 +9,16 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from torch import nn
 
 from apprentice.errors import BadInput
 from apprentice.formats import layered
-from apprentice.formats.images import has_alpha, image_from_rgba, is_gray, read_image, rgba, write_image
+from apprentice.formats.images import has_alpha, image_from_rgba, indexed_like, is_gray, read_image, rgba, write_image
 from apprentice.formats.pairs import Source, is_image
 from apprentice.kinds import ApplyOptions, Kind
+from apprentice.kinds.finish import Finish, finish
 from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
@@ -52,6 +54,19 @@ def output_mode(image: Image.Image, gray_output: bool) -> str:
     return ("LA" if gray else "RGBA") if has_alpha(image) else ("L" if gray else "RGB")
 
 
+def finish_of(apprentice: Apprentice) -> Finish:
+    """The palette, alpha and paper the apprentice's outputs keep, as its training judged them."""
+    return Finish.from_dict(apprentice.manifest["output"].get("finish"))
+
+
+def finished_image(pixels: np.ndarray, image: Image.Image, apprentice: Apprentice) -> Image.Image:
+    """The output as a file holds it: in the input's palette when the input is indexed and the colours fit, else
+    in the input's mode (see `output_mode`)."""
+    return indexed_like(pixels, image) or image_from_rgba(
+        pixels, output_mode(image, apprentice.manifest["output"]["gray"])
+    )
+
+
 def output_path(source: Source, out_dir: Path) -> Path:
     if source.layer:
         layer = re.sub(r"[^\w\- ]", "_", source.layer)  # a layer name is free text: keep it inside out_dir
@@ -77,8 +92,9 @@ def draw_each(
         if target.resolve() == source.path.resolve():
             raise BadInput(f"Applying would overwrite {source.path}; choose another --out folder.")
         image = layered.read_layer(source.path, source.layer) if source.layer else read_image(source.path)
-        [made] = kind.apply(net, [rgba(image)], options)
-        result = image_from_rgba(made.pixels, output_mode(image, apprentice.manifest["output"]["gray"]))
+        before = rgba(image)
+        [made] = kind.apply(net, [before], options)
+        result = finished_image(finish(made.pixels, [before], finish_of(apprentice)), image, apprentice)
         write_image(result, target, credentials(workshop, apprentice, result, target.suffix))
         yield source, target
         if on_progress:

@@ -6,18 +6,21 @@ The kind draws the frames between the keys; they are written as numbered frames,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from torch import nn
 
-from apprentice.drawings import output_mode
+from apprentice.drawings import finish_of, output_mode
 from apprentice.errors import BadInput
 from apprentice.formats import animation
 from apprentice.formats.images import has_alpha, image_from_rgba, is_gray, rgba, write_image
 from apprentice.formats.pairs import Source, is_image
 from apprentice.formats.sequences import frames_in, natural_key, read_frame
 from apprentice.kinds import ApplyOptions, Kind, Output
+from apprentice.kinds.finish import Finish, finish
 from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
@@ -71,7 +74,9 @@ def draw_sequence(
     """
     sources = key_sources(paths)
     keys = read_keys(sources)
-    made = kind.apply(net, [rgba(key) for key in keys], options, lambda done, total: report(on_progress, done, total))
+    arrays = [rgba(key) for key in keys]
+    made = kind.apply(net, arrays, options, lambda done, total: report(on_progress, done, total))
+    made = [finished(output, arrays, finish_of(apprentice)) for output in made]
     images = [image_from_rgba(output.pixels, sequence_mode(keys, apprentice)) for output in made]
     name = options.shot or (paths[0].name if paths[0].is_dir() else paths[0].stem)
     frame_files = [out_dir / f"{name}-{number:04d}.png" for number in range(1, len(images) + 1)]
@@ -86,6 +91,14 @@ def draw_sequence(
     for target in movies:
         write_sequence(workshop, apprentice, images, target, options.fps)
         yield sources[0], target
+
+
+def finished(output: Output, keys: list[np.ndarray], how: Finish) -> Output:
+    """A drawn frame in the finish the keys' art has (their palette and colours, hard alpha); keys pass as they are."""
+    if not output.drawn:
+        return output
+    around = keys[output.source : output.source + 2]
+    return replace(output, pixels=finish(output.pixels, around, how))
 
 
 def report(on_progress: Callable[[int, int, str], None] | None, done: int, total: int) -> None:

@@ -6,6 +6,7 @@ Nothing here writes; each function reads the catalog as it is now.
 from __future__ import annotations
 
 from apprentice.errors import NotFound
+from apprentice.kinds.finish import Finish
 from apprentice.provenance.manifest import apprentices, find
 from apprentice.store.apprentices import apprentice_row
 from apprentice.store.examples import example_count, example_records
@@ -54,7 +55,8 @@ def newest_manifest(shop: Workshop, name: str) -> dict | None:
 
 def apprentice_cards(shop: Workshop, name: str) -> list[dict]:
     """Every apprentice of the task, newest first: its catalog row (with taint) and its manifest."""
-    return [row | {"manifest": find(shop, name, row["id"]).manifest} for row in apprentices(shop, name)]
+    cards = [row | {"manifest": find(shop, name, row["id"]).manifest} for row in apprentices(shop, name)]
+    return [card | {"finish": Finish.from_dict(card["manifest"]["output"].get("finish")).describe()} for card in cards]
 
 
 def work_name(shop: Workshop, work_id: str) -> str:

@@ -152,6 +152,41 @@ def image_from_rgba(array: np.ndarray, mode: str) -> Image.Image:
     return image.convert("RGB").convert(mode)
 
 
+def palette_colours(image: Image.Image) -> np.ndarray:
+    """A palette image's entries as a K×4 uint8 array of straight RGBA (its transparency applied)."""
+    entries = np.asarray(image.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
+    alpha = np.full((len(entries), 1), 255, dtype=np.uint8)
+    transparency = image.info.get("transparency")
+    if isinstance(transparency, int) and transparency < len(entries):
+        alpha[transparency] = 0
+    elif isinstance(transparency, bytes):
+        alpha[: len(transparency), 0] = np.frombuffer(transparency, dtype=np.uint8)[: len(entries)]
+    return np.concatenate([entries, alpha], axis=1)
+
+
+def indexed_like(array: np.ndarray, like: Image.Image) -> Image.Image | None:
+    """A uint8 straight-RGBA array as a palette image in `like`'s palette, new colours added after its entries;
+    None when `like` is not a palette image or the colours do not fit in 256 entries."""
+    if like.mode != "P":
+        return None
+    entries = palette_colours(like)
+    keys = np.where(entries[:, 3:] == 0, 0, entries)  # every transparent entry stands for any transparent pixel
+    flat = np.where(array.reshape(-1, 4)[:, 3:] == 0, 0, array.reshape(-1, 4))
+    colours, where = np.unique(flat, axis=0, return_inverse=True)
+    index = {tuple(colour): number for number, colour in reversed(list(enumerate(keys.tolist())))}
+    extra = [tuple(c) for c in colours.tolist() if tuple(c) not in index]
+    if len(entries) + len(extra) > 256:
+        return None
+    index |= {colour: len(entries) + number for number, colour in enumerate(extra)}
+    table = np.asarray(entries.tolist() + [list(c) for c in extra], dtype=np.uint8)
+    lookup = np.asarray([index[tuple(c)] for c in colours.tolist()], dtype=np.uint8)
+    image = Image.fromarray(lookup[where.reshape(-1)].reshape(array.shape[:2]), "P")
+    image.putpalette(table[:, :3].tobytes())
+    if (table[:, 3] < 255).any():
+        image.info["transparency"] = table[:, 3].tobytes()
+    return image
+
+
 def encode_image(image: Image.Image, suffix: str, metadata: dict[str, str]) -> bytes:
     """`image` encoded in the format `suffix` names, with `metadata` as text fields (PNG iTXt, else EXIF)."""
     buffer, suffix = io.BytesIO(), suffix.lower()

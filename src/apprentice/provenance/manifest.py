@@ -107,6 +107,7 @@ class Trained:
     gray_output: bool
     consent_checked_at: str
     lineage: dict = field(default_factory=dict)  # {"successor_of": id, "because": why} for a retrained successor
+    finish: dict = field(default_factory=dict)  # the palette, alpha and paper its outputs keep (kinds.finish.Finish)
 
 
 def publish(workshop: Workshop, trained: Trained) -> Apprentice:
@@ -141,7 +142,7 @@ def manifest_of(
         "task_config": task.config,
         "weights": {"file": WEIGHTS, "sha256": digest},
         "training": trained.settings | {"steps": trained.steps, "seconds": round(trained.seconds, 1)} | machine(),
-        "output": {"gray": trained.gray_output},
+        "output": {"gray": trained.gray_output, "finish": trained.finish},
         "metrics": trained.metrics,
         "examples": example_entries(trained.records, held_out),
         "owners": owner_shares(workshop, trained.records, held_out),

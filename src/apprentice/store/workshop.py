@@ -89,6 +89,14 @@ class Workshop:
             raise Conflict(f"A task named '{name}' already exists; pick another name or use it as it is.")
         return Task(name, kind, config)
 
+    def set_task_config(self, name: str, config: dict) -> Task:
+        """Replace a task's settings; the next training run reads them."""
+        with self.catalog.write() as db:
+            cursor = db.execute("UPDATE tasks SET config = ? WHERE name = ?", (json.dumps(config), name))
+        if cursor.rowcount == 0:
+            raise NotFound(f"There is no task named '{name}'; create it with `apprentice task new {name}`.")
+        return self.task(name)
+
     def task(self, name: str) -> Task:
         row = self.catalog.row("SELECT * FROM tasks WHERE name = ?", (name,))
         if row is None:

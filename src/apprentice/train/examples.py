@@ -12,12 +12,15 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from apprentice.formats.images import is_gray, reading
+from apprentice.formats.images import is_gray, reading, rgba
 from apprentice.formats.parts import decode_part
 from apprentice.kinds import Kind
+from apprentice.kinds.finish import Finish, judge
 from apprentice.provenance import consent
 from apprentice.store.examples import ExampleRecord, example_records
 from apprentice.store.workshop import Workshop
+
+JUDGED = 64  # examples the finish is judged from, at most
 
 
 def gather(workshop: Workshop, task: str) -> list[ExampleRecord]:
@@ -72,3 +75,17 @@ def target_is_gray(workshop: Workshop, records: list[ExampleRecord], role: str) 
         if not is_gray(image):
             return False
     return True
+
+
+def judged_finish(workshop: Workshop, records: list[ExampleRecord], kind: Kind, chosen: dict[str, str]) -> Finish:
+    """How the examples' targets are finished (palette, alpha, paper), judged from the examples trained on (at most
+    JUDGED of them, spread evenly, so a large set does not hold up the start of training)."""
+    inputs = [role for role in kind.roles if role != kind.target]
+    step = max(1, -(-len(records) // JUDGED))
+
+    def examples():
+        for record in records[::step]:
+            images = load_images(workshop, record)
+            yield rgba(images[kind.target]), [rgba(images[role]) for role in inputs]
+
+    return judge(examples(), chosen)

@@ -19,6 +19,7 @@ import torch
 from apprentice.errors import BadInput, Conflict, Withdrawn
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
+from apprentice.kinds.finish import Finish, candidates, finish, settings
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
 from apprentice.provenance.manifest import Apprentice, Trained, publish
@@ -26,7 +27,7 @@ from apprentice.store.examples import ExampleRecord
 from apprentice.store.workshop import Task, Workshop, now
 from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from apprentice.train.examples import Decoded, Subset, gather, target_is_gray
+from apprentice.train.examples import Decoded, Subset, gather, judged_finish, target_is_gray
 from apprentice.train.metrics import image_scores
 from apprentice.train.process import flush_denormals
 from apprentice.train.sampler import PatchSampler
@@ -101,6 +102,7 @@ class RunState:
     held_out: list[str]  # fingerprints of the examples never trained on
     gathered_at: str  # when consent was read from the catalog
     gray_output: bool  # every target is grayscale, so outputs of grayscale inputs stay grayscale
+    finishes: list[Finish]  # as judged from the afters, then without the palette: validation keeps the better
     identity: dict[str, float] = field(default_factory=dict)  # the baseline's held-out scores
     step: int = 0
     seconds: float = 0.0  # training time over every session of this run
@@ -233,8 +235,13 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     augment = task.config.get("augment", "none")
     sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse, areas)
+    trained_on = [r for r in records if r.fingerprint not in set(held_out)]
     state = RunState(
-        run_fingerprint(task.config, config, records), held_out, now(), target_is_gray(workshop, records, kind.target)
+        run_fingerprint(task.config, config, records),
+        held_out,
+        now(),
+        target_is_gray(workshop, records, kind.target),
+        candidates(judged_finish(workshop, trained_on, kind, settings(task.config)), settings(task.config)["palette"]),
     )
     run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin, state)
     resume(run, fresh)
@@ -323,10 +330,12 @@ def step(run: Run) -> float:
     return float(loss.detach())
 
 
-def predict(run: Run, source: np.ndarray) -> np.ndarray:
-    """The network's output for a premultiplied array, through the same tiled path `apply` uses."""
+def draw(run: Run, source: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """(the straight-RGBA images a premultiplied input holds, the network's straight-RGBA output for it), through
+    the same tiled path `apply` uses."""
     run.net.eval()
-    return premultiply(transform(run.net, unpremultiply(source), run.margin))
+    straight = unpremultiply(source)
+    return [straight[..., i : i + 4] for i in range(0, straight.shape[-1], 4)], transform(run.net, straight, run.margin)
 
 
 def scores(run: Run, predictions: list[np.ndarray]) -> dict[str, float]:
@@ -340,9 +349,19 @@ def identity_scores(run: Run) -> dict[str, float]:
 
 
 def validate(run: Run) -> bool:
-    """Score the held-out data; keep the weights when they are the best so far. True when improved."""
-    predictions = [predict(run, x) for x, _ in run.validation]
-    result, state = scores(run, predictions), run.state
+    """Score the held-out data, finished the way apply finishes; keep the weights when they are the best so far.
+
+    A palette judged from the afters is kept only while it scores no worse, in PSNR and SSIM, than without it (see
+    `kinds.finish.candidates`). True when improved.
+    """
+    drawn, state = [draw(run, x) for x, _ in run.validation], run.state
+    tried = []
+    for how in state.finishes:
+        predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn]
+        tried.append((scores(run, predictions), predictions))
+    (result, predictions), palette_kept = tried[0], True
+    if len(tried) > 1 and not all(result[name] >= tried[1][0][name] for name in ("psnr", "ssim")):
+        (result, predictions), palette_kept = tried[1], False
     state.val, state.val_step = result, state.step
     pictures = zip(run.validation, predictions, strict=True)
     run.previews = [
@@ -350,7 +369,7 @@ def validate(run: Run) -> bool:
     ]
     if state.best_psnr is None or result["psnr"] > state.best_psnr:
         state.best_psnr = result["psnr"]
-        state.best_val = result | {"step": state.step}
+        state.best_val = result | {"step": state.step} | ({} if palette_kept else {"palette_kept": False})
         run.best = copy.deepcopy(run.net.state_dict())
         return True
     return False
@@ -414,4 +433,5 @@ def trained(run: Run, lineage: dict) -> Trained:
         state.gray_output,
         state.gathered_at,
         lineage,
+        state.finishes[0 if state.best_val.get("palette_kept", True) else -1].to_dict(),
     )

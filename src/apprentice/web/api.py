@@ -17,8 +17,10 @@ from apprentice.formats.layered import layer_names
 from apprentice.formats.parts import decode_part
 from apprentice.imports import add_examples, remove_example
 from apprentice.kinds import AUGMENTATIONS, DEFAULT_KIND, get_kind
+from apprentice.kinds.finish import SETTINGS as FINISH_SETTINGS
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget
+from apprentice.train.settings import new_task_config, set_finish
 from apprentice.views import apprentice_cards, examples, newest_manifest, summary, work_name
 from apprentice.web.pictures import thumbnail
 from apprentice.web.training import TrainingRuns, events
@@ -50,6 +52,15 @@ class NewTask(BaseModel):
     name: str  # the core says which names can be tasks
     kind: str = DEFAULT_KIND  # the core says which kinds are registered
     augment: Literal[AUGMENTATIONS] = "mirror"
+    finish: dict[str, str] = {}  # palette, alpha, paper: auto, on or off (the core checks them)
+
+
+class FinishSettings(BaseModel):
+    """How a task's apprentice finishes its drawings, as `apprentice task set` takes it; aspects left out stay."""
+
+    palette: Literal[FINISH_SETTINGS] | None = None
+    alpha: Literal[FINISH_SETTINGS] | None = None
+    paper: Literal[FINISH_SETTINGS] | None = None
 
 
 class TrainRequest(BaseModel):
@@ -70,8 +81,16 @@ def list_tasks(shop: Shop) -> list[dict]:
 @router.post("/tasks", status_code=201)
 def new_task(body: NewTask, shop: Shop) -> dict:
     """Create a task."""
-    shop.new_task(body.name, body.kind, get_kind(body.kind).default_config() | {"augment": body.augment})
+    config = new_task_config(get_kind(body.kind).default_config(), body.augment, body.finish)
+    shop.new_task(body.name, body.kind, config)
     return summary(shop, body.name)
+
+
+@router.put("/tasks/{name}/finish")
+def set_task_finish(name: str, body: FinishSettings, shop: Shop) -> dict:
+    """Force the task's palette, alpha or paper on or off, or back to auto; the next training run uses it."""
+    set_finish(shop, name, body.model_dump(exclude_none=True))
+    return summary(shop, name)
 
 
 @router.get("/tasks/{name}")

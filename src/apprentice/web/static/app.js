@@ -256,6 +256,9 @@ function renderTask(detail) {
   const facts = [`kind: ${detail.kind}`];
   if (augment) facts.push(`turns examples: ${augment}`);
   say($("#task-meta"), facts.join(" · "));
+  for (const select of document.querySelectorAll("#task-finish select")) {
+    select.value = detail.config?.finish?.[select.dataset.finish] || "auto";
+  }
   const help = $("#pairs-drop .drop-help");
   help.dataset.paired ??= help.innerHTML;
   const inbetween = detail.kind === "inbetween";
@@ -264,6 +267,15 @@ function renderTask(detail) {
   else help.innerHTML = help.dataset.paired;
   $(".by-hand").hidden = $("#by-hand-hint").hidden = inbetween; // pairing by hand is for before/after
   renderPairs(detail.example_list || []);
+}
+
+async function setFinish(aspect, value) {
+  try {
+    const body = JSON.stringify({ [aspect]: value });
+    await api(taskPath("/finish"), { method: "PUT", headers: { "Content-Type": "application/json" }, body });
+  } catch (error) {
+    showError($("#task-error"), error.message);
+  }
 }
 
 function renderPairs(examples) {
@@ -890,6 +902,7 @@ function trainingFacts(row, manifest) {
   if (steps !== undefined) parts.push(`${Number(steps).toLocaleString()} steps`);
   if (typeof seconds === "number") parts.push(`${duration(seconds)} of training`);
   if (created) parts.push(`made ${dateText(created)}`);
+  if (row.finish) parts.push(`finishes with ${row.finish}`);
   facts.textContent = parts.join(" · ");
   return facts;
 }
@@ -1228,6 +1241,9 @@ function releaseCard(release) {
 function wire() {
   $("#new-task-form").addEventListener("submit", createTask);
   $("#new-task-augment").addEventListener("change", showAugmentHelp);
+  for (const select of document.querySelectorAll("#task-finish select")) {
+    select.addEventListener("change", () => setFinish(select.dataset.finish, select.value));
+  }
   $("#pairs-input").addEventListener("change", (event) => {
     addDropped([...event.target.files]);
     event.target.value = "";

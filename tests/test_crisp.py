@@ -1,0 +1,256 @@
+"""Outputs finished as the artist finishes: palette-exact pixel art, hard alpha, clean white paper (issue 17).
+
+The decisions are judged from the afters at training time, recorded in the manifest, and overridable on the task.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from apprentice.cli import main
+from apprentice.errors import BadInput
+from apprentice.formats.images import indexed_like, palette_colours
+from apprentice.imports import add_examples
+from apprentice.jobs import apply
+from apprentice.kinds import get_kind
+from apprentice.kinds.finish import Finish, candidates, finish, judge
+from apprentice.train.loop import Budget, TrainConfig, train
+from apprentice.train.settings import set_finish
+
+from conftest import ball
+
+FAST = TrainConfig(patch=32, batch=4, validate_every=5)
+SPRITE = np.array([[0, 0, 0, 0], [200, 40, 40, 255], [40, 160, 60, 255], [250, 220, 90, 255]], dtype=np.uint8)
+OUTLINE = np.array([30, 20, 40, 255], dtype=np.uint8)
+
+
+def sprite(seed: int, size: int = 32) -> np.ndarray:
+    """A blocky sprite of three flat colours on a transparent ground."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 4, (size // 4, size // 4))
+    blocks[[0, -1], :] = blocks[:, [0, -1]] = 0
+    return SPRITE[np.kron(blocks, np.ones((4, 4), dtype=int))]
+
+
+def outlined(before: np.ndarray) -> np.ndarray:
+    """The sprite with a one-pixel dark outline on the transparent pixels beside opaque ones."""
+    opaque = before[..., 3] > 0
+    near = np.zeros_like(opaque)
+    near[1:] |= opaque[:-1]
+    near[:-1] |= opaque[1:]
+    near[:, 1:] |= opaque[:, :-1]
+    near[:, :-1] |= opaque[:, 1:]
+    after = before.copy()
+    after[near & ~opaque] = OUTLINE
+    return after
+
+
+def photo(seed: int, size: int = 32) -> np.ndarray:
+    """Smooth gradients in every channel, alpha included: many colours, soft edges."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    channels = [np.sin(x * rng.uniform(2, 6) + y * rng.uniform(2, 6) + rng.uniform(0, 6)) for _ in range(4)]
+    return np.round((np.stack(channels, axis=-1) + 1) * 127.5).astype(np.uint8)
+
+
+def test_a_small_palette_with_hard_alpha_is_judged_from_the_afters():
+    examples = [(outlined(sprite(seed)), [sprite(seed)]) for seed in range(3)]
+    judged = judge(examples)
+    assert sorted(map(tuple, judged.palette)) == sorted(map(tuple, [*SPRITE.tolist(), OUTLINE.tolist()]))
+    assert judged.alpha and judged.keeps_input and not judged.paper
+
+
+def test_sprites_of_many_colours_outlined_in_one_are_judged_pixel_art_that_keeps_their_own_colours():
+    rng = np.random.default_rng(3)
+    examples = []
+    for seed in range(25):  # each sprite in 3 colours of its own: 75 in all, more than a palette holds
+        own = np.concatenate([[[0, 0, 0, 0]], np.c_[rng.integers(0, 256, (3, 3)), np.full(3, 255)]]).astype(np.uint8)
+        before = own[(sprite(seed)[..., None, :] == SPRITE).all(axis=-1).argmax(axis=-1)]
+        examples.append((outlined(before), [before]))
+    judged = judge(examples)
+    assert judged.keeps_input and judged.palette == [OUTLINE.tolist()]
+
+
+def test_soft_alpha_is_not_called_binary():
+    soft = sprite(0)
+    soft[8:12, 8:12, 3] = 128
+    assert not judge([(soft, [sprite(0)])]).alpha
+
+
+def test_clean_white_paper_with_few_ink_tones_is_judged_and_grey_fog_snaps_to_white():
+    page = np.full((32, 32, 4), 255, dtype=np.uint8)
+    page[10:12, :, :3] = 0
+    page[20, :, :3] = 60  # a second ink tone
+    judged = judge([(page, [page])])
+    assert judged.paper == (60 + 256) // 2
+    fogged = page.copy()
+    fogged[0:5, :, :3] = 235  # faint construction lines the artist never leaves
+    assert (finish(fogged, [page], Finish(paper=judged.paper)) == page).all()
+
+
+def test_opaque_afters_make_opaque_outputs_with_no_holes_where_the_network_is_unsure():
+    page = np.full((32, 32, 4), 255, dtype=np.uint8)
+    page[10:12, :, :3] = 0
+    judged = judge([(page, [page])])
+    assert judged.alpha and judged.opaque and "opaque" in judged.describe()
+    unsure = page.copy()
+    unsure[10, :, 3] = 200  # an ink line the network drew a little transparent
+    done = finish(unsure, [page], Finish(alpha=True, opaque=True))
+    assert (done[..., 3] == 255).all() and (done[10, :, :3] == 55).all()  # black at 200/255 over white paper
+
+
+def test_a_photo_like_task_is_left_continuous():
+    examples = [(photo(seed), [photo(seed + 10)]) for seed in range(3)]
+    judged = judge(examples)
+    assert judged == Finish()
+    assert (finish(photo(0), [photo(1)], judged) == photo(0)).all()
+
+
+def test_finishing_snaps_each_pixel_to_a_palette_colour_or_its_input_and_hardens_alpha():
+    before = sprite(1)
+    new_colour = np.array([10, 90, 200, 255], dtype=np.uint8)  # a colour of this sprite the palette lacks
+    before[4:8, 4:8] = new_colour
+    noisy = np.clip(outlined(before).astype(int) + np.random.default_rng(0).integers(-25, 25, before.shape), 0, 255)
+    how = Finish([*SPRITE.tolist(), OUTLINE.tolist()], keeps_input=True, alpha=True)
+    assert (finish(noisy.astype(np.uint8), [before], how) == outlined(before)).all()
+
+
+def test_the_artist_can_force_each_aspect_on_or_off():
+    examples = [(outlined(sprite(seed)), [sprite(seed)]) for seed in range(2)]
+    forced = judge(examples, {"palette": "off", "alpha": "off", "paper": "on"})
+    assert forced.palette == [] and not forced.alpha and forced.paper
+    assert judge([(photo(0), [photo(1)])], {"palette": "on", "alpha": "on"}).palette
+
+
+def test_validation_may_fall_back_from_a_judged_palette_but_not_from_a_forced_one():
+    judged = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True)
+    tried = candidates(judged, "auto")
+    assert tried[0] == judged and tried[1].palette == [] and tried[1].alpha
+    assert "scored worse on held-out examples" in tried[1].describe()
+    assert candidates(judged, "on") == [judged]
+
+
+def test_a_manifest_from_elsewhere_cannot_name_an_endless_or_impossible_palette():
+    sent = Finish.from_dict({"palette": [[300, -5, 0, 255]] * 10_000 + [[1, 2]], "alpha": True})
+    assert len(sent.palette) == 64 and sent.palette[0] == [255, 0, 0, 255]
+
+
+def test_an_unknown_finish_setting_is_refused_in_one_sentence(shop, small_task):
+    with pytest.raises(BadInput, match="'sometimes' is not a setting for the palette; use auto, on, off."):
+        set_finish(shop, small_task, {"palette": "sometimes"})
+    set_finish(shop, small_task, {"alpha": "off"})
+    assert shop.task(small_task).config["finish"] == {"palette": "auto", "alpha": "off", "paper": "auto"}
+
+
+def test_an_indexed_output_keeps_its_input_palette_round_trip(tmp_path: Path):
+    source = Image.fromarray(sprite(2)).convert("RGB").quantize(colors=8)
+    source.info["transparency"] = 0
+    again = indexed_like(np.asarray(source.convert("RGBA")), source)
+    assert again is not None and again.mode == "P"
+    assert (palette_colours(again)[: len(palette_colours(source))] == palette_colours(source)).all()
+    again.save(tmp_path / "out.png")
+    assert (np.asarray(Image.open(tmp_path / "out.png").convert("RGBA")) == np.asarray(source.convert("RGBA"))).all()
+    assert indexed_like(photo(0), source) is None  # too many colours for one palette: written as RGBA
+
+
+def write_sprite_pairs(folder: Path, count: int, indexed: bool = False) -> Path:
+    for role in ("before", "after"):
+        (folder / role).mkdir(parents=True, exist_ok=True)
+    for seed in range(count):
+        before, after = sprite(seed), outlined(sprite(seed))
+        Image.fromarray(before).save(folder / "before" / f"s{seed}.png")
+        Image.fromarray(after).save(folder / "after" / f"s{seed}.png")
+    return folder
+
+
+def test_training_on_pixel_art_outputs_only_palette_colours_and_hard_alpha(shop, tmp_path):
+    config = get_kind("paired").default_config()
+    config["net"] |= {"width": 8, "deep_width": 16, "blocks": 1}
+    shop.new_task("outline", "paired", config)
+    add_examples(shop, "outline", [write_sprite_pairs(tmp_path / "pairs", 4)])
+    made = train(shop, "outline", Budget(steps=10), FAST)
+    recorded = Finish.from_dict(made.manifest["output"]["finish"])
+    assert recorded.alpha and recorded.keeps_input and len(recorded.palette) == 5
+    (tmp_path / "new").mkdir()
+    page = sprite(9)
+    Image.fromarray(page).save(tmp_path / "new" / "plain.png")
+    Image.fromarray(page).convert("RGB").quantize(colors=4).save(tmp_path / "new" / "indexed.png")
+    Image.fromarray(page).convert("RGB").quantize(colors=4).save(tmp_path / "new" / "indexed.gif")
+    apply(shop, "outline", [tmp_path / "new"], tmp_path / "out")
+    out = np.asarray(Image.open(tmp_path / "out" / "plain.png").convert("RGBA")).reshape(-1, 4)
+    allowed = {tuple(c) for c in recorded.palette} | {tuple(c) for c in page.reshape(-1, 4)}
+    assert {tuple(c) for c in out.tolist()} <= allowed
+    assert set(np.unique(out[:, 3]).tolist()) <= {0, 255}
+    for name in ("indexed.png", "indexed.gif"):
+        written, given = Image.open(tmp_path / "out" / name), Image.open(tmp_path / "new" / name)
+        assert written.mode == "P" and written.getpalette()[:12] == given.getpalette()[:12]
+
+
+def test_the_override_is_set_from_the_command_line_and_shown_on_the_card(home, tmp_path):
+    def run(*args) -> str:
+        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run("init", "--name", "Ada")
+    run("task", "new", "outline", "--palette", "off")
+    assert json.loads(run("task", "set", "outline", "--alpha", "on", "--json"))["config"]["finish"] == {
+        "palette": "off",
+        "alpha": "on",
+        "paper": "auto",
+    }
+    run("add", "outline", write_sprite_pairs(tmp_path / "pairs", 3))
+    manifest = json.loads(run("train", "outline", "--steps", "2", "--json"))
+    assert manifest["output"]["finish"]["palette"] == [] and manifest["output"]["finish"]["alpha"]
+    assert "finishes with continuous colour, hard alpha" in run("show", "outline")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_page_sets_the_finish_on_a_task_and_refuses_unknown_settings(home):
+    import httpx
+
+    from apprentice.web.app import create_app
+
+    app = create_app(home)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        made = await client.post("/api/tasks", json={"name": "sprites", "finish": {"palette": "on"}})
+        assert made.status_code == 201, made.text
+        assert made.json()["config"]["finish"] == {"palette": "on", "alpha": "auto", "paper": "auto"}
+        changed = await client.put("/api/tasks/sprites/finish", json={"alpha": "off"})
+        assert changed.json()["config"]["finish"] == {"palette": "on", "alpha": "off", "paper": "auto"}
+        assert (await client.put("/api/tasks/sprites/finish", json={"paper": "maybe"})).status_code == 400
+        refused = await client.post("/api/tasks", json={"name": "other", "finish": {"ink": "on"}})
+        assert refused.status_code == 400 and "'ink' is not part of a task's finish" in refused.text
+
+
+def test_in_betweens_of_flat_transparent_frames_use_the_keys_colours_and_hard_alpha(shop, tmp_path):
+    config = get_kind("inbetween").default_config()
+    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
+    config["finish"] = {"palette": "on"}  # 4 steps draw too roughly for the judged palette to win on its own
+    shop.new_task("tween", "inbetween", config)
+    (tmp_path / "run").mkdir()
+    for number, x in enumerate(range(2, 26, 3), start=1):
+        ball(x, transparent=True).save(tmp_path / "run" / f"frame{number}.png")
+    add_examples(shop, "tween", [tmp_path / "run"])
+    made = train(shop, "tween", Budget(steps=4), TrainConfig(patch=32, batch=2, validate_every=2))
+    assert made.manifest["output"]["finish"]["alpha"] and made.manifest["output"]["finish"]["palette"]
+    (tmp_path / "keys").mkdir()
+    keys = [np.asarray(ball(x, transparent=True)) for x in (2, 20)]
+    for number, key in enumerate(keys):
+        Image.fromarray(key).save(tmp_path / "keys" / f"k{number}.png")
+    apply(shop, "tween", [tmp_path / "keys"], tmp_path / "out")
+    drawn = np.asarray(Image.open(tmp_path / "out" / "keys-0002.png").convert("RGBA")).reshape(-1, 4)
+    allowed = {tuple(c) for c in made.manifest["output"]["finish"]["palette"]}
+    allowed |= {tuple(c) for key in keys for c in np.where(key[..., 3:] == 0, 0, key).reshape(-1, 4).tolist()}
+    assert {tuple(c) for c in drawn.tolist()} <= allowed and set(np.unique(drawn[:, 3]).tolist()) <= {0, 255}
