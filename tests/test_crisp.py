@@ -19,7 +19,7 @@ from apprentice.formats.images import indexed_like, palette_colours
 from apprentice.imports import add_examples
 from apprentice.jobs import apply
 from apprentice.kinds import get_kind
-from apprentice.kinds.finish import Finish, candidates, finish, judge
+from apprentice.kinds.finish import Finish, candidates, finish, judge, kept
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.settings import set_finish
 
@@ -128,12 +128,20 @@ def test_the_artist_can_force_each_aspect_on_or_off():
     assert judge([(photo(0), [photo(1)])], {"palette": "on", "alpha": "on"}).palette
 
 
-def test_validation_may_fall_back_from_a_judged_palette_but_not_from_a_forced_one():
-    judged = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True)
-    tried = candidates(judged, "auto")
-    assert tried[0] == judged and tried[1].palette == [] and tried[1].alpha
-    assert "scored worse on held-out examples" in tried[1].describe()
-    assert candidates(judged, "on") == [judged]
+def test_validation_may_fall_back_from_a_judged_palette_or_paper_but_not_from_forced_ones():
+    judged = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True, paper=128)
+    tried = candidates(judged, {"palette": "auto", "paper": "auto"})
+    assert tried[0] == judged and tried[1].palette == [] and tried[1].alpha and tried[1].paper == 128
+    assert tried[2].palette == [] and tried[2].paper == 0 and tried[2].alpha
+    assert "scored worse on held-out examples" in tried[2].describe()
+    assert candidates(judged, {"palette": "on", "paper": "on"}) == [judged]
+
+
+def test_each_judged_aspect_is_kept_only_while_it_scores_no_worse_than_without_it():
+    best, worse = {"psnr": 20.0, "ssim": 0.95}, {"psnr": 19.0, "ssim": 0.9}
+    assert kept([best, worse, worse]) == 0, "palette and paper both no worse: everything kept"
+    assert kept([worse, best, worse]) == 1, "the palette costs PSNR: dropped, the paper line kept"
+    assert kept([worse, worse, best]) == 2, "the paper line costs PSNR too: the drawn greys stay"
 
 
 def test_a_manifest_from_elsewhere_cannot_name_an_endless_or_impossible_palette():

@@ -139,17 +139,41 @@ def added_colours(tally: Tally) -> list[list[int]]:
     return added or [unpack(tally.colours.most_common(1)[0][0])]
 
 
-def candidates(judged: Finish, palette_setting: str) -> list[Finish]:
-    """The finishes held-out validation tries: the judged one, and without its palette when the palette was judged
-    (not forced on) — snapping uncertain pixels to a palette can cost more than it brings, on antialiased art."""
-    if judged.palette and palette_setting == "auto":
-        return [judged, without_palette(judged)]
-    return [judged]
+def candidates(judged: Finish, chosen: dict[str, str]) -> list[Finish]:
+    """The finishes held-out validation tries, from the most finished to the least: the judged one, then without
+    each aspect that was judged (not forced on) and can cost more than it brings — a palette snapping uncertain
+    pixels on antialiased art, a paper line thinning light strokes. `chosen`: the task's settings per aspect."""
+    tried = [judged]
+    if judged.palette and chosen.get("palette", "auto") == "auto":
+        tried.append(without_palette(tried[-1], len(judged.palette)))
+    if judged.paper and chosen.get("paper", "auto") == "auto":
+        tried.append(
+            replace(
+                tried[-1],
+                paper=0,
+                note=join(tried[-1].note, "white paper scored worse on held-out examples than the drawn greys"),
+            )
+        )
+    return tried
 
 
-def without_palette(judged: Finish) -> Finish:
-    note = f"the afters' {len(judged.palette)} colours scored worse on held-out examples than any colour"
+def without_palette(judged: Finish, colours: int) -> Finish:
+    note = f"the afters' {colours} colours scored worse on held-out examples than any colour"
     return replace(judged, palette=[], keeps_input=False, note=note)
+
+
+def join(first: str, second: str) -> str:
+    return f"{first}; {second}" if first else second
+
+
+def kept(scores: list[dict[str, float]]) -> int:
+    """Which of the candidates' held-out scores to keep: an aspect stays while its finish scores no worse, in PSNR
+    and SSIM, than the candidate without it (walking from the least finished to the most)."""
+    chosen = len(scores) - 1
+    for index in range(len(scores) - 2, -1, -1):
+        if all(scores[index][name] >= scores[chosen][name] for name in ("psnr", "ssim")):
+            chosen = index
+    return chosen
 
 
 def decide(setting: str, judged: bool) -> bool:

@@ -19,7 +19,7 @@ import torch
 from apprentice.errors import BadInput, Conflict, Withdrawn
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
-from apprentice.kinds.finish import Finish, candidates, finish, settings
+from apprentice.kinds.finish import Finish, candidates, finish, kept, settings
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
 from apprentice.provenance.manifest import Apprentice, Trained, publish
@@ -241,7 +241,7 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
         held_out,
         now(),
         target_is_gray(workshop, records, kind.target),
-        candidates(judged_finish(workshop, trained_on, kind, settings(task.config)), settings(task.config)["palette"]),
+        candidates(judged_finish(workshop, trained_on, kind, settings(task.config)), settings(task.config)),
     )
     run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin, state)
     resume(run, fresh)
@@ -351,17 +351,16 @@ def identity_scores(run: Run) -> dict[str, float]:
 def validate(run: Run) -> bool:
     """Score the held-out data, finished the way apply finishes; keep the weights when they are the best so far.
 
-    A palette judged from the afters is kept only while it scores no worse, in PSNR and SSIM, than without it (see
-    `kinds.finish.candidates`). True when improved.
+    A palette or a paper line judged from the afters is kept only while it scores no worse, in PSNR and SSIM, than
+    without it (`kinds.finish.candidates`, `kept`). True when improved.
     """
     drawn, state = [draw(run, x) for x, _ in run.validation], run.state
     tried = []
     for how in state.finishes:
         predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn]
         tried.append((scores(run, predictions), predictions))
-    (result, predictions), palette_kept = tried[0], True
-    if len(tried) > 1 and not all(result[name] >= tried[1][0][name] for name in ("psnr", "ssim")):
-        (result, predictions), palette_kept = tried[1], False
+    chosen = kept([scored for scored, _ in tried])
+    result, predictions = tried[chosen]
     state.val, state.val_step = result, state.step
     pictures = zip(run.validation, predictions, strict=True)
     run.previews = [
@@ -369,7 +368,7 @@ def validate(run: Run) -> bool:
     ]
     if state.best_psnr is None or result["psnr"] > state.best_psnr:
         state.best_psnr = result["psnr"]
-        state.best_val = result | {"step": state.step} | ({} if palette_kept else {"palette_kept": False})
+        state.best_val = result | {"step": state.step} | ({"finish": chosen} if chosen else {})
         run.best = copy.deepcopy(run.net.state_dict())
         return True
     return False
@@ -433,5 +432,5 @@ def trained(run: Run, lineage: dict) -> Trained:
         state.gray_output,
         state.gathered_at,
         lineage,
-        state.finishes[0 if state.best_val.get("palette_kept", True) else -1].to_dict(),
+        state.finishes[state.best_val.get("finish", 0)].to_dict(),
     )
