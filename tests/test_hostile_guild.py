@@ -221,6 +221,7 @@ def test_a_member_who_signs_two_votes_at_one_place_decides_nothing_on_every_node
         state = member.log().state
         assert mallory.shop.member in state.forked, f"{member.name} holds the proof"
         assert state.outcome(state.proposals[digest]) == "open", "Mallory's votes count nowhere"
+    assert not ada.sync().refused, "a proof already held is not taken (and refused) again at every sync"
     ben.says(guild_work.vote, digest[:12], "yes")
     ada.sync()
     outcomes = {m.name: m.log().state.outcome(m.log().state.proposals[digest]) for m in (ada, ben)}

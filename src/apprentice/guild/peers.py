@@ -262,9 +262,11 @@ def exchange(guild_log: GuildLog, peer: Peer, report: SyncReport) -> None:
         pass
     for author, head in theirs.items():  # the same place in a chain holding another record here: a fork
         held = guild_log.record_at(author, head["seq"])
-        if held is not None and head["hash"] and record_hash(held) != head["hash"]:
+        proven = guild_log.forks_of(author)  # a fork already proven here is not taken (and refused) again
+        if held is not None and head["hash"] and record_hash(held) != head["hash"] and not proven:
             taken(report, guild_log.take(peer.records(author, head["seq"] - 1, 1), peer.address))
-    taken(report, guild_log.take(peer.fork_proofs(), peer.address))  # forks the peer saw, so every node agrees
+    unknown = [r for r in peer.fork_proofs() if not isinstance(r, dict) or not guild_log.forks_of(str(r.get("author")))]
+    taken(report, guild_log.take(unknown, peer.address))  # forks the peer saw, so every node agrees; each once
 
 
 def pull(guild_log: GuildLog, peer: Peer, author: str, until: int, report: SyncReport) -> int:
