@@ -63,6 +63,7 @@ class State:
     invites: dict[str, str] = field(default_factory=dict)  # nonce → who used it
     offers: dict[str, dict] = field(default_factory=dict)  # example fingerprint → {owner, task, name, size, parts}
     owners: dict[str, str] = field(default_factory=dict)  # work → owner person id
+    offered_for: dict[str, set[str]] = field(default_factory=dict)  # work → the tasks its owner offered it for
     withdrawn: set[str] = field(default_factory=set)  # works whose owners withdrew them from the guild
     proposals: dict[str, Proposal] = field(default_factory=dict)
     early_votes: dict[str, dict[str, str]] = field(default_factory=dict)  # votes for proposals not yet seen
@@ -97,8 +98,7 @@ class State:
         released, whose contributors include the work's owner and whose task the work was offered for."""
         if not self.is_member(key) or work not in self.owners or work in self.withdrawn:
             return False
-        person, owner = self.person[key], self.owners[work]
-        tasks = {e["task"] for e in self.offers.values() if e["owner"] == owner and work in works_in(e)}
+        person, owner, tasks = self.person[key], self.owners[work], self.offered_for.get(work, set())
         answered = {release["proposal"] for release in self.releases.values()}
         return any(
             p.body.get("kind") == "train"
@@ -316,6 +316,7 @@ class State:
             self.offers[example["fingerprint"]] = example | {"owner": owner, "task": body.get("task", "")}
             for part in example["parts"].values():
                 self.owners[part["work"]] = owner
+                self.offered_for.setdefault(part["work"], set()).add(body["task"])
                 self.withdrawn.discard(part["work"])  # offered again after a withdrawal: consent given anew
 
     def on_withdraw(self, author: str, body: dict, record: dict) -> None:
