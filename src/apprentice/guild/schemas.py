@@ -34,7 +34,6 @@ Address = Annotated[str, StringConstraints(max_length=300, pattern=r"^(https?://
 TaskName = Annotated[str, StringConstraints(pattern=r"^[\w][\w \-]{0,63}$", strict=True)]
 Layer = Annotated[str, StringConstraints(max_length=200, strict=True)]
 Count = Annotated[int, Field(ge=0, le=2**40, strict=True)]
-Share = Annotated[float, Field(ge=0, le=1)]
 
 
 def iso_time(value: str) -> str:

@@ -235,7 +235,8 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     augment = task.config.get("augment", "none")
     sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse, areas)
-    trained_on = [r for r in records if r.fingerprint not in set(held_out)]
+    never_trained = set(held_out)
+    trained_on = [r for r in records if r.fingerprint not in never_trained]
     state = RunState(
         run_fingerprint(task.config, config, records),
         held_out,
