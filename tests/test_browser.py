@@ -168,6 +168,21 @@ def train_briefly(page: sync_api.Page, steps: int) -> None:
     sync_api.expect(page.locator("#train-stop")).to_be_disabled()
 
 
+def choose_finish(page: sync_api.Page, task: str, **settings: str) -> None:
+    """Set aspects of the task's finish with its selects; after a reload the page shows what the workshop kept."""
+    for aspect, value in settings.items():
+        with page.expect_response(lambda response: response.url.endswith(f"/{task}/finish")) as answered:
+            page.select_option(f"#task-finish select[data-finish={aspect}]", value)
+        assert answered.value.ok
+    page.reload()
+    page.click(f"[data-testid=task-item][data-name='{task}']")
+    sync_api.expect(page.locator("#task-title")).to_have_text(task)
+    for aspect, value in settings.items():
+        sync_api.expect(page.locator(f"#task-finish select[data-finish={aspect}]")).to_have_value(value)
+    untouched = page.locator("#task-finish select[data-finish=alpha]")
+    sync_api.expect(untouched).to_have_value("auto")
+
+
 def test_an_artist_trains_and_applies_an_apprentice_with_the_mouse(
     server: str, page: sync_api.Page, tmp_path: Path
 ) -> None:
@@ -181,11 +196,14 @@ def test_an_artist_trains_and_applies_an_apprentice_with_the_mouse(
     sync_api.expect(page.locator("[data-testid=pair]")).to_have_count(2)
     sync_api.expect(page.locator("[data-testid=task-item][data-name=ink]")).to_contain_text("2 examples")
 
+    choose_finish(page, "ink", palette="on", paper="off")
     train_briefly(page, steps=120)
     card = page.locator("[data-testid=apprentice-card]")
     sync_api.expect(card).to_contain_text("Apprentice v1")
     sync_api.expect(card).to_contain_text("Tester")
     sync_api.expect(card).to_contain_text("120 steps")
+    sync_api.expect(card).to_contain_text("finishes with palette of")  # forced on: validation may not drop it
+    sync_api.expect(card).not_to_contain_text("white paper")
     shoot(page, "5-apprentice-card", card)
 
     new_drawing = tmp_path / "new-sketch.png"
