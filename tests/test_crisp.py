@@ -262,3 +262,68 @@ def test_in_betweens_of_flat_transparent_frames_use_the_keys_colours_and_hard_al
     allowed = {tuple(c) for c in made.manifest["output"]["finish"]["palette"]}
     allowed |= {tuple(c) for key in keys for c in np.where(key[..., 3:] == 0, 0, key).reshape(-1, 4).tolist()}
     assert {tuple(c) for c in drawn.tolist()} <= allowed and set(np.unique(drawn[:, 3]).tolist()) <= {0, 255}
+
+
+def picking_net(palette: list[list[int]]):
+    import torch
+
+    from apprentice.kinds.network import NetConfig, PairedNet, add_picker
+
+    torch.manual_seed(0)
+    net = PairedNet(NetConfig(width=8, deep_width=16, blocks=1))
+    assert add_picker(net, palette)
+    return net
+
+
+def test_each_pixel_is_taught_its_palette_colour_else_keeping_its_input_else_nothing():
+    import torch
+
+    from apprentice.formats.images import premultiply
+    from apprentice.kinds.network import IGNORED
+
+    palette = [[30, 20, 40, 255], [200, 40, 40, 255]]
+    net = picking_net(palette)
+    before = np.array([[[0, 0, 0, 0], [9, 9, 9, 255], [9, 9, 9, 255], [0, 0, 0, 0]]], dtype=np.uint8)
+    after = np.array([[[30, 20, 40, 255], [9, 9, 9, 255], [200, 40, 40, 255], [77, 77, 77, 255]]], dtype=np.uint8)
+    as_tensor = lambda image: torch.from_numpy(premultiply(image)).permute(2, 0, 1)[None]  # noqa: E731
+    right = net.choices(as_tensor(before), as_tensor(after))
+    assert right.tolist() == [[[1, 0, 2, IGNORED]]]
+
+
+def test_a_network_that_picks_draws_only_palette_colours_or_its_inputs_own_pixel():
+    import torch
+
+    from apprentice.kinds.tiling import transform
+
+    palette = [[30, 20, 40, 255], [200, 40, 40, 255], [0, 0, 0, 0]]
+    net = picking_net(palette)
+    with torch.no_grad():  # scores that favour every choice somewhere, as a trained head's would
+        net.picker.weight.normal_(0, 1.0)
+    page = sprite(3)
+    out = transform(net.eval(), page, net.margin).reshape(-1, 4)
+    picks = {tuple(c) for c in out.tolist()}
+    allowed = {tuple(c) for c in palette}
+    kept = [tuple(c) == tuple(p) for c, p in zip(out.tolist(), page.reshape(-1, 4).tolist(), strict=True)]
+    assert all(pick in allowed or same for pick, same in zip(map(tuple, out.tolist()), kept, strict=True))
+    assert picks & allowed and any(kept) and not all(kept)
+    net.picking = False
+    drawn = {tuple(c) for c in transform(net, page, net.margin).reshape(-1, 4).tolist()}
+    assert not drawn <= allowed | {tuple(c) for c in page.reshape(-1, 4).tolist()}  # drawn freely: any colour
+
+
+def test_a_manifest_that_says_the_network_picks_must_come_with_weights_that_do(shop, tmp_path):
+    from dataclasses import replace
+
+    from apprentice.provenance.manifest import load_network
+
+    config = get_kind("paired").default_config()
+    config["net"] |= {"width": 8, "deep_width": 16, "blocks": 1}
+    shop.new_task("outline", "paired", config)
+    add_examples(shop, "outline", [write_sprite_pairs(tmp_path / "pairs", 4)])
+    made = train(shop, "outline", Budget(steps=10), FAST)
+    how = Finish.from_dict(made.manifest["output"]["finish"])
+    assert load_network(made).picking == how.picks
+    claimed = json.loads(json.dumps(made.manifest))
+    claimed["output"]["finish"]["picks"] = not how.picks
+    with pytest.raises(BadInput, match="does not fit the network its manifest describes"):
+        load_network(replace(made, manifest=claimed))

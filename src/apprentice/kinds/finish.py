@@ -41,6 +41,7 @@ class Finish:
     opaque: bool = False  # every after is opaque, so every output is: composited over white paper, no holes
     paper: int = 0  # an opaque pixel whose darkest channel is at least this is pure white paper (0: off)
     note: str = ""  # why a judged palette was not kept
+    picks: bool = False  # the network picks each pixel's colour (its input's or the palette's) instead of a snap
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,11 +59,14 @@ class Finish:
             bool(data.get("opaque", False)),
             min(255, max(0, int(data.get("paper", 0)))),
             str(data.get("note", "")),
+            bool(data.get("picks", False)) and bool(colours),
         )
 
     def describe(self) -> str:
         """The decisions in the artist's words, for the apprentice's card."""
         parts = [f"palette of {len(self.palette)} colours" if self.palette else "continuous colour"]
+        if self.picks:
+            parts[0] += " picked by the network"
         if self.note:
             parts[0] += f" ({self.note})"
         parts.append("opaque" if self.opaque else "hard alpha" if self.alpha else "soft alpha")
@@ -139,11 +143,12 @@ def added_colours(tally: Tally) -> list[list[int]]:
     return added or [unpack(tally.colours.most_common(1)[0][0])]
 
 
-def candidates(judged: Finish, chosen: dict[str, str]) -> list[Finish]:
-    """The finishes held-out validation tries, from the most finished to the least: the judged one, then without
-    each aspect that was judged (not forced on) and can cost more than it brings — a palette snapping uncertain
-    pixels on antialiased art, a paper line thinning light strokes. `chosen`: the task's settings per aspect."""
-    tried = [judged]
+def candidates(judged: Finish, chosen: dict[str, str], can_pick: bool = False) -> list[Finish]:
+    """The finishes held-out validation tries, from the most finished to the least: the judged one with its palette
+    picked by the network (when it `can_pick`), the judged one snapped, then without each aspect that was judged
+    (not forced on) and can cost more than it brings — a palette snapping uncertain pixels on antialiased art, a
+    paper line thinning light strokes. `chosen`: the task's settings per aspect."""
+    tried = [replace(judged, picks=True), judged] if can_pick and judged.palette else [judged]
     if judged.palette and chosen.get("palette", "auto") == "auto":
         tried.append(without_palette(tried[-1], len(judged.palette)))
     if judged.paper and chosen.get("paper", "auto") == "auto":

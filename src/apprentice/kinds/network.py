@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from apprentice.formats.images import premultiply
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class NetConfig:
         return -(-radius // 4) * 4
 
 
+IGNORED = -100  # cross-entropy's ignore index: pixels whose colour is not among the choices
+
+
 def act(x: torch.Tensor) -> torch.Tensor:
     """Leaky ReLU: units that go negative on white paper still learn."""
     return F.leaky_relu(x, 0.1)
@@ -52,7 +58,11 @@ class ResidualBlock(nn.Module):
 
 
 class PairedNet(nn.Module):
-    """Maps a premultiplied RGBA image (N×4×H×W, H and W multiples of 4) to one of the same shape."""
+    """Maps a premultiplied RGBA image (N×4×H×W, H and W multiples of 4) to one of the same shape.
+
+    Given the task's palette (`pick_from`), a second head scores, for each pixel, keeping the input's colour or
+    taking each palette colour; while `picking`, the network in eval mode draws the best-scored choice.
+    """
 
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
@@ -67,18 +77,69 @@ class PairedNet(nn.Module):
         self.up = nn.Conv2d(d, 4 * w, config.link, padding=config.link // 2)
         self.fuse = nn.Conv2d(2 * w, w, 3, padding=1)
         self.head = nn.Conv2d(w, 4 * c, 3, padding=1)
+        self.picker: nn.Conv2d | None = None
+        self.picking = False
 
     @property
     def margin(self) -> int:
         return self.config.margin
 
+    def pick_from(self, palette: torch.Tensor) -> None:
+        """Add the picking head over a K×4 palette of premultiplied RGBA colours (K+1 choices: the input's first)."""
+        scale = 2 if self.config.width else 4
+        source = self.head.in_channels
+        self.register_buffer("palette", palette.float().reshape(-1, 4))
+        self.picker = nn.Conv2d(source, scale * scale * (len(self.palette) + 1), 3, padding=1)
+        self.picking = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        drawn, scores = self.both(x)
+        if scores is None or self.training or not self.picking:
+            return drawn
+        return self.picked(x, scores.argmax(dim=1, keepdim=True))
+
+    def both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(the drawn image, the choices' scores N×(K+1)×H×W, or None without a palette)."""
         centred = x * 2.0 - 1.0  # paper is mostly white: centring keeps the first units from dying
         if not self.config.width:
-            deep = self.blocks(act(self.stem(F.pixel_unshuffle(centred, 4))))
-            return x + F.pixel_shuffle(self.head(deep), 4)
-        half = act(self.stem(F.pixel_unshuffle(centred, 2)))
-        deep = self.blocks(act(self.down(F.pixel_unshuffle(half, 2))))
-        up = act(F.pixel_shuffle(self.up(deep), 2))
-        fused = act(self.fuse(torch.cat([half, up], dim=1)))
-        return x + F.pixel_shuffle(self.head(fused), 2)
+            features, scale = self.blocks(act(self.stem(F.pixel_unshuffle(centred, 4)))), 4
+        else:
+            half = act(self.stem(F.pixel_unshuffle(centred, 2)))
+            deep = self.blocks(act(self.down(F.pixel_unshuffle(half, 2))))
+            up = act(F.pixel_shuffle(self.up(deep), 2))
+            features, scale = act(self.fuse(torch.cat([half, up], dim=1))), 2
+        drawn = x + F.pixel_shuffle(self.head(features), scale)
+        scores = None if self.picker is None else F.pixel_shuffle(self.picker(features), scale)
+        return drawn, scores
+
+    def picked(self, x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:
+        """Each pixel's chosen colour: the input's own (choice 0) or palette colour choice - 1."""
+        colours = self.palette[(choice.squeeze(1) - 1).clamp(min=0)].permute(0, 3, 1, 2)
+        return torch.where(choice == 0, x, colours.to(x.dtype))
+
+    def choices(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The right choice for each target pixel (N×H×W): its palette colour, else keeping the input, else
+        IGNORED (a colour the palette lacks)."""
+        tolerance = 0.5 / 255
+        close = (targets.unsqueeze(1) - self.palette[None, :, :, None, None]).abs().amax(dim=2) <= tolerance
+        found = close.any(dim=1)
+        choice = torch.where(found, close.float().argmax(dim=1) + 1, torch.full_like(found, IGNORED, dtype=torch.long))
+        kept = (targets - inputs[:, : targets.shape[1]]).abs().amax(dim=1) <= tolerance
+        return torch.where(~found & kept, torch.zeros_like(choice), choice)
+
+
+def add_picker(net: nn.Module, palette: list[list[int]]) -> bool:
+    """Give a network that can pick (a PairedNet) its head over the palette (straight RGBA); False when it cannot."""
+    if not palette or not isinstance(net, PairedNet):
+        return False
+    colours = premultiply(np.asarray(palette, dtype=np.uint8)[None])[0]
+    net.pick_from(torch.from_numpy(colours))
+    return True
+
+
+PICKER_WEIGHTS = ("picker.weight", "picker.bias", "palette")
+
+
+def without_picker(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The weights of a network that picks, as those of the same network without its picking head."""
+    return {name: value for name, value in weights.items() if name not in PICKER_WEIGHTS}

@@ -21,6 +21,8 @@ from safetensors.torch import load, save
 from apprentice.errors import BadInput, NotFound
 from apprentice.files import write_atomically
 from apprentice.kinds import get_kind
+from apprentice.kinds.finish import Finish
+from apprentice.kinds.network import add_picker
 from apprentice.provenance import consent
 from apprentice.store import apprentices as stored
 from apprentice.store.examples import ExampleRecord
@@ -205,7 +207,13 @@ def load_network(apprentice: Apprentice) -> torch.nn.Module:
     if hashlib.sha256(data).hexdigest() != apprentice.manifest["weights"]["sha256"]:
         raise BadInput(f"{path} does not match its manifest's hash; it was changed after training, train again.")
     net = get_kind(apprentice.manifest["kind"]).network(apprentice.manifest["task_config"])
-    net.load_state_dict(load(data))
+    how = Finish.from_dict(apprentice.manifest.get("output", {}).get("finish"))
+    if how.picks:
+        add_picker(net, how.palette)
+    try:
+        net.load_state_dict(load(data))
+    except RuntimeError:  # weights of another shape than the manifest's network (a file from elsewhere)
+        raise BadInput(f"{path} does not fit the network its manifest describes; fetch or train it again.") from None
     return net.eval().to(memory_format=torch.channels_last)
 
 

@@ -20,6 +20,7 @@ from apprentice.errors import BadInput, Conflict, Withdrawn
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
 from apprentice.kinds.finish import Finish, candidates, finish, kept, settings
+from apprentice.kinds.network import add_picker, without_picker
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
 from apprentice.provenance.manifest import Apprentice, Trained, publish
@@ -102,7 +103,7 @@ class RunState:
     held_out: list[str]  # fingerprints of the examples never trained on
     gathered_at: str  # when consent was read from the catalog
     gray_output: bool  # every target is grayscale, so outputs of grayscale inputs stay grayscale
-    finishes: list[Finish]  # as judged from the afters, then without the palette: validation keeps the better
+    finishes: list[Finish]  # the judged finish (picked by the network, then snapped), then without its palette, …
     identity: dict[str, float] = field(default_factory=dict)  # the baseline's held-out scores
     step: int = 0
     seconds: float = 0.0  # training time over every session of this run
@@ -230,19 +231,21 @@ def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool
             f"The task '{task_name}' has no examples yet; add some with `apprentice add {task_name} FOLDER`."
         )
     training, areas, validation, how, held_out = divide(Decoded(workshop, kind, records), records, config.holdout)
+    never_trained, chosen = set(held_out), settings(task.config)
+    judged = judged_finish(workshop, [r for r in records if r.fingerprint not in never_trained], kind, chosen)
     torch.manual_seed(config.seed)
-    net = kind.network(task.config).to(memory_format=torch.channels_last)
+    net = kind.network(task.config)
+    can_pick = add_picker(net, judged.palette)
+    net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     augment = task.config.get("augment", "none")
     sampler = PatchSampler(training, config.patch, config.batch, augment, config.focus, kind.reverse, areas)
-    never_trained = set(held_out)
-    trained_on = [r for r in records if r.fingerprint not in never_trained]
     state = RunState(
         run_fingerprint(task.config, config, records),
         held_out,
         now(),
         target_is_gray(workshop, records, kind.target),
-        candidates(judged_finish(workshop, trained_on, kind, settings(task.config)), settings(task.config)),
+        candidates(judged, chosen, can_pick),
     )
     run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin, state)
     resume(run, fresh)
@@ -355,10 +358,13 @@ def validate(run: Run) -> bool:
     A palette or a paper line judged from the afters is kept only while it scores no worse, in PSNR and SSIM, than
     without it (`kinds.finish.candidates`, `kept`). True when improved.
     """
-    drawn, state = [draw(run, x) for x, _ in run.validation], run.state
+    state, drawn = run.state, {}
     tried = []
     for how in state.finishes:
-        predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn]
+        if how.picks not in drawn:  # the network's drawing, or its picks from the palette
+            run.net.picking = how.picks
+            drawn[how.picks] = [draw(run, x) for x, _ in run.validation]
+        predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn[how.picks]]
         tried.append((scores(run, predictions), predictions))
     chosen = kept([scored for scored, _ in tried])
     result, predictions = tried[chosen]
@@ -421,9 +427,10 @@ def trained(run: Run, lineage: dict) -> Trained:
     state = run.state
     metrics = {"validation": run.validation_how, "best": state.best_val, "identity": state.identity}
     metrics["baseline"] = run.kind.baseline_name
+    how = state.finishes[state.best_val.get("finish", 0)]
     return Trained(
         run.task,
-        run.best,
+        run.best if how.picks else without_picker(run.best),
         run.records,
         state.held_out,
         asdict(run.config),
@@ -433,5 +440,5 @@ def trained(run: Run, lineage: dict) -> Trained:
         state.gray_output,
         state.gathered_at,
         lineage,
-        state.finishes[state.best_val.get("finish", 0)].to_dict(),
+        how.to_dict(),
     )
