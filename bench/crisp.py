@@ -1,7 +1,8 @@
 """Benchmark of the finish (issue 17): does the apprentice hand back the artist's palette, hard alpha, clean paper?
 
-Trains each task twice for the same steps and seed: with every part of the finish off (the apprentice before this
-issue) and judged from the afters (after it); scores both on unseen pairs: PSNR, SSIM, the share of pixels outside
+Trains each task twice for the same steps and seed: with every part of the finish off (the network's drawing as it
+is, as before this issue) and judged from the afters (palette picked by the network or snapped, hard alpha, white
+paper, as held-out validation keeps them); scores both on unseen pairs: PSNR, SSIM, the share of pixels outside
 the artist's palette, and the share of partly transparent pixels where the artist's alpha is hard. The finished
 apprentice's raw network output is scored too. Run: python bench/crisp.py [--steps 300]
 """
@@ -86,9 +87,9 @@ def bench_task(task: str, steps: int, cache: Path, out: Path) -> list[str]:
     raw, done, how = trained_outputs(task, training, unseen, steps, {})
     rows = [
         ("copying the before", scores([rgba(b) for b, _ in unseen], unseen, palette, hard)),
-        ("apprentice before #17 (finish off)", scores(before, unseen, palette, hard)),
-        ("apprentice after #17, network output unfinished", scores(raw, unseen, palette, hard)),
-        ("apprentice after #17, finished", scores(done, unseen, palette, hard)),
+        ("apprentice with the finish off", scores(before, unseen, palette, hard)),
+        ("apprentice finished: its network output before the finish", scores(raw, unseen, palette, hard)),
+        ("apprentice finished", scores(done, unseen, palette, hard)),
     ]
     if task in PIXEL_ART:
         contact_sheet(unseen, before, done, out / f"crisp_{task}.png")
@@ -109,7 +110,7 @@ def trained_outputs(
 
 
 def contact_sheet(unseen: list, raw: list[np.ndarray], done: list[np.ndarray], path: Path) -> None:
-    """Rows of before | apprentice before #17 | after #17 | artist's after at ZOOM× nearest neighbour, over a grey
+    """Rows of before | finish off | finished | artist's after at ZOOM× nearest neighbour, over a grey
     checkerboard."""
     rows = [np.concatenate([rgba(b), r, d, rgba(a)], axis=1) for (b, a), r, d in zip(unseen, raw, done, strict=True)]
     picture = np.concatenate(rows, axis=0)
@@ -144,7 +145,7 @@ def main() -> None:
     for task in args.tasks:
         print("\n".join(bench_task(task, args.steps, args.cache, args.out)), flush=True)
     if set(args.tasks) & set(PIXEL_ART):
-        columns = "before | apprentice before #17 | after #17 | artist's after"
+        columns = "before | finish off | finished | artist's after"
         print(f"Contact sheets ({columns}, {ZOOM}× nearest neighbour): {args.out}/crisp_*.png\n")
         print(LICENCE_NOTE)
 
