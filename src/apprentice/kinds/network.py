@@ -54,6 +54,8 @@ class ResidualBlock(nn.Module):
 class PairedNet(nn.Module):
     """Maps a premultiplied RGBA image (N×4×H×W, H and W multiples of 4) to one of the same shape."""
 
+    takes_bf16 = True  # features follow the weights' dtype (kinds.precision)
+
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
         c, w, d = config.channels, config.width, config.deep_width
@@ -73,12 +75,13 @@ class PairedNet(nn.Module):
         return self.config.margin
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        centred = x * 2.0 - 1.0  # paper is mostly white: centring keeps the first units from dying
+        """Features in the weights' dtype (float32, or bfloat16 for a faster apply); the input's skip in x's."""
+        centred = (x * 2.0 - 1.0).to(self.head.weight.dtype)  # paper is mostly white: centring keeps units alive
         if not self.config.width:
             deep = self.blocks(act(self.stem(F.pixel_unshuffle(centred, 4))))
-            return x + F.pixel_shuffle(self.head(deep), 4)
+            return x + F.pixel_shuffle(self.head(deep), 4).to(x.dtype)
         half = act(self.stem(F.pixel_unshuffle(centred, 2)))
         deep = self.blocks(act(self.down(F.pixel_unshuffle(half, 2))))
         up = act(F.pixel_shuffle(self.up(deep), 2))
         fused = act(self.fuse(torch.cat([half, up], dim=1)))
-        return x + F.pixel_shuffle(self.head(fused), 2)
+        return x + F.pixel_shuffle(self.head(fused), 2).to(x.dtype)
