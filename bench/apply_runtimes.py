@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,24 +73,25 @@ def runtimes(shop: Workshop, task: str, made: Apprentice, folder: Path) -> dict[
     return found
 
 
-def network_speed(net: object, channels: int, side: int) -> float:
-    """Mpx/s of the network alone on a side² page, best of two after a warm-up."""
+def timed(work: Callable[[], object], pixels: int) -> tuple[float, float]:
+    """(Mpx/s by the wall clock, CPU-seconds of this process per Mpx) of one call of `work`."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return pixels / wall / 1e6, cpu / (pixels / 1e6)
+
+
+def network_speed(net: object, channels: int, side: int) -> tuple[float, float]:
+    """Mpx/s and CPU-s/Mpx of the network alone on a side² page, the best of two after a warm-up."""
     page = np.random.default_rng(0).integers(0, 256, (side, side, channels), dtype=np.uint8)
     transform(net, page[:256, :256], net.margin)
-    best = float("inf")
-    for _ in range(2):
-        started = time.perf_counter()
-        transform(net, page, net.margin)
-        best = min(best, time.perf_counter() - started)
-    return side * side / best / 1e6
+    runs = [timed(lambda: transform(net, page, net.margin), side * side) for _ in range(2)]
+    return max(speed for speed, _ in runs), min(cpu for _, cpu in runs)
 
 
-def end_to_end(shop: Workshop, task: str, inputs: Path, out: Path, precision: str, drawn_px: int) -> float:
-    """Mpx/s drawn of `jobs.apply` on the input folder, in one process (calibration already cached)."""
-    options = ApplyOptions(precision=precision)
-    started = time.perf_counter()
-    apply(shop, task, [inputs], out, options)
-    return drawn_px / (time.perf_counter() - started) / 1e6
+def end_to_end(shop: Workshop, task: str, inputs: Path, out: Path, precision: str, drawn: int) -> tuple[float, float]:
+    """Mpx/s drawn and CPU-s/Mpx of `jobs.apply` on the input folder, in one process."""
+    return timed(lambda: apply(shop, task, [inputs], out, ApplyOptions(precision=precision)), drawn)
 
 
 def paired_unseen(task: str) -> list[Pair]:
@@ -154,20 +156,20 @@ def rows_for(label: str, shop: Workshop, made: list[Apprentice], unseen: list[li
     runs = [runtimes(shop, m.task, m, work["root"]) for m in made]
     for name in runs[0]:
         net = runs[0][name]
-        speed = network_speed(net, work["channels"], work["side"])
+        speed, cpu = network_speed(net, work["channels"], work["side"])
         precision = {"PyTorch fp32": FP32, "PyTorch bf16": BF16}.get(name)
         e2e = "–"
         if precision == BF16 and not Bf16Guard.from_dict(first.manifest["metrics"]["bf16"]).allowed:
             e2e = "– (its guard refuses bf16)"
         elif precision:
             out = work["root"] / f"out-{first.task}-{precision}"
-            e2e = f"{end_to_end(shop, first.task, work['inputs'], out, precision, work['drawn']):.2f}"
+            e2e = "{:.2f} ({:.2f})".format(*end_to_end(shop, first.task, work["inputs"], out, precision, work["drawn"]))
         how = [Finish.from_dict(m.manifest["output"]["finish"]) for m in made]
         dbs = [held_out_psnr(run[name], pairs, h) for run, pairs, h in zip(runs, unseen, how, strict=True)]
         reference = reference or dbs
         losses = " / ".join(f"{r - d:.3f}" for r, d in zip(reference, dbs, strict=True))  # negative: better
         scored = " / ".join(f"{d:.2f}" for d in dbs)
-        lines.append(f"| {label} | {name} | {speed:.2f} | {e2e} | {scored} | {losses} |")
+        lines.append(f"| {label} | {name} | {speed:.2f} ({cpu:.2f}) | {e2e} | {scored} | {losses} |")
         print(lines[-1], flush=True)
     chosen = precision_for(shop, first, load_network(first))
     print(f"`apply` on this machine chooses {chosen} for {first.label()} (precision auto)")
@@ -189,7 +191,7 @@ def main() -> None:
     bf16 = "native" if native_bf16(cpu_flags(cpuinfo)) else "emulated"
     print(f"{model}; flags {' '.join(flags)}; bf16 {bf16}", flush=True)
     print(f"{torch.get_num_threads()} threads; {args.pages} pages of {args.side}²; {args.minutes} min of training each")
-    print("| apprentice | runtime | network Mpx/s | end to end Mpx/s | unseen PSNR (dB) | loss against fp32 (dB) |")
+    print("| apprentice | runtime | network Mpx/s (CPU-s/Mpx) | end to end Mpx/s (CPU-s/Mpx) | unseen dB | loss |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
