@@ -22,7 +22,7 @@ from apprentice.store.workshop import Workshop, now
 
 FILE = "calibration.json"  # in the workshop: {machine and network key: {"fp32": Mpx/s, "bf16": Mpx/s, ...}}
 SIDE = 256  # the square timed; small enough to take about a second, large enough for the convolutions to dominate
-REPEATS = 3  # each precision is timed this often, alternating, and its best kept (the CPU may be shared)
+REPEATS = 5  # each precision is timed this often, alternating, and its best kept (the CPU may be shared)
 
 
 def read_cpuinfo() -> str:
