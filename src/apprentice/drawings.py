@@ -24,6 +24,8 @@ from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
 
+ALONE_PIXELS = 16_000_000  # a drawing larger than this (4000²) is not overlapped with others: bounded memory
+
 
 def sources(paths: list[Path], layer: str = "") -> list[Source]:
     """The drawings the paths name: image files, the images in folders, or a layer of layered files."""
@@ -89,7 +91,8 @@ def draw_each(
 
     A pipeline of three stages, one drawing each: the next drawing is decoded and the last one finished, encoded
     and written on their own threads while the network draws this one (Pillow, NumPy and PyTorch let go of the
-    interpreter while they work), so at most three drawings are held at once.
+    interpreter while they work). A drawing over ALONE_PIXELS goes through on its own, so memory stays bounded
+    by one large page.
     """
     todo = sources(paths, options.layer)
     targets = [target_of(source, out_dir) for source in todo]
@@ -98,13 +101,24 @@ def draw_each(
         reading, writing = reader.submit(read_drawing, todo[0]), None
         for number, target in enumerate(targets):
             image, before = reading.result()
-            if number + 1 < len(todo):
+            alone = before.shape[0] * before.shape[1] > ALONE_PIXELS
+            if alone and writing is not None:
+                yield from written(writing, todo, number - 1, on_progress)
+                writing = None
+            if number + 1 < len(todo) and not alone:
                 reading = reader.submit(read_drawing, todo[number + 1])
             [made] = kind.apply(net, [before], options)
             if writing is not None:
                 yield from written(writing, todo, number - 1, on_progress)
             writing = writer.submit(write_drawing, workshop, apprentice, made.pixels, before, image, target)
-        yield from written(writing, todo, len(todo) - 1, on_progress)
+            del image, before, made
+            if alone:
+                yield from written(writing, todo, number, on_progress)
+                writing = None
+                if number + 1 < len(todo):
+                    reading = reader.submit(read_drawing, todo[number + 1])
+        if writing is not None:
+            yield from written(writing, todo, len(todo) - 1, on_progress)
 
 
 def target_of(source: Source, out_dir: Path) -> Path:
