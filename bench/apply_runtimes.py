@@ -1,8 +1,15 @@
-"""Apply speed of the default paired apprentice on a 2048² page: PyTorch fp32, PyTorch bf16, ONNX Runtime.
+"""Apply speed of the default paired and in-between apprentices per runtime and precision, and the held-out dB
+each runtime loses against PyTorch fp32.
 
-Untrained weights (speed does not depend on them); tiles of 1024 px with the network's margin, as `apply`
-does. Run: python bench/apply_runtimes.py [--nets "" "width=0,blocks=3"] (needs `pip install -e '.[onnx]'`);
-each --nets entry overrides the default network's settings ("" is the default itself).
+Each apprentice is trained briefly through the app's path (workshop → add → train): a paired one per task of
+`paired_tasks.py` (8 pairs of 256², seed 1) and an in-betweener on the demo's cartoons (8 sequences, seed 1).
+Speed: the network alone on a 2048² page (tiles of 1024 with the network's margin, as `apply` cuts them), and
+end to end through `jobs.apply` (decode, network, finish, credentials, PNG encode, write) on --pages pages of
+2048² in one process (in-betweens: --pages frames drawn between --pages + 1 keys). Quality: PSNR over white of
+the finished output on unseen examples (paired: 6 pairs of 384×288, seed 2; in-betweens: the triplets of 3
+unseen cartoons), and each runtime's loss against fp32; beside it, the guard the manifest recorded at training.
+Run: python bench/apply_runtimes.py [--minutes 1] [--pages 16] [--side 2048] (ONNX Runtime rows need
+`pip install -e '.[onnx]'`; they are left out without it, and their end to end is not measured: apply runs PyTorch).
 """
 
 from __future__ import annotations
@@ -10,80 +17,195 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 import torch
+from PIL import Image
 
-from apprentice.kinds import get_kind
-from apprentice.kinds.network import NetConfig, PairedNet
+from apprentice.calibration import measure, precision_for, read_cpuinfo
+from apprentice.demo.cartoons import animation_set
+from apprentice.export import export_onnx
+from apprentice.formats.images import premultiply
+from apprentice.imports import add_examples
+from apprentice.jobs import apply
+from apprentice.kinds import ApplyOptions, get_kind
+from apprentice.kinds.finish import Finish
+from apprentice.kinds.precision import BF16, FP32, Bf16Guard, cpu_flags, native_bf16, runner
 from apprentice.kinds.tiling import transform
+from apprentice.provenance.manifest import Apprentice, load_network
+from apprentice.store.workshop import Workshop
+from apprentice.train.loop import Budget, train
+from apprentice.train.precision import held_out_psnr
+from apprentice.train.process import ready_for_training
 
-from paired import parse
+from paired_tasks import TASKS, task_pairs
 
-SIDE = 2048
+ready_for_training()  # as the CLI does for a process that trains
+
+Pair = tuple[np.ndarray, np.ndarray]  # premultiplied (input, target)
 
 
 class OnnxNet:
-    """An exported network run by ONNX Runtime, callable like the PyTorch one inside `transform`."""
+    """An exported apprentice run by ONNX Runtime, callable like the PyTorch network inside `transform`."""
 
-    def __init__(self, path: Path, margin: int) -> None:
+    def __init__(self, path: Path, net: torch.nn.Module) -> None:
+        import onnxruntime
+
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.name, self.margin = self.session.get_inputs()[0].name, margin
+        self.name, self.margin, self.align = self.session.get_inputs()[0].name, net.margin, getattr(net, "align", 4)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.session.run(None, {self.name: x.contiguous().numpy()})[0])
 
 
-class Bf16Net(torch.nn.Module):
-    """The network run in bfloat16 (CPU autocast), channels-last, fed and returning float32."""
+def runtimes(shop: Workshop, task: str, made: Apprentice, folder: Path) -> dict[str, object]:
+    """Each way this machine can run the apprentice, by name."""
+    net = load_network(made)
+    found = {"PyTorch fp32": runner(net, FP32), "PyTorch bf16": runner(net, BF16)}
+    try:
+        found["ONNX Runtime fp32"] = OnnxNet(export_onnx(shop, task, folder / f"{task}.onnx"), net)
+    except Exception as error:  # noqa: BLE001 -- optional: any failure leaves the row out, said once
+        print(f"  ONNX Runtime left out: {str(error)[:120]}")
+    return found
 
-    def __init__(self, net: PairedNet) -> None:
-        super().__init__()
-        self.net, self.margin = net, net.margin
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.net(x).float()
+def timed(work: Callable[[], object], pixels: int) -> tuple[float, float]:
+    """(Mpx/s by the wall clock, CPU-seconds of this process per Mpx) of one call of `work`."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return pixels / wall / 1e6, cpu / (pixels / 1e6)
 
 
-def speed(net, page: np.ndarray, margin: int) -> tuple[float, np.ndarray]:
-    transform(net, page[:256, :256], margin)  # warm up
-    started = time.perf_counter()
-    made = transform(net, page, margin)
-    return SIDE * SIDE / (time.perf_counter() - started) / 1e6, made
+def network_speed(net: object, channels: int, side: int) -> tuple[float, float]:
+    """Mpx/s and CPU-s/Mpx of the network alone on a side² page, the best of two after a warm-up."""
+    page = np.random.default_rng(0).integers(0, 256, (side, side, channels), dtype=np.uint8)
+    transform(net, page[:256, :256], net.margin)
+    runs = [timed(lambda: transform(net, page, net.margin), side * side) for _ in range(2)]
+    return max(speed for speed, _ in runs), min(cpu for _, cpu in runs)
+
+
+def end_to_end(shop: Workshop, task: str, inputs: Path, out: Path, precision: str, drawn: int) -> tuple[float, float]:
+    """Mpx/s drawn and CPU-s/Mpx of `jobs.apply` on the input folder, in one process."""
+    return timed(lambda: apply(shop, task, [inputs], out, ApplyOptions(precision=precision)), drawn)
+
+
+def paired_unseen(task: str) -> list[Pair]:
+    return [(premultiply(np.asarray(b.convert("RGBA"))), premultiply(np.asarray(a.convert("RGBA"))))
+            for b, a in task_pairs(task, 6, 2, (384, 288))]  # fmt: skip
+
+
+def inbetween_unseen() -> list[Pair]:
+    found = []
+    for frames in animation_set(3, seed=2, frames=7):
+        arrays = [np.asarray(frame.convert("RGBA")) for frame in frames]
+        found += [(premultiply(np.concatenate([arrays[i - 1], arrays[i + 1]], axis=-1)), premultiply(arrays[i]))
+                  for i in range(1, len(arrays) - 1)]  # fmt: skip
+    return found
+
+
+def train_paired(shop: Workshop, root: Path, task: str, minutes: float) -> Apprentice:
+    for number, (before, after) in enumerate(task_pairs(task, 8, 1, (256, 256))):
+        for role, image in (("before", before), ("after", after)):
+            (root / task / role).mkdir(parents=True, exist_ok=True)
+            image.save(root / task / role / f"{number}.png")
+    augment = "mirror" if task == "glyphs" else "mirror+rotate"
+    shop.new_task(task, "paired", get_kind("paired").default_config() | {"augment": augment})
+    add_examples(shop, task, [root / task])
+    return train(shop, task, Budget(minutes=minutes))
+
+
+def train_inbetween(shop: Workshop, root: Path, minutes: float) -> Apprentice:
+    for number, frames in enumerate(animation_set(8, seed=1)):
+        (root / "tween" / f"s{number}").mkdir(parents=True)
+        for index, frame in enumerate(frames):
+            frame.save(root / "tween" / f"s{number}" / f"{index:03d}.png")
+    shop.new_task("tween", "inbetween", get_kind("inbetween").default_config())
+    add_examples(shop, "tween", [root / "tween"])
+    return train(shop, "tween", Budget(minutes=minutes))
+
+
+def paired_pages(folder: Path, side: int, count: int) -> Path:
+    """`count` side² pages, each a mosaic of different unseen cleanup befores."""
+    folder.mkdir(parents=True)
+    tiles = [np.asarray(b.convert("RGB")) for b, _ in task_pairs("cleanup", 16, 5, (side // 4, side // 4))]
+    for page in range(count):
+        order = np.random.default_rng(page).permutation(16)
+        rows = [np.concatenate([tiles[i] for i in order[r * 4 : r * 4 + 4]], axis=1) for r in range(4)]
+        Image.fromarray(np.concatenate(rows, axis=0)).save(folder / f"page{page:02d}.png")
+    return folder
+
+
+def inbetween_keys(folder: Path, side: int, count: int) -> Path:
+    """`count` + 1 key poses of side², from one cartoon."""
+    folder.mkdir(parents=True)
+    [frames] = animation_set(1, seed=3, frames=count + 1, size=(side, side))
+    for number, frame in enumerate(frames):
+        frame.save(folder / f"key{number:03d}.png")
+    return folder
+
+
+def rows_for(label: str, shop: Workshop, made: list[Apprentice], unseen: list[list[Pair]], work: dict) -> list[str]:
+    """One row per runtime: network and end-to-end Mpx/s, held-out dB per task and the loss against fp32."""
+    first = made[0]
+    lines, reference = [], None
+    runs = [runtimes(shop, m.task, m, work["root"]) for m in made]
+    for name in runs[0]:
+        net = runs[0][name]
+        speed, cpu = network_speed(net, work["channels"], work["side"])
+        precision = {"PyTorch fp32": FP32, "PyTorch bf16": BF16}.get(name)
+        e2e = "–"
+        if precision == BF16 and not Bf16Guard.from_dict(first.manifest["metrics"]["bf16"]).allowed:
+            e2e = "– (its guard refuses bf16)"
+        elif precision:
+            out = work["root"] / f"out-{first.task}-{precision}"
+            e2e = "{:.2f} ({:.2f})".format(*end_to_end(shop, first.task, work["inputs"], out, precision, work["drawn"]))
+        how = [Finish.from_dict(m.manifest["output"]["finish"]) for m in made]
+        dbs = [held_out_psnr(run[name], pairs, h) for run, pairs, h in zip(runs, unseen, how, strict=True)]
+        reference = reference or dbs
+        losses = " / ".join(f"{r - d:.3f}" for r, d in zip(reference, dbs, strict=True))  # negative: better
+        scored = " / ".join(f"{d:.2f}" for d in dbs)
+        lines.append(f"| {label} | {name} | {speed:.2f} ({cpu:.2f}) | {e2e} | {scored} | {losses} |")
+        print(lines[-1], flush=True)
+    chosen = precision_for(shop, first, load_network(first))
+    print(f"`apply` on this machine chooses {chosen} for {first.label()} (precision auto)")
+    guards = " / ".join(f"{m.manifest['metrics']['bf16']['loss_db']:.3f}" for m in made)
+    lines.append(f"| {label} | bf16 guard recorded at training (dB lost) | | | | {guards} |")
+    print(lines[-1], flush=True)
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--nets", nargs="+", default=[""], help="network settings to time, e.g. width=0,blocks=3")
+    parser.add_argument("--minutes", type=float, default=1.0, help="training per apprentice")
+    parser.add_argument("--pages", type=int, default=16)
+    parser.add_argument("--side", type=int, default=2048)
     args = parser.parse_args()
-    page = np.random.default_rng(0).integers(0, 256, (SIDE, SIDE, 4), dtype=np.uint8)
-    print(f"| network | runtime | Mpx/s on {SIDE}² | mean / max difference from fp32 (of 255) |")
-    print("|---|---|---|---|")
-    for spec in args.nets:
-        torch.manual_seed(0)
-        config = get_kind("paired").default_config()["net"] | parse(spec)
-        net = PairedNet(NetConfig(**config)).eval().to(memory_format=torch.channels_last)
-        torch.nn.init.normal_(net.head.weight, std=0.05)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "paired.onnx"
-            torch.onnx.export(
-                net, (torch.rand(1, 4, 64, 64),), str(path), dynamo=True, input_names=["x"],
-                dynamic_shapes={"x": {2: 4 * torch.export.Dim("h", max=4096), 3: 4 * torch.export.Dim("w", max=4096)}},
-            )  # fmt: skip
-            runs = {"PyTorch fp32 channels-last": net, "PyTorch bf16 channels-last": Bf16Net(net)}
-            runs["ONNX Runtime fp32"] = OnnxNet(path, net.margin)
-            reference = None
-            for name, runner in runs.items():
-                mpx, made = speed(runner, page, net.margin)
-                reference = made if reference is None else reference
-                diff = np.abs(made.astype(int) - reference.astype(int))
-                print(f"| {spec or 'default'} | {name} | {mpx:.2f} | {diff.mean():.3f} / {diff.max()} |", flush=True)
-    print(f"{torch.get_num_threads()} threads; bf16 has no native support on CPUs without AVX-512 BF16 / AMX")
+    cpuinfo = read_cpuinfo()
+    flags = sorted(cpu_flags(cpuinfo) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+    model = next((line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line), "?")
+    bf16 = "native" if native_bf16(cpu_flags(cpuinfo)) else "emulated"
+    print(f"{model}; flags {' '.join(flags)}; bf16 {bf16}", flush=True)
+    print(f"{torch.get_num_threads()} threads; {args.pages} pages of {args.side}²; {args.minutes} min of training each")
+    print("| apprentice | runtime | network Mpx/s (CPU-s/Mpx) | end to end Mpx/s (CPU-s/Mpx) | unseen dB | loss |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        shop = Workshop.init(root / "workshop", "bench")
+        paired = [train_paired(shop, root / "pairs", task, args.minutes) for task in TASKS]
+        inputs = paired_pages(root / "pages", args.side, args.pages)
+        work = {"root": root, "channels": 4, "side": args.side, "inputs": inputs, "drawn": args.pages * args.side**2}
+        rows_for("paired (" + " / ".join(TASKS) + ")", shop, paired, [paired_unseen(t) for t in TASKS], work)
+        calibrated = measure(load_network(paired[0]), 4)
+        print(f"calibration on first apply (Mpx/s of a 256² square): {calibrated}")
+        tween = train_inbetween(shop, root / "frames", args.minutes)
+        keys = inbetween_keys(root / "keys", args.side, args.pages)
+        work |= {"channels": 8, "inputs": keys}
+        rows_for("in-between (cartoons)", shop, [tween], [inbetween_unseen()], work)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from apprentice import drawings
 from apprentice.errors import BadInput, NotFound
 from apprentice.formats.images import read_metadata
 from apprentice.imports import add_examples
@@ -103,3 +106,20 @@ def test_a_16_bit_grayscale_drawing_is_scaled_not_clipped():
     sixteen = Image.fromarray(np.full((4, 4), 32768, dtype=np.uint16))
     assert sixteen.mode.startswith("I;16")
     assert rgba(sixteen)[0, 0].tolist() == [128, 128, 128, 255]
+
+
+@pytest.mark.parametrize("alone_pixels", [0, 10**9])  # every drawing on its own; all of them overlapped
+def test_the_pipeline_writes_every_drawing_in_order_as_one_at_a_time_would(
+    shop, trained, tmp_path, monkeypatch, alone_pixels
+):
+    inputs = write_pair_folder(tmp_path / "new", 4, seed=11, size=(70, 44)) / "before"
+    expected = {}
+    for path in sorted(inputs.iterdir()):
+        apply_files(shop, trained, [path], tmp_path / "single")
+        expected[path.name] = np.asarray(Image.open(tmp_path / "single" / path.name))
+    monkeypatch.setattr(drawings, "ALONE_PIXELS", alone_pixels)
+    seen = []
+    results = apply_files(shop, trained, [inputs], tmp_path / "out", on_progress=lambda n, t, s: seen.append((n, t)))
+    assert [Path(r.input).name for r in results] == sorted(expected) and seen == [(n, 4) for n in range(1, 5)]
+    for name, pixels in expected.items():
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / name)), pixels)

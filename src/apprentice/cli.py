@@ -37,7 +37,7 @@ from apprentice.train.loop import train as train_task
 from apprentice.train.process import ready_for_training
 from apprentice.train.retrain import retrain as retrain_task
 from apprentice.train.settings import new_task_config, set_finish
-from apprentice.views import example_parts, newest_manifest, summary
+from apprentice.views import example_parts, newest_manifest, precision_text, summary
 
 
 class Group(click.Group):
@@ -300,6 +300,7 @@ def show(name: str, as_json: bool) -> None:
     if data["manifest"]:
         finish = Finish.from_dict(data["manifest"]["output"].get("finish"))
         click.echo(f"  newest finishes with {finish.describe()}")
+        click.echo(f"  newest {precision_text(data['manifest'])}")
     for made in data["apprentices"]:
         click.echo(
             f"  apprentice #{made['version']} {made['id']}: held-out PSNR {made['val_psnr']:.2f} dB, "

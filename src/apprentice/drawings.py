@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from apprentice.kinds.finish import Finish, finish
 from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
+
+ALONE_PIXELS = 16_000_000  # a drawing larger than this (4000²) is not overlapped with others: bounded memory
 
 
 def sources(paths: list[Path], layer: str = "") -> list[Source]:
@@ -84,18 +87,68 @@ def draw_each(
     options: ApplyOptions,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> Iterator[tuple[Source, Path]]:
-    """Apply the kind to every drawing the paths name; yield (input, file written) as each is written."""
+    """Apply the kind to every drawing the paths name; yield (input, file written) as each is written.
+
+    A pipeline of three stages, one drawing each: the next drawing is decoded and the last one finished, encoded
+    and written on their own threads while the network draws this one (Pillow, NumPy and PyTorch let go of the
+    interpreter while they work). A drawing over ALONE_PIXELS goes through on its own, so memory stays bounded
+    by one large page.
+    """
     todo = sources(paths, options.layer)
+    targets = [target_of(source, out_dir) for source in todo]
     out_dir.mkdir(parents=True, exist_ok=True)
-    for number, source in enumerate(todo, start=1):
-        target = output_path(source, out_dir)
-        if target.resolve() == source.path.resolve():
-            raise BadInput(f"Applying would overwrite {source.path}; choose another --out folder.")
-        image = layered.read_layer(source.path, source.layer) if source.layer else read_image(source.path)
-        before = rgba(image)
-        [made] = kind.apply(net, [before], options)
-        result = finished_image(finish(made.pixels, [before], finish_of(apprentice)), image, apprentice)
-        write_image(result, target, credentials(workshop, apprentice, result, target.suffix))
-        yield source, target
-        if on_progress:
-            on_progress(number, len(todo), str(source))
+    with ThreadPoolExecutor(1, "apprentice-decode") as reader, ThreadPoolExecutor(1, "apprentice-encode") as writer:
+        reading, writing = reader.submit(read_drawing, todo[0]), None
+        for number, target in enumerate(targets):
+            image, before = reading.result()
+            alone = before.shape[0] * before.shape[1] > ALONE_PIXELS
+            if alone and writing is not None:
+                yield from written(writing, todo, number - 1, on_progress)
+                writing = None
+            if number + 1 < len(todo) and not alone:
+                reading = reader.submit(read_drawing, todo[number + 1])
+            [made] = kind.apply(net, [before], options)
+            if writing is not None:
+                yield from written(writing, todo, number - 1, on_progress)
+            writing = writer.submit(write_drawing, workshop, apprentice, made.pixels, before, image, target)
+            del image, before, made
+            if alone:
+                yield from written(writing, todo, number, on_progress)
+                writing = None
+                if number + 1 < len(todo):
+                    reading = reader.submit(read_drawing, todo[number + 1])
+        if writing is not None:
+            yield from written(writing, todo, len(todo) - 1, on_progress)
+
+
+def target_of(source: Source, out_dir: Path) -> Path:
+    """Where the drawing made from `source` goes; never over the source itself."""
+    target = output_path(source, out_dir)
+    if target.resolve() == source.path.resolve():
+        raise BadInput(f"Applying would overwrite {source.path}; choose another --out folder.")
+    return target
+
+
+def read_drawing(source: Source) -> tuple[Image.Image, np.ndarray]:
+    """The drawing as straight RGBA, and one pixel of it as its file holds it: its mode, palette and transparency say
+    how the output is stored, and the rest of the decoded file need not be held while the network draws."""
+    image = layered.read_layer(source.path, source.layer) if source.layer else read_image(source.path)
+    return image.crop((0, 0, 1, 1)), rgba(image)
+
+
+def write_drawing(
+    workshop: Workshop, apprentice: Apprentice, made: np.ndarray, before: np.ndarray, image: Image.Image, target: Path
+) -> Path:
+    """Finish what the network drew, as the input's file keeps it, and write it with its credentials."""
+    result = finished_image(finish(made, [before], finish_of(apprentice)), image, apprentice)
+    write_image(result, target, credentials(workshop, apprentice, result, target.suffix))
+    return target
+
+
+def written(
+    writing: Future, todo: list[Source], index: int, on_progress: Callable[[int, int, str], None] | None
+) -> Iterator[tuple[Source, Path]]:
+    """(input, file written) once the write of drawing `index` is done; progress reported after it."""
+    yield todo[index], writing.result()
+    if on_progress:
+        on_progress(index + 1, len(todo), str(todo[index]))

@@ -6,6 +6,7 @@ The kind draws the frames between the keys; they are written as numbered frames,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from apprentice.kinds.finish import Finish, finish
 from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
+
+WRITERS = 2  # frames encoded at once: the network is done by then, so both cores encode
 
 
 def key_sources(paths: list[Path]) -> list[Source]:
@@ -124,12 +127,18 @@ def write_frames(
 ) -> Iterator[tuple[Source, Path]]:
     """One PNG per frame, numbered in order; the apprentice's frames carry its credentials, keys do not.
 
-    Yields each drawn frame with the key before it.
+    Frames are encoded WRITERS at a time (Pillow lets go of the interpreter while it encodes); yields each drawn
+    frame with the key before it, in order, once it is written.
     """
-    for output, image, target in zip(made, images, targets, strict=True):
+
+    def write(output: Output, image: Image.Image, target: Path) -> Path:
         write_image(image, target, credentials(workshop, apprentice, image, ".png") if output.drawn else {})
-        if output.drawn:
-            yield keys[output.source], target
+        return target
+
+    with ThreadPoolExecutor(WRITERS, "apprentice-encode") as writers:
+        for output, target in zip(made, writers.map(write, made, images, targets), strict=True):
+            if output.drawn:
+                yield keys[output.source], target
 
 
 def write_sequence(

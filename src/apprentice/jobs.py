@@ -9,10 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from apprentice.calibration import precision_for
 from apprentice.drawings import draw_each
 from apprentice.formats.pairs import Source
 from apprentice.inbetweens import draw_sequence
 from apprentice.kinds import ApplyOptions, get_kind
+from apprentice.kinds.precision import runner
 from apprentice.provenance.manifest import Apprentice, find, load_network
 from apprentice.store.apprentices import add_job
 from apprentice.store.workshop import Workshop
@@ -48,6 +50,7 @@ def apply(
     kind = get_kind(workshop.task(task_name).kind)
     apprentice = find(workshop, task_name, options.apprentice)
     net, paths = load_network(apprentice), [Path(path) for path in paths]
+    net = runner(net, precision_for(workshop, apprentice, net, options.precision))
     made = DRAW[kind.inputs](workshop, apprentice, kind, net, paths, out_dir, options, on_progress)
     return [record_job(workshop, apprentice, source, target) for source, target in made]
 

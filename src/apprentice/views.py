@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from apprentice.errors import NotFound
 from apprentice.kinds.finish import Finish
+from apprentice.kinds.precision import Bf16Guard
 from apprentice.provenance.manifest import apprentices, find
 from apprentice.store.apprentices import apprentice_row
 from apprentice.store.examples import example_count, example_records
@@ -56,7 +57,17 @@ def newest_manifest(shop: Workshop, name: str) -> dict | None:
 def apprentice_cards(shop: Workshop, name: str) -> list[dict]:
     """Every apprentice of the task, newest first: its catalog row (with taint) and its manifest."""
     cards = [row | {"manifest": find(shop, name, row["id"]).manifest} for row in apprentices(shop, name)]
-    return [card | {"finish": Finish.from_dict(card["manifest"]["output"].get("finish")).describe()} for card in cards]
+    return [c | {"finish": finish_text(c["manifest"]), "precision": precision_text(c["manifest"])} for c in cards]
+
+
+def finish_text(manifest: dict) -> str:
+    return Finish.from_dict(manifest["output"].get("finish")).describe()
+
+
+def precision_text(manifest: dict) -> str:
+    """Which precision apply may use, and why, in the artist's words."""
+    guard = Bf16Guard.from_dict(manifest["metrics"].get("bf16"))
+    return guard.describe() if guard else "applies in float32 (bfloat16's cost was not measured for it)"
 
 
 def work_name(shop: Workshop, work_id: str) -> str:

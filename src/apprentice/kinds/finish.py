@@ -237,26 +237,34 @@ def paper_line(colours: Counter, total: int, setting: str) -> int:
 
 def finish(made: np.ndarray, inputs: list[np.ndarray], how: Finish) -> np.ndarray:
     """The drawing `made` (uint8 H×W×4 straight RGBA) finished as the artist finishes: hard alpha, white paper,
-    each pixel one of the palette's colours (or its input's, where the step keeps them)."""
+    each pixel one of the palette's colours (or its input's, where the step keeps them). Each pixel is finished on
+    its own, CHUNK pixels at a time, so a large page needs no page-sized temporaries."""
     out = made.copy()
-    if how.opaque:  # what shows through a see-through pixel is the paper
-        alpha = out[..., 3:].astype(np.float32) / 255.0
-        out[..., :3] = np.round(out[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-        out[..., 3] = 255
-    elif how.alpha:
-        out[..., 3] = np.where(out[..., 3] >= 128, 255, 0)
-    if how.alpha or how.palette:
-        out[out[..., 3] == 0] = 0
-    if how.paper:
-        out[(out[..., 3] == 255) & (out[..., :3].min(axis=-1) >= how.paper)] = 255
+    choices = None
     if how.palette:
         choices = np.asarray(how.palette, dtype=np.uint8)
         if how.keeps_input:
             choices = np.concatenate([choices, *(input_colours(image) for image in inputs)])
-        flat = out.reshape(-1, 4)
-        for start in range(0, flat.shape[0], CHUNK):
-            flat[start : start + CHUNK] = nearest(flat[start : start + CHUNK], choices)
+    flat = out.reshape(-1, 4)
+    for start in range(0, flat.shape[0], CHUNK):
+        finish_pixels(flat[start : start + CHUNK], how, choices)
     return out
+
+
+def finish_pixels(pixels: np.ndarray, how: Finish, choices: np.ndarray | None) -> None:
+    """Finish N×4 straight-RGBA pixels in place (see `finish`); `choices`: the palette with the input's colours."""
+    if how.opaque:  # what shows through a see-through pixel is the paper
+        alpha = pixels[:, 3:].astype(np.float32) / 255.0
+        pixels[:, :3] = np.round(pixels[:, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+        pixels[:, 3] = 255
+    elif how.alpha:
+        pixels[:, 3] = np.where(pixels[:, 3] >= 128, 255, 0)
+    if how.alpha or how.palette:
+        pixels[pixels[:, 3] == 0] = 0
+    if how.paper:
+        pixels[(pixels[:, 3] == 255) & (pixels[:, :3].min(axis=-1) >= how.paper)] = 255
+    if choices is not None:
+        pixels[:] = nearest(pixels, choices)
 
 
 def input_colours(rgba: np.ndarray) -> np.ndarray:

@@ -57,6 +57,7 @@ class InbetweenNet(nn.Module):
     """Maps N×8×H×W (two premultiplied RGBA frames, H and W multiples of 16) to the N×4×H×W middle frame."""
 
     align = 16
+    takes_bf16 = True  # features follow the weights' dtype (kinds.precision)
 
     def __init__(self, config: InbetweenConfig) -> None:
         super().__init__()
@@ -87,20 +88,23 @@ class InbetweenNet(nn.Module):
         return self.config.margin
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features in the weights' dtype (float32, or bfloat16 for a faster apply); flows, warps and the blend in
+        x's: a bfloat16 sampling grid would be off by pixels on a large tile."""
+        dtype = self.head.weight.dtype
         first, last = x[:, :4], x[:, 4:]
-        centred = torch.cat([first, last, last - first], dim=1) * 2.0 - 1.0
+        centred = (torch.cat([first, last, last - first], dim=1) * 2.0 - 1.0).to(dtype)
         half = act(self.stem(F.pixel_unshuffle(centred, 2)))
         quarter = act(self.to_quarter(F.pixel_unshuffle(half, 2)))
         eighth = act(self.to_eighth(quarter))
         deep = self.blocks(act(self.to_sixteenth(eighth)))
         up = act(self.up_eighth(torch.cat([upsample(deep), eighth], dim=1)))
         up = act(self.up_quarter(torch.cat([upsample(up), quarter], dim=1)))
-        motion = upsample(self.motion(up), "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
+        motion = upsample(self.motion(up).to(x.dtype), "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
         if self.config.flow:
             coarse = motion
             small_first, small_last = F.avg_pool2d(first, 2), F.avg_pool2d(last, 2)
             warped = torch.cat([warp(small_first, motion[:, :2]), warp(small_last, motion[:, 2:4])], dim=1)
-            motion = motion + self.refine(torch.cat([warped, motion, half], dim=1))
+            motion = motion + self.refine(torch.cat([warped, motion, half.to(x.dtype)], dim=1).to(dtype)).to(x.dtype)
             self.extras = {"flows": (coarse[:, :4], motion[:, :4])} if self.training else {}
         motion = upsample(motion, "bilinear") * PIXELS  # full resolution
         if self.config.flow:
@@ -109,9 +113,9 @@ class InbetweenNet(nn.Module):
             from_first, from_last = first, last
         weight = torch.sigmoid(motion[:, 4:])
         blended = weight * from_first + (1.0 - weight) * from_last
-        guide = F.pixel_unshuffle(torch.cat([from_first, from_last], dim=1), 2)
+        guide = F.pixel_unshuffle(torch.cat([from_first, from_last], dim=1), 2).to(dtype)
         refined = act(self.up_half(torch.cat([upsample(up), half, guide], dim=1)))
-        return blended + F.pixel_shuffle(self.head(refined), 2)
+        return blended + F.pixel_shuffle(self.head(refined), 2).to(x.dtype)
 
 
 PIXELS = torch.tensor([2.0, 2.0, 2.0, 2.0, 1.0]).view(1, 5, 1, 1)  # doubling the resolution doubles a flow

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from apprentice.formats.images import premultiply
+from apprentice.formats.images import premultiplied_tensor
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,8 @@ class PairedNet(nn.Module):
     taking each palette colour; while `picking`, the network in eval mode draws the best-scored choice.
     """
 
+    takes_bf16 = True  # features follow the weights' dtype (kinds.precision)
+
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
         c, w, d = config.channels, config.width, config.deep_width
@@ -85,10 +86,10 @@ class PairedNet(nn.Module):
         return self.config.margin
 
     def pick_from(self, palette: torch.Tensor) -> None:
-        """Add the picking head over a K×4 palette of premultiplied RGBA colours (K+1 choices: the input's first)."""
+        """Add the picking head over a K×4 uint8 palette of straight RGBA colours (K+1 choices: the input's first)."""
         scale = 2 if self.config.width else 4
         source = self.head.in_channels
-        self.register_buffer("palette", palette.float().reshape(-1, 4))
+        self.register_buffer("palette", palette.to(torch.uint8).reshape(-1, 4))
         self.picker = nn.Conv2d(source, scale * scale * (len(self.palette) + 1), 3, padding=1)
         self.picking = True
 
@@ -99,8 +100,9 @@ class PairedNet(nn.Module):
         return self.picked(x, scores.argmax(dim=1, keepdim=True))
 
     def both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(the drawn image, the choices' scores N×(K+1)×H×W, or None without a palette)."""
-        centred = x * 2.0 - 1.0  # paper is mostly white: centring keeps the first units from dying
+        """(the drawn image, the choices' scores N×(K+1)×H×W, or None without a palette). Features in the weights'
+        dtype (float32, or bfloat16 for a faster apply); the input's skip and the outputs in x's."""
+        centred = (x * 2.0 - 1.0).to(self.head.weight.dtype)  # paper is mostly white: centring keeps units alive
         if not self.config.width:
             features, scale = self.blocks(act(self.stem(F.pixel_unshuffle(centred, 4)))), 4
         else:
@@ -108,20 +110,24 @@ class PairedNet(nn.Module):
             deep = self.blocks(act(self.down(F.pixel_unshuffle(half, 2))))
             up = act(F.pixel_shuffle(self.up(deep), 2))
             features, scale = act(self.fuse(torch.cat([half, up], dim=1))), 2
-        drawn = x + F.pixel_shuffle(self.head(features), scale)
-        scores = None if self.picker is None else F.pixel_shuffle(self.picker(features), scale)
+        drawn = x + F.pixel_shuffle(self.head(features), scale).to(x.dtype)
+        scores = None if self.picker is None else F.pixel_shuffle(self.picker(features), scale).to(x.dtype)
         return drawn, scores
 
     def picked(self, x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:
         """Each pixel's chosen colour: the input's own (choice 0) or palette colour choice - 1."""
-        colours = self.palette[(choice.squeeze(1) - 1).clamp(min=0)].permute(0, 3, 1, 2)
+        colours = self.colours()[(choice.squeeze(1) - 1).clamp(min=0)].permute(0, 3, 1, 2)
         return torch.where(choice == 0, x, colours.to(x.dtype))
+
+    def colours(self) -> torch.Tensor:
+        """The palette as K×4 premultiplied RGBA in float32 (kept as straight uint8, so no dtype change rounds it)."""
+        return premultiplied_tensor(self.palette.numpy().copy())
 
     def choices(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The right choice for each target pixel (N×H×W): its palette colour, else keeping the input, else
         IGNORED (a colour the palette lacks)."""
         tolerance = 0.5 / 255
-        close = (targets.unsqueeze(1) - self.palette[None, :, :, None, None]).abs().amax(dim=2) <= tolerance
+        close = (targets.unsqueeze(1) - self.colours()[None, :, :, None, None]).abs().amax(dim=2) <= tolerance
         found = close.any(dim=1)
         choice = torch.where(found, close.float().argmax(dim=1) + 1, torch.full_like(found, IGNORED, dtype=torch.long))
         kept = (targets - inputs[:, : targets.shape[1]]).abs().amax(dim=1) <= tolerance
@@ -132,8 +138,7 @@ def add_picker(net: nn.Module, palette: list[list[int]]) -> bool:
     """Give a network that can pick (a PairedNet) its head over the palette (straight RGBA); False when it cannot."""
     if not palette or not isinstance(net, PairedNet):
         return False
-    colours = premultiply(np.asarray(palette, dtype=np.uint8)[None])[0]
-    net.pick_from(torch.from_numpy(colours))
+    net.pick_from(torch.tensor(palette, dtype=torch.uint8))
     return True
 
 

@@ -30,6 +30,7 @@ from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from apprentice.train.examples import Decoded, Subset, gather, judged_finish, target_is_gray
 from apprentice.train.metrics import image_scores
+from apprentice.train.precision import measure_guard
 from apprentice.train.process import flush_denormals
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import Pair, cut_regions, held_out_crops, split_indices, validation_crops
@@ -425,9 +426,10 @@ def forget(run: Run) -> None:
 def trained(run: Run, lineage: dict) -> Trained:
     """What the run hands to `publish`: its best weights and every fact the manifest records."""
     state = run.state
+    how = state.finishes[state.best_val.get("finish", 0)]
     metrics = {"validation": run.validation_how, "best": state.best_val, "identity": state.identity}
     metrics["baseline"] = run.kind.baseline_name
-    how = state.finishes[state.best_val.get("finish", 0)]
+    metrics["bf16"] = bf16_guard(run, how)
     return Trained(
         run.task,
         run.best if how.picks else without_picker(run.best),
@@ -442,3 +444,12 @@ def trained(run: Run, lineage: dict) -> Trained:
         lineage,
         how.to_dict(),
     )
+
+
+def bf16_guard(run: Run, how: Finish) -> dict | None:
+    """What applying the best weights in bfloat16 costs on the held-out examples (None: it cannot run in it)."""
+    net = copy.deepcopy(run.net)
+    net.load_state_dict(run.best)
+    net.picking = how.picks
+    guard = measure_guard(net, run.validation, how)
+    return guard.to_dict() if guard else None

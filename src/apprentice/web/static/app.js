@@ -903,6 +903,7 @@ function trainingFacts(row, manifest) {
   if (typeof seconds === "number") parts.push(`${duration(seconds)} of training`);
   if (created) parts.push(`made ${dateText(created)}`);
   if (row.finish) parts.push(`finishes with ${row.finish}`);
+  if (row.precision) parts.push(row.precision);
   facts.textContent = parts.join(" · ");
   return facts;
 }

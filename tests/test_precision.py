@@ -1,0 +1,197 @@
+"""Applying in bfloat16: only where the CPU has it, it measures faster and the apprentice's held-out guard allows it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from apprentice import calibration
+from apprentice.formats.images import premultiply
+from apprentice.imports import add_examples
+from apprentice.jobs import apply
+from apprentice.kinds import ApplyOptions
+from apprentice.kinds.finish import Finish
+from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
+from apprentice.kinds.network import NetConfig, PairedNet
+from apprentice.kinds.precision import BF16, FP32, Bf16Guard, choose, cpu_flags, in_bf16, native_bf16, runner
+from apprentice.kinds.tiling import transform
+from apprentice.provenance.manifest import find, load_network
+from apprentice.train.loop import Budget, TrainConfig, train
+from apprentice.train.metrics import image_scores
+from apprentice.train.precision import measure_guard
+from apprentice.views import apprentice_cards
+
+from conftest import write_pair_folder
+
+ZEN4 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+ZEN3 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n"
+SAPPHIRE_RAPIDS = "flags\t\t: avx2 avx512f amx_tile amx_bf16 amx_int8\n"
+ARM = "processor\t: 0\nFeatures\t: fp asimd sve\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "native"), [(ZEN4, True), (SAPPHIRE_RAPIDS, True), (ZEN3, False), (ARM, False), ("", False)]
+)
+def test_native_bf16_is_read_from_the_cpu_flags(cpuinfo, native):
+    assert native_bf16(cpu_flags(cpuinfo)) is native
+
+
+def test_flags_are_the_first_processors_words():
+    assert cpu_flags(ZEN3) == {"fpu", "sse2", "avx2", "fma"}
+    assert cpu_flags(ARM) == {"fp", "asimd", "sve"}
+
+
+KEEPS = Bf16Guard(30.0, 29.9)  # loses 0.1 dB
+LOSES = Bf16Guard(30.0, 29.7)  # loses 0.3 dB
+FAST, SLOW, TIED = {FP32: 2.0, BF16: 8.0}, {FP32: 2.0, BF16: 0.3}, {FP32: 2.0, BF16: 2.1}
+
+
+@pytest.mark.parametrize(
+    ("asked", "native", "guard", "speeds", "chosen"),
+    [
+        ("auto", True, KEEPS, FAST, BF16),  # native, allowed, measured faster
+        ("auto", True, KEEPS, SLOW, FP32),  # native but measured slower
+        ("auto", True, KEEPS, TIED, FP32),  # within 10 %: not worth the rounding
+        ("auto", False, KEEPS, FAST, FP32),  # emulated: never by itself
+        ("auto", True, LOSES, FAST, FP32),  # loses more than 0.2 dB: never
+        ("auto", True, None, FAST, FP32),  # never measured (an older apprentice): never
+        ("auto", True, KEEPS, None, FP32),  # not calibrated
+        ("bf16", False, KEEPS, None, BF16),  # asked for by name, and allowed
+        ("bf16", True, LOSES, FAST, FP32),  # asked for by name, but it loses quality: refused
+        ("fp32", True, KEEPS, FAST, FP32),
+    ],
+)
+def test_choice_of_precision(asked, native, guard, speeds, chosen):
+    assert choose(asked, native, guard, speeds) == chosen
+
+
+def test_guard_allows_at_most_two_tenths_of_a_decibel():
+    assert KEEPS.allowed and not LOSES.allowed and Bf16Guard(30.0, 29.8).allowed
+    assert Bf16Guard(30.0, 30.4).loss_db == 0.0  # bf16 scoring better loses nothing
+    assert Bf16Guard.from_dict(LOSES.to_dict()) == LOSES and not LOSES.to_dict()["bf16_allowed"]
+
+
+@pytest.mark.parametrize(
+    "recorded", [None, {}, {"fp32_psnr": "30", "bf16_psnr": 29}, {"fp32_psnr": True, "bf16_psnr": 1}]
+)
+def test_a_manifest_without_a_sound_guard_applies_in_fp32(recorded):
+    assert Bf16Guard.from_dict(recorded) is None
+    assert choose("auto", True, Bf16Guard.from_dict(recorded), FAST) == FP32
+
+
+def random_paired(seed: int = 0) -> PairedNet:
+    torch.manual_seed(seed)
+    net = PairedNet(NetConfig(width=8, deep_width=16, blocks=1))
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    return net.eval()
+
+
+def over_white_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return image_scores(premultiply(a), premultiply(b))["psnr"]
+
+
+@pytest.mark.parametrize("net", [random_paired(), InbetweenNet(InbetweenConfig(width=8, mid_width=8, deep_width=8))])
+def test_bf16_apply_stays_close_to_fp32(net):
+    net = net.eval()
+    channels = 8 if isinstance(net, InbetweenNet) else 4
+    image = np.random.default_rng(1).integers(0, 256, (96, 80, channels), dtype=np.uint8)
+    image[..., 3::4] = 255
+    fp32, bf16 = (transform(runner(net, p), image, net.margin, tile=64) for p in (FP32, BF16))
+    assert next(runner(net, BF16).parameters()).dtype == torch.bfloat16 and fp32.dtype == bf16.dtype == np.uint8
+    assert not np.array_equal(fp32, bf16)  # it really ran in bf16
+    assert over_white_psnr(fp32, bf16) > 40.0
+    assert np.abs(fp32.astype(int) - bf16.astype(int)).mean() < 1.0
+
+
+def test_guard_refuses_bf16_where_it_costs_more_than_two_tenths_of_a_decibel():
+    """The held-out targets are the fp32 network's own drawings: fp32 scores them perfectly, bf16's rounding cannot."""
+    net = random_paired()
+    sources = [np.random.default_rng(n).integers(0, 256, (40, 48, 4), dtype=np.uint8) for n in range(2)]
+    for source in sources:
+        source[..., 3] = 255
+    validation = [(premultiply(s), premultiply(transform(net, s, net.margin))) for s in sources]
+    guard = measure_guard(net, validation, Finish())
+    assert guard.fp32_psnr == 100.0 and guard.loss_db > 0.2 and not guard.allowed
+
+
+def test_guard_allows_bf16_where_its_rounding_is_lost_in_the_error():
+    net = random_paired()
+    pairs = [(np.random.default_rng(n).integers(0, 256, (40, 48, 4), dtype=np.uint8), n) for n in range(2)]
+    validation = [(premultiply(s), premultiply(np.full_like(s, 255))) for s, _ in pairs]  # white paper wanted
+    guard = measure_guard(net, validation, Finish())
+    assert guard.loss_db <= 0.2 and guard.allowed
+
+
+def test_bf16_copy_leaves_the_original_in_fp32():
+    net = random_paired()
+    copied = in_bf16(net)
+    assert next(net.parameters()).dtype == torch.float32 and next(copied.parameters()).dtype == torch.bfloat16
+
+
+@pytest.fixture
+def trained(shop, small_task, tmp_path) -> str:
+    add_examples(shop, small_task, [write_pair_folder(tmp_path / "pairs", 3)])
+    train(shop, small_task, Budget(steps=6), TrainConfig(patch=32, batch=4, validate_every=3))
+    return small_task
+
+
+def test_training_records_the_guard_and_the_card_shows_it(shop, trained):
+    guard = find(shop, trained).manifest["metrics"]["bf16"]
+    assert set(guard) == {"fp32_psnr", "bf16_psnr", "loss_db", "bf16_allowed"}
+    assert guard["fp32_psnr"] == pytest.approx(find(shop, trained).manifest["metrics"]["best"]["psnr"], abs=1e-6)
+    [card] = apprentice_cards(shop, trained)
+    assert card["precision"] == Bf16Guard.from_dict(guard).describe() and "dB" in card["precision"]
+
+
+def on_a_cpu(monkeypatch, cpuinfo: str, speeds: dict[str, float]) -> list[int]:
+    """This machine seen as another CPU, its timing as given; returns a list that counts the timings made."""
+    timed: list[int] = []
+    monkeypatch.setattr(calibration, "read_cpuinfo", lambda: cpuinfo)
+    monkeypatch.setattr(calibration, "measure", lambda net, channels: timed.append(channels) or dict(speeds))
+    return timed
+
+
+def allow(shop, task: str, allowed: bool) -> None:
+    """Rewrite the apprentice's recorded guard (its manifest hash is not checked by apply)."""
+    made = find(shop, task)
+    manifest = made.manifest
+    manifest["metrics"]["bf16"] = (KEEPS if allowed else LOSES).to_dict()
+    (made.folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_calibration_runs_once_per_machine_and_is_kept_in_the_workshop(shop, trained, monkeypatch):
+    allow(shop, trained, True)
+    timed = on_a_cpu(monkeypatch, ZEN4, FAST)
+    net = load_network(find(shop, trained))
+    assert calibration.precision_for(shop, find(shop, trained), net) == BF16
+    assert calibration.precision_for(shop, find(shop, trained), net) == BF16
+    assert timed == [4]
+    [entry] = json.loads((shop.root / calibration.FILE).read_text()).values()
+    assert entry[BF16] == 8.0
+    on_a_cpu(monkeypatch, ZEN4.replace("AMD EPYC", "Another CPU"), SLOW)  # the workshop moved to another machine
+    assert calibration.precision_for(shop, find(shop, trained), net) == FP32
+    assert len(json.loads((shop.root / calibration.FILE).read_text())) == 2
+
+
+def test_apply_respects_a_guard_that_refuses_bf16(shop, trained, monkeypatch, tmp_path):
+    allow(shop, trained, False)
+    timed = on_a_cpu(monkeypatch, ZEN4, FAST)
+    net = load_network(find(shop, trained))
+    assert calibration.precision_for(shop, find(shop, trained), net, "bf16") == FP32
+    assert calibration.precision_for(shop, find(shop, trained), net) == FP32
+    assert timed == [] and not (shop.root / calibration.FILE).exists()
+
+
+def test_apply_in_bf16_writes_outputs_close_to_fp32(shop, trained, monkeypatch, tmp_path):
+    allow(shop, trained, True)
+    on_a_cpu(monkeypatch, ZEN3, {})
+    write_pair_folder(tmp_path / "new", 2, seed=7, size=(70, 52))
+    made = {}
+    for precision in (FP32, BF16):
+        apply(shop, trained, [tmp_path / "new" / "before"], tmp_path / precision, ApplyOptions(precision=precision))
+        made[precision] = np.asarray(Image.open(tmp_path / precision / "p0.png").convert("RGBA"))
+    assert over_white_psnr(made[FP32], made[BF16]) > 35.0
