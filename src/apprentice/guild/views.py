@@ -5,6 +5,7 @@ One plain dict, shared by `apprentice guild show` and the web page.
 
 from __future__ import annotations
 
+from apprentice.guild import federation
 from apprentice.guild.log import GuildLog
 from apprentice.guild.state import Proposal, State
 from apprentice.store.apprentices import apprentice_ids
@@ -62,6 +63,8 @@ def proposal_view(state: State, proposal: Proposal, me: str) -> dict:
             "task": body["task"],
             "contributors": [name(person) for person in body["contributors"]],
             "compute": {"member": name(compute["member"]), "minutes": compute.get("minutes")},
+            "training": body.get("training", "pooled"),
+            "rounds": body.get("rounds"),
             "because": body.get("because", ""),
             "successor_of": body.get("successor_of", ""),
         }
@@ -87,4 +90,19 @@ def release_view(state: State, digest: str, release: dict, have: set[str]) -> di
         ],
         "tainted_by": state.tainted(release),
         "fetched": release["apprentice"] in have,
+    } | federated_view(state, release)
+
+
+def federated_view(state: State, release: dict) -> dict:
+    """How a release trained: pooled on one machine, or federated (its host, rounds, who took part in which, and
+    the nodes the host turned away, named by the member who announced their key)."""
+    if release.get("training", "pooled") != "federated":
+        return {"training": "pooled"}
+    name = lambda person: state.names.get(state.person.get(person, person), person[:12])  # noqa: E731
+    return {
+        "training": "federated",
+        "host": name(release["host"]),
+        "rounds": release["rounds"],
+        "took_part": {name(person): rounds for person, rounds in release.get("took_part", {}).items()},
+        "refused": federation.refused_names(state, release.get("refused", [])),
     }
