@@ -62,6 +62,7 @@ def flower_env(home: Path) -> dict[str, str]:
         "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
         "FLWR_HOME": str(home),
         "PYTHONUNBUFFERED": "1",
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),  # its own commands
     }
 
 
@@ -147,7 +148,9 @@ def host(
         stop(link_process)
     if not (folder / RESULT).is_file():
         raise Conflict(f"The federated run of proposal {proposal.hash[:12]} ended without a result; see {log_path}.")
-    return json.loads((folder / RESULT).read_text()), refused_keys(log_path), folder
+    allowed = set(nodes.values())  # a contributor's node that knocked before the host registered it is no stranger
+    refused = [key for key in refused_keys(log_path) if key not in allowed]
+    return json.loads((folder / RESULT).read_text()), refused, folder
 
 
 def register(node_key: str, person: str, folder: Path, env: dict[str, str]) -> str:
@@ -203,13 +206,14 @@ def contribute(guild_log: GuildLog, proposal: Proposal, until: Callable[[], bool
     args = [command("flower-supernode"), "--superlink", link["link_address"], "--root-certificates"]
     args += [str(folder / "host.pem"), "--auth-supernode-private-key", str(keys.node_private)]
     args += ["--host", "127.0.0.1", "--port", str(free_port()), "--node-config", config]
-    node = start(args, flower_env(folder / "flower-home"), folder / "supernode.log")
     deadline = time.monotonic() + seconds
-    try:
-        while time.monotonic() < deadline and node.poll() is None and not until():
-            time.sleep(1.0)
-    finally:
-        stop(node)
+    while time.monotonic() < deadline and not until():
+        node = start(args, flower_env(folder / "flower-home"), folder / "supernode.log")
+        try:  # a SuperNode that is turned away (say, before the host registered its key) tries again
+            while time.monotonic() < deadline and node.poll() is None and not until():
+                time.sleep(1.0)
+        finally:
+            stop(node)
     return folder
 
 
