@@ -109,7 +109,8 @@ def host(grid: Grid, context: Context) -> None:
     """Run the proposal's rounds with the contributors' nodes and write the result into the host's workshop."""
     plan = json.loads(Path(str(context.run_config["plan"])).read_text())
     torch.manual_seed(plan["seed"])
-    net = get_kind(plan["kind"]).network(plan["task_config"])
+    kind = get_kind(plan["kind"])
+    net = kind.network(kind.default_config() | plan["task_config"])
     everyone = len(plan["nodes"])
     strategy = GuildFedAvg(plan, min_train_nodes=everyone, min_evaluate_nodes=everyone, min_available_nodes=everyone)
     train_config = ConfigRecord({"seconds": float(plan["seconds"])})

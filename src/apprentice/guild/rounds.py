@@ -100,7 +100,8 @@ def host(
     me = guild_log.state.person[workshop.member]
     helper = None
     if me in nodes:  # the host trains on its own works too, through a SuperNode of its own
-        helper = threading.Thread(target=contribute, args=(workshop, guild_id, proposal, on_line, network, wait))
+        own = Workshop.open(workshop.root)  # its own connections: SQLite's are not shared between threads
+        helper = threading.Thread(target=contribute, args=(own, guild_id, proposal, on_line, network, wait))
         helper.start()
     started = time.monotonic()
     try:
