@@ -120,3 +120,9 @@ def test_a_local_round_trains_the_weights_it_was_sent_on_the_records_it_was_give
     assert any(not torch.equal(made.weights[name], sent[name]) for name in sent), "one step changed the weights"
     score = local_score(shop, "ink", records, made.weights, 0)
     assert score.examples == len(made.held_out) and score.psnr > 0
+
+
+def test_the_host_of_a_federated_run_is_never_handed_a_picture(guild):
+    state, me = guild.state, guild.workshop.member
+    assert state.outcome(proposal(guild)) == "passed" and state.owners
+    assert not any(state.may_receive_work(me, work) for work in state.owners), "only weight updates travel"

@@ -25,10 +25,12 @@ from apprentice.guild.log import GuildLog
 from apprentice.kinds import get_kind
 from apprentice.store.examples import example_records
 from apprentice.store.workshop import Workshop
+from apprentice.train.process import ready_for_training
 from apprentice.train.rounds import local_round, local_score
 
 log = logging.getLogger("apprentice.guild")
 RESULT, WEIGHTS, PROGRESS, STEPS = "result.json", "weights.safetensors", "progress.jsonl", "steps"
+HOST_PROGRESS = "host-progress.jsonl"  # the aggregate's rounds, beside the host's own node's progress
 
 
 def run_folder(workshop: Workshop, proposal: str) -> Path:
@@ -36,10 +38,10 @@ def run_folder(workshop: Workshop, proposal: str) -> Path:
     return workshop.root / "runs" / f"federated-{proposal[:16]}"
 
 
-def note(folder: Path, event: dict) -> None:
+def note(folder: Path, event: dict, name: str = PROGRESS) -> None:
     """Add one progress event (a round's loss, or its score) to the run's progress file, and print it."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / PROGRESS).open("a") as file:
+    with (folder / name).open("a") as file:
         file.write(json.dumps(event) + "\n")
     print("apprentice-round " + json.dumps(event), flush=True)
 
@@ -84,7 +86,11 @@ class GuildFedAvg(FedAvg):
                 self.gray = self.gray and bool(reply.content["trained"]["gray"])
         loss = [float(r.content["metrics"]["loss"]) for r in counted]
         self.rounds.append({"round": server_round, "members": len(counted), "bytes_up": sent})
-        note(Path(self.plan["folder"]), {"round": server_round, "members": len(counted), "loss": mean(loss)})
+        note(
+            Path(self.plan["folder"]),
+            {"round": server_round, "members": len(counted), "loss": mean(loss)},
+            HOST_PROGRESS,
+        )
         return super().aggregate_train(server_round, counted) if counted else (None, None)
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
@@ -93,7 +99,7 @@ class GuildFedAvg(FedAvg):
         if metrics is not None:
             facts = {name: float(metrics[name]) for name in ("psnr", "ssim", "identity_psnr")}
             self.rounds[-1].update(facts)
-            note(Path(self.plan["folder"]), {"round": server_round, "held_out": facts})
+            note(Path(self.plan["folder"]), {"round": server_round, "held_out": facts}, HOST_PROGRESS)
         return metrics
 
 
@@ -138,6 +144,7 @@ client = ClientApp()
 
 def here(context: Context) -> tuple:
     """This node's workshop, the proposal the run trains, and the examples it may train on now."""
+    ready_for_training()  # Flower started this process: its edge is here
     shop = Workshop.open(Path(str(context.node_config["home"])))
     guild = str(context.node_config["guild"])
     state = GuildLog(shop, guild).state

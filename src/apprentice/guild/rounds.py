@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from apprentice.errors import Conflict, NotFound
 from apprentice.guild import federation, flower_run
 from apprentice.guild.copies import store_example
-from apprentice.guild.flower_apps import WEIGHTS
+from apprentice.guild.flower_apps import PROGRESS, WEIGHTS, run_folder
 from apprentice.guild.log import GuildLog
 from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.peers import sync
@@ -124,16 +124,23 @@ def contribute(
     if host_person not in guild_log.state.flower:
         raise NotFound(f"The host of proposal {proposal.hash[:12]} has not announced its Flower node yet.")
 
+    progress, shown, checked = run_folder(workshop, proposal.hash) / PROGRESS, [], [0.0]
+
     def released() -> bool:
+        """Show this node's new progress; whether the host has released yet (asked of the peers every 3 s)."""
+        lines = progress.read_text().splitlines() if progress.is_file() else []
+        for line in lines[len(shown) :]:
+            shown.append(line)
+            on_line("apprentice-round " + line)
+        if time.monotonic() - checked[0] < 3:
+            return False
+        checked[0] = time.monotonic()
         sync(workshop, guild_id, network=network)
         state = GuildLog(workshop, guild_id).state
         return any(r["proposal"] == proposal.hash for r in state.releases.values())
 
-    folder = flower_run.contribute(
-        guild_log, proposal, released, wait + float(proposal.body["compute"]["minutes"]) * 60
-    )
-    for line in (folder / "progress.jsonl").read_text().splitlines() if (folder / "progress.jsonl").is_file() else []:
-        on_line("apprentice-round " + line)
+    flower_run.contribute(guild_log, proposal, released, wait + float(proposal.body["compute"]["minutes"]) * 60)
+    released()
 
 
 def release(

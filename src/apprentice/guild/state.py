@@ -95,14 +95,15 @@ class State:
         return self.is_member(key) or (key in self.pending and key not in self.refused)
 
     def may_receive_work(self, key: str, work: str) -> bool:
-        """May `key` be handed a copy of `work`? Only as the pledged trainer of a passed training proposal, not yet
-        released, whose contributors include the work's owner and whose task the work was offered for."""
+        """May `key` be handed a copy of `work`? Only as the pledged trainer of a passed pooled training proposal, not
+        yet released, whose contributors include the work's owner and whose task the work was offered for."""
         if not self.is_member(key) or work not in self.owners or work in self.withdrawn:
             return False
         person, owner, tasks = self.person[key], self.owners[work], self.offered_for.get(work, set())
         answered = {release["proposal"] for release in self.releases.values()}
         return any(
             p.body.get("kind") == "train"
+            and p.body.get("training", "pooled") == "pooled"  # a federated host never receives pictures
             and p.body["compute"]["member"] == person
             and owner in p.body["contributors"]
             and p.body["task"] in tasks
