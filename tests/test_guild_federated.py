@@ -87,8 +87,13 @@ def test_federated_rounds_train_where_the_pictures_are_and_refuse_a_node_not_in_
             output[name] += rest.splitlines()
             assert process.returncode == 0, f"{name}:\n" + "\n".join(output[name])
     finally:
+        for process in workers.values():  # a stopped `guild work` stops the Flower processes it started
+            process.terminate()
         for process in workers.values():
-            process.kill() if process.poll() is None else None
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         if "rogue" in locals():
             rogue.kill()
             rogue.wait()

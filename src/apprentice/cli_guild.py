@@ -6,6 +6,8 @@ Each parses its arguments, calls one function of `apprentice.guild.actions` (or 
 from __future__ import annotations
 
 import json
+import signal
+import sys
 
 import click
 
@@ -183,6 +185,7 @@ def sync_command(guild_ref: str | None, as_json: bool) -> None:
 def work(flower_port: int, guild_ref: str | None, as_json: bool) -> None:
     """Train every passed proposal that pledged your machine or names you in a federated run, and release."""
     shop, rounds = workshop(), []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the Flower processes it started stop too
 
     def show_round(line: str) -> None:
         if line.startswith("apprentice-round "):

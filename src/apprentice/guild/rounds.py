@@ -106,12 +106,11 @@ def host(
     started = time.monotonic()
     try:
         result, refused, folder = flower_run.host(guild_log, proposal, nodes, seconds, on_line)
+        record = release(GuildLog(workshop, guild_id), proposal, result, refused, folder, time.monotonic() - started)
+        sync(workshop, guild_id, network=network)
     finally:
-        if helper is not None:
+        if helper is not None:  # the host's own SuperNode stops once it sees the release (or its wait runs out)
             helper.join()
-    guild_log = GuildLog(workshop, guild_id)
-    record = release(guild_log, proposal, result, refused, folder, time.monotonic() - started)
-    sync(workshop, guild_id, network=network)
     return record
 
 
