@@ -5,6 +5,8 @@ test_guild_federated.py.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,8 @@ def test_the_host_of_a_federated_run_is_never_handed_a_picture(guild):
     state, me = guild.state, guild.workshop.member
     assert state.outcome(proposal(guild)) == "passed" and state.owners
     assert not any(state.may_receive_work(me, work) for work in state.owners), "only weight updates travel"
+
+
+def test_the_commands_and_the_page_run_without_flower_which_only_federated_training_needs():
+    code = "import sys, apprentice.cli, apprentice.web.app; sys.exit('flwr' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "Flower is an optional extra"

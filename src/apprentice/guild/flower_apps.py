@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 from apprentice.files import write_atomically
 from apprentice.guild import federation
 from apprentice.guild.log import GuildLog
+from apprentice.guild.run_files import HOST_PROGRESS, RESULT, STEPS, WEIGHTS, note, run_folder
 from apprentice.kinds import get_kind
 from apprentice.store.examples import example_records
 from apprentice.store.workshop import Workshop
@@ -29,23 +30,6 @@ from apprentice.train.process import ready_for_training
 from apprentice.train.rounds import local_round, local_score
 
 log = logging.getLogger("apprentice.guild")
-RESULT, WEIGHTS, PROGRESS, STEPS = "result.json", "weights.safetensors", "progress.jsonl", "steps"
-HOST_PROGRESS = "host-progress.jsonl"  # the aggregate's rounds, beside the host's own node's progress
-
-
-def run_folder(workshop: Workshop, proposal: str) -> Path:
-    """Where a node keeps a federated run's plan, progress and result."""
-    return workshop.root / "runs" / f"federated-{proposal[:16]}"
-
-
-def note(folder: Path, event: dict, name: str = PROGRESS) -> None:
-    """Add one progress event (a round's loss, or its score) to the run's progress file, and print it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / name).open("a") as file:
-        file.write(json.dumps(event) + "\n")
-    print("apprentice-round " + json.dumps(event), flush=True)
-
-
 # -- the host ---------------------------------------------------------------------------------------------------
 
 

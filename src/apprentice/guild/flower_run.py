@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from apprentice.errors import Conflict, Unreachable
 from apprentice.files import write_atomically
 from apprentice.guild import federation, flower_keys
-from apprentice.guild.flower_apps import RESULT, run_folder
 from apprentice.guild.log import GuildLog
+from apprentice.guild.run_files import RESULT, run_folder
 from apprentice.guild.state import Proposal
 
 APP = """[project]

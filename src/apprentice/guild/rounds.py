@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 from collections.abc import Callable
@@ -15,10 +16,10 @@ from safetensors.torch import load_file
 from apprentice.errors import Conflict, NotFound
 from apprentice.guild import federation, flower_run
 from apprentice.guild.copies import store_example
-from apprentice.guild.flower_apps import PROGRESS, WEIGHTS, run_folder
 from apprentice.guild.log import GuildLog
 from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.peers import sync
+from apprentice.guild.run_files import PROGRESS, WEIGHTS, run_folder
 from apprentice.guild.state import Proposal
 from apprentice.guild.training import ensure_task, local_task, release_body
 from apprentice.kinds import get_kind
@@ -53,8 +54,13 @@ def take_part(
     wait: float = WAIT_SECONDS,
 ) -> list[dict]:
     """Do this node's part in every federated proposal waiting for it; the release records this node signed."""
-    released = []
-    for proposal in waiting(workshop, guild_id):
+    released, waiting_here = [], waiting(workshop, guild_id)
+    if waiting_here and importlib.util.find_spec("flwr") is None:
+        raise Conflict(
+            "A federated proposal waits for your machine, but Flower is not installed; "
+            "run `pip install 'apprentice[federated]'` and `apprentice guild work` again."
+        )
+    for proposal in waiting_here:
         announce(workshop, guild_id, flower_port, network)
         if federation.host_of(proposal) == GuildLog(workshop, guild_id).state.person[workshop.member]:
             released.append(host(workshop, guild_id, proposal, on_line, network, wait))
@@ -123,7 +129,7 @@ def contribute(
     if host_person not in guild_log.state.flower:
         raise NotFound(f"The host of proposal {proposal.hash[:12]} has not announced its Flower node yet.")
 
-    progress, shown, checked = run_folder(workshop, proposal.hash) / PROGRESS, [], [0.0]
+    progress, shown, checked, done = run_folder(workshop, proposal.hash) / PROGRESS, [], [0.0], []
 
     def released() -> bool:
         """Show this node's new progress; whether the host has released yet (asked of the peers every 3 s)."""
@@ -131,12 +137,13 @@ def contribute(
         for line in lines[len(shown) :]:
             shown.append(line)
             on_line("apprentice-round " + line)
-        if time.monotonic() - checked[0] < 3:
-            return False
+        if done or time.monotonic() - checked[0] < 3:
+            return bool(done)
         checked[0] = time.monotonic()
         sync(workshop, guild_id, network=network)
         state = GuildLog(workshop, guild_id).state
-        return any(r["proposal"] == proposal.hash for r in state.releases.values())
+        done.extend(h for h, r in state.releases.items() if r["proposal"] == proposal.hash)
+        return bool(done)
 
     flower_run.contribute(guild_log, proposal, released, wait + float(proposal.body["compute"]["minutes"]) * 60)
     released()

@@ -5,10 +5,11 @@ One plain dict, shared by `apprentice guild show` and the web page.
 
 from __future__ import annotations
 
-from apprentice.guild import federation
+from apprentice.guild import federation, run_files
 from apprentice.guild.log import GuildLog
 from apprentice.guild.state import Proposal, State
 from apprentice.store.apprentices import apprentice_ids
+from apprentice.store.workshop import Workshop
 
 
 def guild_view(guild_log: GuildLog) -> dict:
@@ -32,7 +33,7 @@ def guild_view(guild_log: GuildLog) -> dict:
             for person in state.members()
         ],
         "waiting": [{"key": key, "name": state.names.get(key, key[:12])} for key in state.pending],
-        "proposals": newest_first([proposal_view(state, p, me) for p in state.proposals.values()]),
+        "proposals": newest_first([proposal_view(state, p, me, shop) for p in state.proposals.values()]),
         "releases": newest_first([release_view(state, h, r, have) for h, r in state.releases.items()]),
         "forks": guild_log.forks(),
     }
@@ -43,7 +44,7 @@ def newest_first(views: list[dict]) -> list[dict]:
     return [view for _, view in sorted(enumerate(views), key=lambda pair: (pair[1]["at"], pair[0]), reverse=True)]
 
 
-def proposal_view(state: State, proposal: Proposal, me: str) -> dict:
+def proposal_view(state: State, proposal: Proposal, me: str, shop: Workshop) -> dict:
     body, name = proposal.body, lambda person: state.names.get(person, person[:12])
     votes = {name(person): vote for person, vote in proposal.votes.items() if person in body.get("electorate", [])}
     view = {
@@ -65,6 +66,7 @@ def proposal_view(state: State, proposal: Proposal, me: str) -> dict:
             "compute": {"member": name(compute["member"]), "minutes": compute.get("minutes")},
             "training": body.get("training", "pooled"),
             "rounds": body.get("rounds"),
+            "progress": run_files.progress(shop, proposal.hash) if body.get("training") == "federated" else [],
             "because": body.get("because", ""),
             "successor_of": body.get("successor_of", ""),
         }
