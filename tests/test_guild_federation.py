@@ -133,3 +133,9 @@ def test_the_host_of_a_federated_run_is_never_handed_a_picture(guild):
 def test_the_commands_and_the_page_run_without_flower_which_only_federated_training_needs():
     code = "import sys, apprentice.cli, apprentice.web.app; sys.exit('flwr' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "Flower is an optional extra"
+
+
+def test_flower_runs_with_its_telemetry_update_check_and_run_time_installs_off(tmp_path):
+    env = flower_run.flower_env(tmp_path)
+    assert env["FLWR_TELEMETRY_ENABLED"] == "0" and env["FLWR_DISABLE_UPDATE_CHECK"] == "1"
+    assert env["FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION"] == "1" and env["FLWR_HOME"] == str(tmp_path)

@@ -56,9 +56,11 @@ REFUSED = re.compile(
 
 
 def flower_env(home: Path) -> dict[str, str]:
-    """The environment Flower's commands run in: telemetry off, nothing installed at run time, their own home."""
+    """The environment Flower's commands run in: telemetry and update checks off, nothing installed at run time,
+    their own home."""
     return os.environ | {
         "FLWR_TELEMETRY_ENABLED": "0",
+        "FLWR_DISABLE_UPDATE_CHECK": "1",  # nor does it ask the internet for a newer Flower
         "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
         "FLWR_HOME": str(home),
         "PYTHONUNBUFFERED": "1",
