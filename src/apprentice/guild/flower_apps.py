@@ -8,7 +8,6 @@ node's or the run's config, and a run's plan and result are files in the host's 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from apprentice.store.workshop import Workshop
 from apprentice.train.process import ready_for_training
 from apprentice.train.rounds import local_round, local_score
 
-log = logging.getLogger("apprentice.guild")
 # -- the host ---------------------------------------------------------------------------------------------------
 
 
