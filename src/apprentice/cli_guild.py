@@ -5,6 +5,10 @@ Each parses its arguments, calls one function of `apprentice.guild.actions` (or 
 
 from __future__ import annotations
 
+import json
+import signal
+import sys
+
 import click
 
 from apprentice.guild import actions, membership
@@ -121,15 +125,27 @@ def offer(task: str, guild_ref: str | None, as_json: bool) -> None:
 @click.option(
     "--from", "contributors", multiple=True, help="A member whose offered examples to use (repeat; default: all)."
 )
-@click.option("--compute", help="The member whose machine trains it (default: you).")
+@click.option("--compute", help="The member whose machine trains it, or hosts a federated run (default: you).")
 @click.option("--minutes", type=float, default=5.0, show_default=True, help="Training time pledged.")
+@click.option("--federated", is_flag=True, help="Train where the pictures are: only weight updates travel.")
+@click.option("--rounds", type=click.IntRange(1, 1000), default=5, show_default=True, help="Rounds of a federated run.")
 @guild_option
 @json_option
 def propose(
-    task: str, contributors: tuple[str, ...], compute: str | None, minutes: float, guild_ref: str | None, as_json: bool
+    task: str,
+    contributors: tuple[str, ...],
+    compute: str | None,
+    minutes: float,
+    federated: bool,
+    rounds: int,
+    guild_ref: str | None,
+    as_json: bool,
 ) -> None:
     """Propose training a shared apprentice for TASK from the members' offered examples."""
-    record, proposal, outcome = actions.propose(workshop(), guild_ref, task, list(contributors), compute, minutes)
+    shop, chosen = workshop(), list(contributors)
+    record, proposal, outcome = actions.propose(
+        shop, guild_ref, task, chosen, compute, minutes, rounds=rounds if federated else None
+    )
     short = proposal.hash[:12]
     text = f"Proposal {short} is {outcome}; members vote with `apprentice guild vote {short} yes` (or no)."
     emit(record, as_json, text)
@@ -157,14 +173,45 @@ def sync_command(guild_ref: str | None, as_json: bool) -> None:
 
 
 @guild.command("work")
+@click.option(
+    "--flower-port",
+    type=click.IntRange(1, 65535),
+    default=9092,
+    show_default=True,
+    help="Where you host federated runs.",
+)
 @guild_option
 @json_option
-def work(guild_ref: str | None, as_json: bool) -> None:
-    """Train every passed proposal that pledged your machine, and release the apprentices to the guild."""
+def work(flower_port: int, guild_ref: str | None, as_json: bool) -> None:
+    """Train every passed proposal that pledged your machine or names you in a federated run, and release."""
+    shop, rounds = workshop(), []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the Flower processes it started stop too
+
+    def show_round(line: str) -> None:
+        if line.startswith("apprentice-round "):
+            rounds.append(line)
+            click.echo(round_line(line[len("apprentice-round ") :]), err=as_json)
+
     with training_bar(as_json) as report:
-        released = actions.train_pledged(workshop(), guild_ref, report)
+        released = actions.train_pledged(shop, guild_ref, report)
+    released += actions.take_part(shop, guild_ref, show_round, flower_port)
     text = "\n".join(f"Released apprentice {r['body']['apprentice']} for '{r['body']['task']}'." for r in released)
-    emit(released, as_json, text or "No passed proposal waits for your machine.")
+    done = "Your node's federated rounds are done." if rounds else "No passed proposal waits for your machine."
+    emit(released, as_json, text or done)
+
+
+def round_line(event: str) -> str:
+    """One federated round's progress, in words."""
+    facts = json.loads(event)
+    if "held_out" in facts:
+        scores = facts["held_out"]
+        baseline = f"copying the before: {scores['identity_psnr']:.2f}"
+        return f"Round {facts['round']}: held-out PSNR {scores['psnr']:.2f} dB ({baseline})"
+    if facts.get("left"):
+        return f"Round {facts['round']}: nothing of yours may train it any more, so your node sat it out."
+    loss = f", loss {facts['loss']:.4f}" if facts.get("loss") is not None else ""
+    who = f"{facts['members']} member(s)" if "members" in facts else f"{facts.get('examples', 0)} example(s)"
+    return f"Round {facts['round']}: {who} trained{loss}."
 
 
 @guild.command("rotate-key")
@@ -187,13 +234,20 @@ def show(guild_ref: str | None, as_json: bool) -> None:
     if view["waiting"]:
         lines.append("Waiting for the members' vote: " + ", ".join(w["name"] for w in view["waiting"]))
     for p in view["proposals"]:
-        what = (
-            f"train '{p['task']}' on {p['compute']['member']}'s machine" if p["kind"] == "train" else "admit a newcomer"
-        )
+        what = "admit a newcomer"
+        if p["kind"] == "train":
+            where = f"{p['compute']['member']}'s machine"
+            if p["training"] == "federated":
+                where = f"each contributor's machine, {p['rounds']} round(s) hosted by {p['compute']['member']}"
+            what = f"train '{p['task']}' on {where}"
         votes = ", ".join(f"{name} {vote}" for name, vote in p["votes"].items()) or "no votes yet"
         lines.append(f"Proposal {p['id'][:12]}: {what}: {p['outcome']} ({votes})")
     for r in view["releases"]:
         shares = ", ".join(f"{c['name']} {c['share']:.0%}" for c in r["contributors"])
         taint = f"; tainted by withdrawn work {', '.join(w[:12] for w in r['tainted_by'])}" if r["tainted_by"] else ""
         lines.append(f"Release {r['apprentice']} of '{r['task']}' by {r['trained_by']}: {shares}{taint}")
+        if r["training"] == "federated":
+            rounds = "; ".join(f"{who} rounds {', '.join(map(str, taken))}" for who, taken in r["took_part"].items())
+            refused = f"; refused: {', '.join(r['refused'])}" if r["refused"] else ""
+            lines.append(f"  federated, {r['rounds']} round(s) hosted by {r['host']}: {rounds}{refused}")
     emit(view, as_json, "\n".join(lines))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from apprentice.guild import membership, releases, training, work
+from apprentice.guild import membership, releases, rounds, training, work
 from apprentice.guild.log import GuildLog, guild_ids, pick_guild
 from apprentice.guild.network import SOCKETS, Network
 from apprentice.guild.peers import SyncReport, sync
@@ -107,10 +107,13 @@ def propose(
     compute: str | None,
     minutes: float,
     network: Network = SOCKETS,
+    rounds: int | None = None,
 ) -> tuple[dict, Proposal, str]:
-    """Propose training a shared apprentice: the signed record, the proposal, and its outcome so far."""
+    """Propose training a shared apprentice: the signed record, the proposal, and its outcome so far. With `rounds`,
+    it trains federated: `compute` hosts the aggregation and each contributor trains at home."""
+    federated = {"training": "federated", "rounds": rounds} if rounds else {}
     with signing(workshop, guild_ref, network) as guild_log:
-        record = work.propose(guild_log, task, contributors, compute, minutes)
+        record = work.propose(guild_log, task, contributors, compute, minutes, **federated)
     proposal = guild_log.state.proposals[record_hash(record)]
     return record, proposal, guild_log.state.outcome(proposal)
 
@@ -136,6 +139,19 @@ def train_pledged(
         if not training.pledged(guild_log):
             return []
         return training.train_pledged(guild_log, on_progress, network=network)
+
+
+def take_part(
+    workshop: Workshop,
+    guild_ref: str | None,
+    on_line: Callable[[str], None],
+    flower_port: int = rounds.FLOWER_PORT,
+    network: Network = SOCKETS,
+) -> list[dict]:
+    """Host or train at home every passed federated proposal that names this member; the releases this node signed."""
+    guild_id = pick_guild(workshop, guild_ref)
+    sync(workshop, guild_id, network=network)
+    return rounds.take_part(workshop, guild_id, on_line, flower_port, network)
 
 
 def rotate(workshop: Workshop, network: Network = SOCKETS) -> tuple[str, str, int]:

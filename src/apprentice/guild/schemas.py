@@ -17,6 +17,7 @@ MAX_EXAMPLES = 10_000  # per offer
 MAX_MEMBERS = 1_000  # in an electorate, a contributor list or a release's owners
 MAX_WORKS = 50_000  # in a withdrawal or a release
 MAX_TASK_CONFIG = 4_096  # bytes of canonical JSON
+MAX_ROUNDS = 1_000  # of a federated run
 
 
 def hex_of(length: int) -> type[str]:
@@ -132,6 +133,8 @@ class TrainProposal(Shape):
     seen: Cut
     successor_of: Hash | None = None
     because: Text | None = None
+    training: Literal["pooled", "federated"] = "pooled"  # federated: `compute.member` hosts the aggregation
+    rounds: Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)] | None = None
 
 
 class AdmitProposal(Shape):
@@ -144,6 +147,13 @@ class AdmitProposal(Shape):
 class Vote(Shape):
     proposal: Hash
     vote: Literal["yes", "no"]
+
+
+NodeKey = Annotated[
+    str, StringConstraints(pattern=r"^ecdsa-sha2-nistp(256|384|521) [A-Za-z0-9+/=]{1,400}$", strict=True)
+]
+PEM = r"^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?$"
+Rounds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)]], Field(max_length=MAX_ROUNDS)]
 
 
 class OwnerShare(Shape):
@@ -160,6 +170,19 @@ class Release(Shape):
     weights_sha256: Hash
     owners: Annotated[dict[Key, OwnerShare], Field(min_length=1, max_length=MAX_MEMBERS)]
     works: Annotated[list[Hash], Field(min_length=1, max_length=MAX_WORKS)]
+    training: Literal["pooled", "federated"] = "pooled"
+    rounds: Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)] | None = None
+    host: Key | None = None
+    took_part: Annotated[dict[Key, Rounds], Field(max_length=MAX_MEMBERS)] = {}  # member → the rounds they trained
+    refused: Annotated[list[NodeKey], Field(max_length=MAX_MEMBERS)] = []  # Flower nodes the host turned away
+
+
+class FlowerNode(Shape):
+    """A member's Flower node: the key its SuperNode signs with, and the certificate (and address) of its SuperLink."""
+
+    node_key: NodeKey
+    link_certificate: Annotated[str, StringConstraints(max_length=4_000, pattern=PEM, strict=True)]
+    link_address: Annotated[str, StringConstraints(max_length=300, pattern=r"^([\w.\-]+|\[[0-9a-f:]+\]):\d{1,5}$|^$")]
 
 
 class Rotate(Shape):
@@ -183,6 +206,7 @@ BODIES: dict[str, type[Shape] | tuple[type[Shape], ...]] = {
     "release": Release,
     "rotate": Rotate,
     "rotated": Rotated,
+    "flower": FlowerNode,
 }
 
 

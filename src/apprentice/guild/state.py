@@ -76,6 +76,7 @@ class State:
     issued_at: dict[str, tuple[str, int]] = field(default_factory=dict)  # invite nonce → the issuing record's place
     refused: set[str] = field(default_factory=set)  # keys of applicants the members voted not to admit
     forked: set[str] = field(default_factory=set)  # keys proven to have signed two records at one place
+    flower: dict[str, dict] = field(default_factory=dict)  # person id → their Flower node (key, link certificate)
 
     @property
     def name(self) -> str:
@@ -94,14 +95,15 @@ class State:
         return self.is_member(key) or (key in self.pending and key not in self.refused)
 
     def may_receive_work(self, key: str, work: str) -> bool:
-        """May `key` be handed a copy of `work`? Only as the pledged trainer of a passed training proposal, not yet
-        released, whose contributors include the work's owner and whose task the work was offered for."""
+        """May `key` be handed a copy of `work`? Only as the pledged trainer of a passed pooled training proposal, not
+        yet released, whose contributors include the work's owner and whose task the work was offered for."""
         if not self.is_member(key) or work not in self.owners or work in self.withdrawn:
             return False
         person, owner, tasks = self.person[key], self.owners[work], self.offered_for.get(work, set())
         answered = {release["proposal"] for release in self.releases.values()}
         return any(
             p.body.get("kind") == "train"
+            and p.body.get("training", "pooled") == "pooled"  # a federated host never receives pictures
             and p.body["compute"]["member"] == person
             and owner in p.body["contributors"]
             and p.body["task"] in tasks
@@ -187,7 +189,8 @@ class State:
             foreign = [w for w in works if self.owners.get(w, person) != person]
             return Verdict("reject", "it offers works another member owns") if foreign else OK
         if kind == "release":
-            return self.release_allowed(body, person)
+            problem = self.release_allowed(body, person)
+            return self.federated_release_allowed(body) if problem == OK else problem
         return OK
 
     def release_allowed(self, body: dict, person: str) -> Verdict:
@@ -213,6 +216,22 @@ class State:
             pixels = sum(example["size"][0] * example["size"][1] for example in theirs)
             if share["examples"] > len(theirs) or share["pixels"] > pixels:
                 return Verdict("reject", "its contributors' shares are more than the examples it lists")
+        return OK
+
+    def federated_release_allowed(self, body: dict) -> Verdict:
+        """A release says how it trained as its proposal said, and credits rounds only to its contributors."""
+        proposal = self.proposals[body["proposal"]].body
+        training = proposal.get("training", "pooled")
+        if body.get("training", "pooled") != training:
+            return Verdict("reject", f"it says it trained otherwise than its proposal ({training})")
+        if training == "pooled":
+            return OK
+        if body.get("host") != proposal["compute"]["member"] or body.get("rounds") != proposal["rounds"]:
+            return Verdict("reject", "its host or rounds are not its proposal's")
+        people = {self.person.get(key, key) for key in body.get("took_part", {})}
+        rounds = {r for taken in body.get("took_part", {}).values() for r in taken}
+        if not people <= set(proposal["contributors"]) or any(r > proposal["rounds"] for r in rounds):
+            return Verdict("reject", "it credits rounds to others than its contributors, or rounds it never ran")
         return OK
 
     def electorate_allowed(self, record: dict) -> Verdict:
@@ -339,6 +358,9 @@ class State:
 
     def on_release(self, author: str, body: dict, record: dict) -> None:
         self.releases[record_hash(record)] = body | {"author": self.person[author], "at": record["at"]}
+
+    def on_flower(self, author: str, body: dict, record: dict) -> None:
+        self.flower[self.person[author]] = body
 
     def on_rotate(self, author: str, body: dict, record: dict) -> None:
         self.rotations[author] = body["new_key"]

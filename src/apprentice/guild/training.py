@@ -27,8 +27,8 @@ def local_task(state: State, task: str) -> str:
     return f"{slug}-{task}"[:64]
 
 
-def pledged(guild_log: GuildLog) -> list[Proposal]:
-    """Passed training proposals whose compute this member pledged and that have no release yet."""
+def pledged(guild_log: GuildLog, training: str = "pooled") -> list[Proposal]:
+    """Passed training proposals (trained `training`ly) whose compute this member pledged, not yet released."""
     state, me = guild_log.state, guild_log.state.person.get(guild_log.workshop.member, "")
     answered = {release["proposal"] for release in state.releases.values()}
     return [
@@ -36,6 +36,7 @@ def pledged(guild_log: GuildLog) -> list[Proposal]:
         for h, p in state.proposals.items()
         if p.body.get("kind") == "train"
         and p.body["compute"]["member"] == me
+        and p.body.get("training", "pooled") == training
         and h not in answered
         and state.outcome(p) == "passed"
     ]

@@ -5,9 +5,11 @@ One plain dict, shared by `apprentice guild show` and the web page.
 
 from __future__ import annotations
 
+from apprentice.guild import federation, run_files
 from apprentice.guild.log import GuildLog
 from apprentice.guild.state import Proposal, State
 from apprentice.store.apprentices import apprentice_ids
+from apprentice.store.workshop import Workshop
 
 
 def guild_view(guild_log: GuildLog) -> dict:
@@ -31,7 +33,7 @@ def guild_view(guild_log: GuildLog) -> dict:
             for person in state.members()
         ],
         "waiting": [{"key": key, "name": state.names.get(key, key[:12])} for key in state.pending],
-        "proposals": newest_first([proposal_view(state, p, me) for p in state.proposals.values()]),
+        "proposals": newest_first([proposal_view(state, p, me, shop) for p in state.proposals.values()]),
         "releases": newest_first([release_view(state, h, r, have) for h, r in state.releases.items()]),
         "forks": guild_log.forks(),
     }
@@ -42,7 +44,7 @@ def newest_first(views: list[dict]) -> list[dict]:
     return [view for _, view in sorted(enumerate(views), key=lambda pair: (pair[1]["at"], pair[0]), reverse=True)]
 
 
-def proposal_view(state: State, proposal: Proposal, me: str) -> dict:
+def proposal_view(state: State, proposal: Proposal, me: str, shop: Workshop) -> dict:
     body, name = proposal.body, lambda person: state.names.get(person, person[:12])
     votes = {name(person): vote for person, vote in proposal.votes.items() if person in body.get("electorate", [])}
     view = {
@@ -62,6 +64,9 @@ def proposal_view(state: State, proposal: Proposal, me: str) -> dict:
             "task": body["task"],
             "contributors": [name(person) for person in body["contributors"]],
             "compute": {"member": name(compute["member"]), "minutes": compute.get("minutes")},
+            "training": body.get("training", "pooled"),
+            "rounds": body.get("rounds"),
+            "progress": run_files.progress(shop, proposal.hash) if body.get("training") == "federated" else [],
             "because": body.get("because", ""),
             "successor_of": body.get("successor_of", ""),
         }
@@ -87,4 +92,19 @@ def release_view(state: State, digest: str, release: dict, have: set[str]) -> di
         ],
         "tainted_by": state.tainted(release),
         "fetched": release["apprentice"] in have,
+    } | federated_view(state, release)
+
+
+def federated_view(state: State, release: dict) -> dict:
+    """How a release trained: pooled on one machine, or federated (its host, rounds, who took part in which, and
+    the nodes the host turned away, named by the member who announced their key)."""
+    if release.get("training", "pooled") != "federated":
+        return {"training": "pooled"}
+    name = lambda person: state.names.get(state.person.get(person, person), person[:12])  # noqa: E731
+    return {
+        "training": "federated",
+        "host": name(release["host"]),
+        "rounds": release["rounds"],
+        "took_part": {name(person): rounds for person, rounds in release.get("took_part", {}).items()},
+        "refused": federation.refused_names(state, release.get("refused", [])),
     }

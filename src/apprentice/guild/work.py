@@ -57,7 +57,7 @@ def member_of(state: State, reference: str) -> str:
 
 
 def propose(
-    guild_log: GuildLog, task: str, contributors: list[str], compute: str | None, minutes: float, **extra: str
+    guild_log: GuildLog, task: str, contributors: list[str], compute: str | None, minutes: float, **extra: str | int
 ) -> dict:
     """Propose training a shared apprentice for `task` from these members' offered examples on `compute`'s machine."""
     state = guild_log.state

@@ -57,6 +57,13 @@ def may_lend(scope: str | None, guild: str) -> bool:
     return scope == lent_to(guild)
 
 
+def may_teach_here(example: ExampleRecord, member: str, guild: str, offered: bool) -> bool:
+    """May this node train `guild`'s shared apprentice on one of its member's examples, at home (federated)? Only
+    when it is theirs, they offered it to the guild for that task (`offered`, read from the guild's log), and every
+    work of it is lent to that guild now (read from the catalog)."""
+    return offered and all(part.owner == member and may_lend(part.consent, guild) for part in example.parts.values())
+
+
 def is_withdrawn(scope: str | None) -> bool:
     return scope == WITHDRAWN
 

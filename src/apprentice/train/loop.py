@@ -222,11 +222,14 @@ def kept_or_new(made: Apprentice, step: int) -> Apprentice:
     return replace(made, note=note)
 
 
-def prepare(workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool) -> Run:
+def prepare(
+    workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool, records: list[ExampleRecord] | None = None
+) -> Run:
+    """The run of a task, on its consented examples (or on `records`, already chosen by the caller's consent rule)."""
     task = workshop.task(task_name)
     kind = get_kind(task.kind)
     config = config.for_kind(kind)
-    records = gather(workshop, task_name)
+    records = gather(workshop, task_name) if records is None else records
     if not records:
         raise BadInput(
             f"The task '{task_name}' has no examples yet; add some with `apprentice add {task_name} FOLDER`."

@@ -1174,7 +1174,16 @@ function proposalCard(proposal) {
   card.append(head);
   if (proposal.kind === "train") {
     const compute = proposal.compute || {};
-    card.append(element("p", "small", `From the offered examples of ${proposal.contributors.join(", ")}; trained on ${compute.member}’s computer for ${compute.minutes} min.`));
+    if (proposal.training === "federated") {
+      card.append(element("p", "small", `Federated: each of ${proposal.contributors.join(", ")} trains on their own computer, ${proposal.rounds} rounds in ${compute.minutes} min, combined on ${compute.member}’s computer. Only weight updates travel.`));
+      for (const line of roundLines(proposal.progress || [])) {
+        const item = element("p", "muted small", line);
+        item.dataset.testid = "round";
+        card.append(item);
+      }
+    } else {
+      card.append(element("p", "small", `From the offered examples of ${proposal.contributors.join(", ")}; trained on ${compute.member}’s computer for ${compute.minutes} min.`));
+    }
     if (proposal.because) card.append(element("p", "warning small", `Retrain: ${proposal.because}.`));
   }
   const votes = Object.entries(proposal.votes);
@@ -1183,6 +1192,16 @@ function proposalCard(proposal) {
   if (proposal.may_vote && proposal.outcome === "open") card.append(voteButtons(proposal));
   else if (proposal.my_vote) card.append(element("p", "small", `You voted ${proposal.my_vote}.`));
   return card;
+}
+
+function roundLines(events) {
+  return events.map((event) => {
+    if (event.held_out) return `Round ${event.round}: held-out PSNR ${event.held_out.psnr.toFixed(2)} dB (copying the before: ${event.held_out.identity_psnr.toFixed(2)})`;
+    if (event.left) return `Round ${event.round}: sat out, nothing may train it any more`;
+    const loss = event.loss == null ? "" : `, loss ${event.loss.toFixed(4)}`;
+    const who = event.members != null ? plural(event.members, "member") : plural(event.examples || 0, "example");
+    return `Round ${event.round}: ${who} trained${loss}`;
+  });
 }
 
 function voteButtons(proposal) {
@@ -1216,6 +1235,11 @@ function releaseCard(release) {
   head.append(element("h4", "", `“${release.task}”, trained by ${release.trained_by}`));
   head.append(element("code", "card-id", release.apprentice));
   card.append(head);
+  if (release.training === "federated") {
+    const rounds = Object.entries(release.took_part).map(([name, taken]) => `${name} rounds ${taken.join(", ")}`).join("; ");
+    card.append(element("p", "small", `Federated, ${release.rounds} rounds combined on ${release.host}’s computer: ${rounds}.`));
+    if (release.refused.length) card.append(element("p", "warning small", `Turned away: ${release.refused.join(", ")}.`));
+  }
   if (release.tainted_by.length) {
     const warning = element("p", "warning", `Learned from ${plural(release.tainted_by.length, "work")} since withdrawn by ${release.tainted_by.length === 1 ? "its owner" : "their owners"}; a retrain proposal was opened.`);
     warning.dataset.testid = "release-tainted";

@@ -1,0 +1,184 @@
+"""The guild's Flower apps: the ServerApp the host's SuperLink runs (FedAvg over the contributors' rounds, counting
+only replies the log allows) and the ClientApp each contributor's SuperNode runs on its owner's own works.
+
+Flower loads these by name (`apprentice.guild.flower_apps:server`, `:client`); they read their workshop from the
+node's or the run's config, and a run's plan and result are files in the host's workshop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAvg
+from safetensors.torch import save_file
+
+from apprentice.files import write_atomically
+from apprentice.guild import federation
+from apprentice.guild.log import GuildLog
+from apprentice.guild.run_files import HOST_PROGRESS, RESULT, STEPS, WEIGHTS, note, run_folder
+from apprentice.kinds import get_kind
+from apprentice.store.examples import example_records
+from apprentice.store.workshop import Workshop
+from apprentice.train.process import ready_for_training
+from apprentice.train.rounds import local_round, local_score
+
+# -- the host ---------------------------------------------------------------------------------------------------
+
+
+class GuildFedAvg(FedAvg):
+    """FedAvg weighted by examples, counting a reply only from a contributor's authenticated node, trained only on
+    what that contributor offered and still lends; it keeps who took part in which round."""
+
+    def __init__(self, plan: dict, **settings: object) -> None:
+        super().__init__(**settings)
+        self.plan = plan
+        self.took_part: dict[str, list[int]] = {}
+        self.trained_on: dict[str, set[str]] = {}
+        self.held_out: dict[str, set[str]] = {}
+        self.steps, self.gray, self.rounds = 0, True, []
+
+    def state_now(self) -> tuple:
+        guild_log = GuildLog(Workshop.open(Path(self.plan["home"])), self.plan["guild"])
+        return guild_log.state, guild_log.state.proposals[self.plan["proposal"]]
+
+    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple:
+        state, proposal = self.state_now()
+        counted, sent = [], 0
+        for reply in replies:
+            if reply.has_error():
+                continue
+            person = self.plan["nodes"].get(str(reply.metadata.src_node_id), "")
+            trained = list(reply.content["trained"]["trained_on"])[
+                1:
+            ]  # the first is a placeholder: lists may not be empty
+            sent += sum(len(array.data) for array in reply.content["arrays"].values())
+            counted_here = trained and federation.reply_counts(state, proposal, person, trained)
+            if counted_here:
+                counted.append(reply)
+                self.took_part.setdefault(person, []).append(server_round)
+                self.trained_on.setdefault(person, set()).update(trained)
+                self.held_out.setdefault(person, set()).update(list(reply.content["trained"]["held_out"])[1:])
+                self.steps += int(reply.content["metrics"]["steps"])
+                self.gray = self.gray and bool(reply.content["trained"]["gray"])
+        loss = [float(r.content["metrics"]["loss"]) for r in counted]
+        self.rounds.append({"round": server_round, "members": len(counted), "bytes_up": sent})
+        note(
+            Path(self.plan["folder"]),
+            {"round": server_round, "members": len(counted), "loss": mean(loss)},
+            HOST_PROGRESS,
+        )
+        return super().aggregate_train(server_round, counted) if counted else (None, None)
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+        scored = [r for r in replies if not r.has_error() and int(r.content["metrics"]["num-examples"]) > 0]
+        metrics = super().aggregate_evaluate(server_round, scored) if scored else None
+        if metrics is not None:
+            facts = {name: float(metrics[name]) for name in ("psnr", "ssim", "identity_psnr")}
+            self.rounds[-1].update(facts)
+            note(Path(self.plan["folder"]), {"round": server_round, "held_out": facts}, HOST_PROGRESS)
+        return metrics
+
+
+def mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+server = ServerApp()
+
+
+@server.main()
+def host(grid: Grid, context: Context) -> None:
+    """Run the proposal's rounds with the contributors' nodes and write the result into the host's workshop."""
+    plan = json.loads(Path(str(context.run_config["plan"])).read_text())
+    torch.manual_seed(plan["seed"])
+    kind = get_kind(plan["kind"])
+    net = kind.network(kind.default_config() | plan["task_config"])
+    everyone = len(plan["nodes"])
+    strategy = GuildFedAvg(plan, min_train_nodes=everyone, min_evaluate_nodes=everyone, min_available_nodes=everyone)
+    train_config = ConfigRecord({"seconds": float(plan["seconds"])})
+    result = strategy.start(grid, ArrayRecord(net.state_dict()), plan["rounds"], plan["timeout"], train_config)
+    weights = result.arrays.to_torch_state_dict()
+    bytes_down = sum(len(array.data) for array in result.arrays.values())
+    folder = Path(plan["folder"])
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(folder / WEIGHTS))
+    facts = {
+        "took_part": strategy.took_part,
+        "trained_on": {person: sorted(fps) for person, fps in strategy.trained_on.items()},
+        "held_out": {person: sorted(fps) for person, fps in strategy.held_out.items()},
+        "rounds": [r | {"bytes_down": bytes_down * r["members"]} for r in strategy.rounds],
+        "steps": strategy.steps,
+        "gray": strategy.gray,
+    }
+    write_atomically(folder / RESULT, json.dumps(facts).encode())
+
+
+# -- each contributor -------------------------------------------------------------------------------------------
+
+
+client = ClientApp()
+
+
+def here(context: Context) -> tuple:
+    """This node's workshop, the proposal the run trains, and the examples it may train on now."""
+    ready_for_training()  # Flower started this process: its edge is here
+    shop = Workshop.open(Path(str(context.node_config["home"])))
+    guild = str(context.node_config["guild"])
+    state = GuildLog(shop, guild).state
+    proposal = state.proposals.get(str(context.run_config["proposal"]))
+    if proposal is None or state.outcome(proposal) != "passed":
+        return shop, None, []
+    records = example_records(shop.catalog, proposal.body["task"])
+    return shop, proposal, federation.examples_here(state, proposal, records, shop.member, guild)
+
+
+@client.train()
+def train_here(msg: Message, context: Context) -> Message:
+    """One round on this node's own consented examples (asked anew each round); nothing to train on: no part."""
+    shop, proposal, records = here(context)
+    round_, weights = int(msg.content["config"]["server-round"]), msg.content["arrays"].to_torch_state_dict()
+    if not records:
+        made_weights, trained, held, steps, loss, gray = weights, [], [], 0, 0.0, True
+        note(run_folder(shop, str(context.run_config["proposal"])), {"round": round_, "left": True})
+    else:
+        folder = run_folder(shop, proposal.hash)
+        done = int((folder / STEPS).read_text()) if (folder / STEPS).is_file() else 0
+        seconds = float(msg.content["config"]["seconds"])
+        made = local_round(shop, proposal.body["task"], records, weights, seconds, 0, done)
+        write_atomically(folder / STEPS, str(done + made.steps).encode())
+        made_weights, trained, held, steps, loss, gray = (
+            made.weights,
+            made.trained_on,
+            made.held_out,
+            made.steps,
+            made.loss,
+            made.gray_output,
+        )
+        note(folder, {"round": round_, "examples": len(trained), "steps": steps, "loss": loss})
+    content = RecordDict(
+        {
+            "arrays": ArrayRecord(made_weights),
+            "metrics": MetricRecord({"num-examples": len(trained), "loss": loss, "steps": steps}),
+            "trained": ConfigRecord({"trained_on": ["", *trained], "held_out": ["", *held], "gray": gray}),
+        }
+    )
+    return Message(content, reply_to=msg)
+
+
+@client.evaluate()
+def score_here(msg: Message, context: Context) -> Message:
+    """Score the aggregate on this node's own held-out examples (none when it has nothing left to train on)."""
+    shop, proposal, records = here(context)
+    facts = {"num-examples": 0, "psnr": 0.0, "ssim": 0.0, "identity_psnr": 0.0}
+    if records:
+        weights = msg.content["arrays"].to_torch_state_dict()
+        score = local_score(shop, proposal.body["task"], records, weights, 0)
+        facts = {"num-examples": score.examples, "psnr": score.psnr, "ssim": score.ssim}
+        facts["identity_psnr"] = score.identity_psnr
+        note(run_folder(shop, proposal.hash), {"round": int(msg.content["config"]["server-round"]), "held_out": facts})
+    return Message(RecordDict({"metrics": MetricRecord(facts)}), reply_to=msg)

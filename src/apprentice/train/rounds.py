@@ -1,0 +1,89 @@
+"""One member's part of a federated round: train the weights it was sent on its own examples, or score them.
+
+The examples are read from this workshop's store and never leave it; what a round returns is weights and counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from apprentice.store.examples import ExampleRecord
+from apprentice.store.workshop import Workshop
+from apprentice.train.loop import Run, TrainConfig, prepare, step, validate
+from apprentice.train.process import flush_denormals
+
+
+@dataclass(frozen=True)
+class LocalRound:
+    """What a node's round of training made, and on what."""
+
+    weights: dict[str, torch.Tensor]
+    trained_on: list[str]  # fingerprints of the examples it trained on
+    held_out: list[str]  # fingerprints of the examples it kept for scoring
+    pixels: int  # of the examples trained on
+    steps: int
+    loss: float
+    gray_output: bool
+
+
+@dataclass(frozen=True)
+class LocalScore:
+    """How the weights a node was sent score on its own held-out examples, beside the baseline's score."""
+
+    psnr: float
+    ssim: float
+    identity_psnr: float
+    examples: int
+
+
+def started(
+    workshop: Workshop, task: str, records: list[ExampleRecord], weights: dict[str, torch.Tensor], seed: int
+) -> Run:
+    """A run of `task` on exactly `records`, its network holding `weights`."""
+    flush_denormals()
+    run = prepare(workshop, task, TrainConfig(seed=seed), fresh=True, records=records)
+    run.net.load_state_dict(weights)
+    return run
+
+
+def local_round(
+    workshop: Workshop,
+    task: str,
+    records: list[ExampleRecord],
+    weights: dict[str, torch.Tensor],
+    seconds: float,
+    seed: int,
+    first_step: int,
+) -> LocalRound:
+    """Train `weights` on `records` for `seconds` (one step at least), counting steps on from `first_step` so the
+    learning-rate schedule and the batches go on across rounds."""
+    run = started(workshop, task, records, weights, seed)
+    run.state.step = first_step
+    deadline, losses = time.monotonic() + seconds, []
+    while not losses or time.monotonic() < deadline:
+        losses.append(step(run))
+    held = set(run.state.held_out)
+    trained_on = [r for r in records if r.fingerprint not in held]
+    return LocalRound(
+        {name: tensor.detach().clone() for name, tensor in run.net.state_dict().items()},
+        [r.fingerprint for r in trained_on],
+        sorted(held),
+        sum(r.width * r.height for r in trained_on),
+        len(losses),
+        float(np.mean(losses[-20:])),
+        run.state.gray_output,
+    )
+
+
+def local_score(
+    workshop: Workshop, task: str, records: list[ExampleRecord], weights: dict[str, torch.Tensor], seed: int
+) -> LocalScore:
+    """Score `weights` on this node's held-out examples of `records`, the way training validates."""
+    run = started(workshop, task, records, weights, seed)
+    validate(run)
+    scored = run.state.val
+    return LocalScore(scored["psnr"], scored["ssim"], run.state.identity["psnr"], len(run.validation))

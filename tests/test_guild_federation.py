@@ -1,0 +1,141 @@
+"""Federated training's decisions in one process: what a proposal and a release may say, which examples a node
+trains on at home, how refused nodes are named, and one member's local round. The processes are in
+test_guild_federated.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from apprentice.guild import federation, flower_run, membership
+from apprentice.guild import work as guild_work
+from apprentice.guild.log import GuildLog
+from apprentice.guild.records import record_hash, sign
+from apprentice.imports import add_examples
+from apprentice.kinds import get_kind
+from apprentice.provenance.consent import set_consent
+from apprentice.store.examples import example_records
+from apprentice.store.workshop import Workshop
+from apprentice.train.rounds import local_round, local_score
+
+from conftest import write_pair_folder
+
+
+@pytest.fixture
+def guild(tmp_path: Path) -> GuildLog:
+    """Ada's one-member guild, her four ink pairs offered, and a passed federated proposal of 2 rounds she hosts."""
+    shop = Workshop.init(tmp_path / "Ada", "Ada")
+    shop.new_task("ink", "paired", get_kind("paired").default_config())
+    add_examples(shop, "ink", [write_pair_folder(tmp_path / "pairs", 4, size=(32, 32))])
+    guild_log = membership.create(shop, "Inkers", "https://127.0.0.1:9")
+    guild_work.offer(guild_log, "ink")
+    record = guild_work.propose(guild_log, "ink", [], None, 0.1, training="federated", rounds=2)
+    guild_work.vote(guild_log, record_hash(record)[:12], "yes")
+    return guild_log
+
+
+def proposal(guild_log: GuildLog):
+    return next(iter(guild_log.state.proposals.values()))
+
+
+def release(guild_log: GuildLog, **changes) -> dict:
+    state, me = guild_log.state, guild_log.workshop.member
+    works = sorted(state.owners)
+    body = {
+        "proposal": proposal(guild_log).hash,
+        "task": "ink",
+        "apprentice": "0" * 16,
+        "manifest_sha256": "1" * 64,
+        "weights_sha256": "2" * 64,
+        "owners": {me: {"name": "Ada", "examples": 4, "pixels": 1024}},
+        "works": works,
+        "training": "federated",
+        "rounds": 2,
+        "host": me,
+        "took_part": {me: [1, 2]},
+        "refused": [],
+    }
+    return body | changes
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({}, ""),
+        ({"training": "pooled"}, "trained otherwise than its proposal"),
+        ({"rounds": 3}, "host or rounds are not its proposal's"),
+        ({"took_part": {"ab" * 32: [1]}}, "others than its contributors"),
+        ({"took_part": {}, "rounds": 2, "host": "cd" * 32}, "host or rounds are not its proposal's"),
+    ],
+    ids=["honest", "says pooled", "other rounds", "a stranger's rounds", "another host"],
+)
+def test_a_federated_release_says_how_its_proposal_trained_and_credits_rounds_only_to_contributors(guild, changes, why):
+    state, me = guild.state, guild.workshop.member
+    record = sign(guild.workshop.identity, guild.id, state.heads[me][0] + 1, state.heads[me][1], "release", {})
+    record = sign(
+        guild.workshop.identity, guild.id, record["seq"], record["prev"], "release", release(guild, **changes)
+    )
+    verdict = state.verdict(record)
+    assert (verdict.action, why in verdict.why) == (("ok", True) if not why else ("reject", True)), verdict
+
+
+def test_a_node_trains_at_home_only_on_its_own_offered_examples_still_lent_to_the_guild(guild, tmp_path):
+    shop, state = guild.workshop, guild.state
+    records = example_records(shop.catalog, "ink")
+    chosen = federation.examples_here(state, proposal(guild), records, shop.member, guild.id)
+    assert [r.fingerprint for r in chosen] == [r.fingerprint for r in records]
+    set_consent(shop, [str(tmp_path / "pairs" / "before" / "p1.png")], "withdrawn")
+    again = federation.examples_here(
+        GuildLog(shop, guild.id).state, proposal(guild), example_records(shop.catalog, "ink"), shop.member, guild.id
+    )
+    assert len(again) == 3, "a work withdrawn in this catalog leaves the next round, before the guild hears of it"
+    stranger = Workshop.init(tmp_path / "Eve", "Eve")
+    assert federation.examples_here(state, proposal(guild), records, stranger.member, guild.id) == []
+
+
+def test_a_members_flower_node_is_announced_on_the_log_and_a_refused_node_is_named_by_it(guild):
+    body = flower_run.announcement(guild, "127.0.0.1:9092")
+    guild.append("flower", body)
+    state, me = GuildLog(guild.workshop, guild.id).state, guild.workshop.member
+    assert state.flower[me]["node_key"].startswith("ecdsa-sha2-nistp384 ")
+    assert flower_run.announcement(GuildLog(guild.workshop, guild.id), "127.0.0.1:9092") is None, "said once"
+    assert federation.node_keys(state, proposal(guild)) == {me: body["node_key"]}
+    unknown = "ecdsa-sha2-nistp384 " + "A" * 40
+    assert federation.refused_names(state, [body["node_key"], unknown]) == [
+        "Ada",
+        "an unannounced node (key …AAAAAAAAAAAA)",
+    ]
+
+
+def test_a_local_round_trains_the_weights_it_was_sent_on_the_records_it_was_given(guild):
+    shop = guild.workshop
+    records = example_records(shop.catalog, "ink")
+    torch.manual_seed(0)
+    sent = get_kind("paired").network(get_kind("paired").default_config()).state_dict()
+    made = local_round(shop, "ink", records, sent, 0.0, 0, 10)
+    assert made.steps == 1 and set(made.trained_on) | set(made.held_out) == {r.fingerprint for r in records}
+    assert any(not torch.equal(made.weights[name], sent[name]) for name in sent), "one step changed the weights"
+    score = local_score(shop, "ink", records, made.weights, 0)
+    assert score.examples == len(made.held_out) and score.psnr > 0
+
+
+def test_the_host_of_a_federated_run_is_never_handed_a_picture(guild):
+    state, me = guild.state, guild.workshop.member
+    assert state.outcome(proposal(guild)) == "passed" and state.owners
+    assert not any(state.may_receive_work(me, work) for work in state.owners), "only weight updates travel"
+
+
+def test_the_commands_and_the_page_run_without_flower_which_only_federated_training_needs():
+    code = "import sys, apprentice.cli, apprentice.web.app; sys.exit('flwr' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "Flower is an optional extra"
+
+
+def test_flower_runs_with_its_telemetry_update_check_and_run_time_installs_off(tmp_path):
+    env = flower_run.flower_env(tmp_path)
+    assert env["FLWR_TELEMETRY_ENABLED"] == "0" and env["FLWR_DISABLE_UPDATE_CHECK"] == "1"
+    assert env["FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION"] == "1" and env["FLWR_HOME"] == str(tmp_path)
