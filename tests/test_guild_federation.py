@@ -124,6 +124,28 @@ def test_a_local_round_trains_the_weights_it_was_sent_on_the_records_it_was_give
     assert score.examples == len(made.held_out) and score.psnr > 0
 
 
+def test_a_node_whose_own_afters_have_a_small_palette_trains_the_shared_network_as_sent(shop, tmp_path):
+    """Each node would judge its own palette: a picking head of its own would not fit the network all nodes share."""
+    import numpy as np
+    from PIL import Image
+
+    colours = np.array([[0, 0, 0, 0], [200, 40, 40, 255], [30, 20, 40, 255]], dtype=np.uint8)
+    for number in range(4):
+        blocks = np.random.default_rng(number).integers(0, 2, (8, 8))
+        before = colours[np.kron(blocks, np.ones((4, 4), dtype=int))]
+        after = np.where(before[..., 3:] > 0, colours[2], before)
+        for role, image in (("before", before), ("after", after)):
+            (tmp_path / role).mkdir(exist_ok=True)
+            Image.fromarray(image).save(tmp_path / role / f"s{number}.png")
+    shop.new_task("sprites", "paired", get_kind("paired").default_config())
+    add_examples(shop, "sprites", [tmp_path])
+    records = example_records(shop.catalog, "sprites")
+    sent = get_kind("paired").network(get_kind("paired").default_config()).state_dict()
+    made = local_round(shop, "sprites", records, sent, 0.0, 0, 1)
+    assert made.weights.keys() == sent.keys()
+    assert local_score(shop, "sprites", records, made.weights, 0).psnr > 0
+
+
 def test_the_host_of_a_federated_run_is_never_handed_a_picture(guild):
     state, me = guild.state, guild.workshop.member
     assert state.outcome(proposal(guild)) == "passed" and state.owners

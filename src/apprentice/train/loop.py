@@ -223,9 +223,15 @@ def kept_or_new(made: Apprentice, step: int) -> Apprentice:
 
 
 def prepare(
-    workshop: Workshop, task_name: str, config: TrainConfig, fresh: bool, records: list[ExampleRecord] | None = None
+    workshop: Workshop,
+    task_name: str,
+    config: TrainConfig,
+    fresh: bool,
+    records: list[ExampleRecord] | None = None,
+    picking: bool = True,
 ) -> Run:
-    """The run of a task, on its consented examples (or on `records`, already chosen by the caller's consent rule)."""
+    """The run of a task, on its consented examples (or on `records`, already chosen by the caller's consent rule).
+    Without `picking` the network has no head over the palette judged here (federated nodes share one network)."""
     task = workshop.task(task_name)
     kind = get_kind(task.kind)
     config = config.for_kind(kind)
@@ -239,7 +245,7 @@ def prepare(
     judged = judged_finish(workshop, [r for r in records if r.fingerprint not in never_trained], kind, chosen)
     torch.manual_seed(config.seed)
     net = kind.network(task.config)
-    can_pick = add_picker(net, judged.palette)
+    can_pick = picking and add_picker(net, judged.palette)
     net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     augment = task.config.get("augment", "none")

@@ -45,7 +45,7 @@ def started(
 ) -> Run:
     """A run of `task` on exactly `records`, its network holding `weights`."""
     flush_denormals()
-    run = prepare(workshop, task, TrainConfig(seed=seed), fresh=True, records=records)
+    run = prepare(workshop, task, TrainConfig(seed=seed), fresh=True, records=records, picking=False)
     run.net.load_state_dict(weights)
     return run
 
