@@ -129,12 +129,28 @@ def test_the_artist_can_force_each_aspect_on_or_off():
 
 
 def test_validation_may_fall_back_from_a_judged_palette_or_paper_but_not_from_forced_ones():
-    judged = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True, paper=128)
+    judged = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True, opaque=True, paper=128)
     tried = candidates(judged, {"palette": "auto", "paper": "auto"})
     assert tried[0] == judged and tried[1].palette == [] and tried[1].alpha and tried[1].paper == 128
     assert tried[2].palette == [] and tried[2].paper == 0 and tried[2].alpha
     assert "scored worse on held-out examples" in tried[2].describe()
     assert candidates(judged, {"palette": "on", "paper": "on"}) == [judged]
+
+
+def test_validation_chooses_how_a_palette_is_picked_but_a_sprites_palette_always_stays():
+    ink = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True, opaque=True)
+    tried = candidates(ink, {}, can_pick=True)
+    assert [how.picks for how in tried] == [True, False, False] and [bool(how.palette) for how in tried] == [
+        True,
+        True,
+        False,
+    ]
+    sprites = Finish([[0, 0, 0, 0], [200, 40, 40, 255]], alpha=True)
+    assert [(how.picks, bool(how.palette)) for how in candidates(sprites, {}, can_pick=True)] == [
+        (True, True),
+        (False, True),
+    ]
+    assert "picked by the network" in candidates(sprites, {}, can_pick=True)[0].describe()
 
 
 def test_each_judged_aspect_is_kept_only_while_it_scores_no_worse_than_without_it():

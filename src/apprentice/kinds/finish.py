@@ -62,6 +62,12 @@ class Finish:
             bool(data.get("picks", False)) and bool(colours),
         )
 
+    @property
+    def is_sprite_art(self) -> bool:
+        """A palette on hard-edged transparency: sprites, whose palette is the artist's rule (a game swaps it, an
+        indexed file holds only it), so validation chooses how its colours are picked but never drops it."""
+        return bool(self.palette) and self.alpha and not self.opaque
+
     def describe(self) -> str:
         """The decisions in the artist's words, for the apprentice's card."""
         parts = [f"palette of {len(self.palette)} colours" if self.palette else "continuous colour"]
@@ -147,9 +153,9 @@ def candidates(judged: Finish, chosen: dict[str, str], can_pick: bool = False) -
     """The finishes held-out validation tries, from the most finished to the least: the judged one with its palette
     picked by the network (when it `can_pick`), the judged one snapped, then without each aspect that was judged
     (not forced on) and can cost more than it brings — a palette snapping uncertain pixels on antialiased art, a
-    paper line thinning light strokes. `chosen`: the task's settings per aspect."""
+    paper line thinning light strokes; a sprite's palette always stays. `chosen`: the task's settings per aspect."""
     tried = [replace(judged, picks=True), judged] if can_pick and judged.palette else [judged]
-    if judged.palette and chosen.get("palette", "auto") == "auto":
+    if judged.palette and chosen.get("palette", "auto") == "auto" and not judged.is_sprite_art:
         tried.append(without_palette(tried[-1], len(judged.palette)))
     if judged.paper and chosen.get("paper", "auto") == "auto":
         tried.append(
