@@ -19,6 +19,7 @@ class ApplyOptions:
     layer: str = ""  # in layered files: the layer to work on
     apprentice: str | None = None  # an apprentice id; None means the task's newest
     between: int = 1  # drawings to make between each two key poses
+    timing: str = ""  # a timing chart (kinds/timing.py) placing the in-betweens; replaces `between` when given
     formats: tuple[str, ...] = ("frames",)  # how a sequence of drawings is written (FORMATS)
     fps: float = 12.0  # frames per second of a written animation
     shot: str | None = None  # the name of a written sequence; None means the inputs' folder or file name
@@ -28,6 +29,8 @@ class ApplyOptions:
         unknown = [name for name in self.formats if name not in FORMATS]
         if unknown:
             raise BadInput(f"'{unknown[0]}' is not an output format Apprentice writes; use {', '.join(FORMATS)}.")
+        if self.timing and self.between != 1:
+            raise BadInput("A timing chart already says how many in-betweens to draw; give --timing or --between.")
 
     def to_dict(self) -> dict:
         return asdict(self) | {"formats": list(self.formats)}
