@@ -28,15 +28,16 @@ from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
 
 
-def key_sources(paths: list[Path]) -> list[Source]:
-    """The key poses in order: image files, a folder's frames (natural order), an animation's frames, layers."""
+def key_sources(paths: list[Path], layer: str = "") -> list[Source]:
+    """The key poses in order: image files, a folder's frames (natural order), an animation's frames, an animated
+    layer's keyframes (`layer`, or the only animated one), layers."""
     found: list[Source] = []
     for path in map(Path, paths):
         if not path.exists():
             raise BadInput(f"{path} does not exist; check the spelling of the path.")
         files = sorted((p for p in path.iterdir() if p.is_file()), key=natural_key) if path.is_dir() else [path]
         for file in files:
-            inside = frames_in(file)
+            inside = frames_in(file, layer)
             if inside is not None:
                 found += inside
             elif is_image(file):
@@ -98,7 +99,7 @@ def draw_sequence(
     it, file written) for each drawn frame as it is written, then each animation. Frames stream through one at a
     time; only a GIF or APNG of the shot keeps them all, since it is written whole.
     """
-    sources = key_sources(paths)
+    sources = key_sources(paths, options.layer)
     first, alpha = check_keys(sources)
     mode = sequence_mode(first, alpha, apprentice)
     name = options.shot or (paths[0].name if paths[0].is_dir() else paths[0].stem)
