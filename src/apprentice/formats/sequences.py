@@ -1,6 +1,6 @@
 """Find animation sequences and key/in-between/key triplets among the paths a user names.
 
-A sequence is a folder of numbered frames, an animated GIF/APNG/WebP, an animated layer of a Krita file (its
+A sequence is a folder of numbered frames, an animated GIF/APNG/WebP, a video, an animated layer of a Krita file (its
 keyframes), or a layered file whose layers are its frames (bottom layer first, as animators stack them);
 `X.key1.png`, `X.inbetween.png` and `X.key2.png` name one explicit triplet.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from apprentice.errors import BadInput
-from apprentice.formats import animation, layered
+from apprentice.formats import animation, layered, video
 from apprentice.formats.images import check_frames, decode_image
 from apprentice.formats.layers import keyframe_part
 from apprentice.formats.pairs import Source, glob_escape, is_image
@@ -118,7 +118,9 @@ def frames_in(path: Path, layer: str = "") -> list[Source] | None:
         document = layered.open_layered(path)
         check_frames(len(document.layers), document.size, str(path), "layers")
         return [Source(path, each.name) for each in reversed(document.layers)]
-    if path.suffix.lower() in (".gif", ".webp"):  # usually animated: count (and so check) every frame
+    if video.is_video(path):
+        count = video.frame_count(read_bytes(path), str(path))
+    elif path.suffix.lower() in (".gif", ".webp"):  # usually animated: count (and so check) every frame
         count = animation.frame_count(read_bytes(path), str(path))
     else:
         count = animation.frame_count(read_bytes(path), str(path)) if animation.is_animation(path) else 1
@@ -155,7 +157,7 @@ def file_sequence(path: Path) -> list[Sequence]:
             f"{path} is a single drawing; an in-between example needs a sequence: pass the folder of its "
             "frames, a GIF or APNG, or name a triplet X.key1.png, X.inbetween.png, X.key2.png."
         )
-    raise BadInput(f"{path} is not an image or animation Apprentice can read; export it as PNG frames or a GIF.")
+    raise BadInput(f"{path} is not an image, animation or video Apprentice can read; export it as PNG frames or a GIF.")
 
 
 def triplet(path: Path) -> Sequence:
@@ -175,5 +177,6 @@ def read_frame(source: Source) -> Image.Image:
         return layered.read_layer(source.path, source.layer)
     data = read_bytes(source.path)
     if source.frame is not None:
-        return animation.decode_frame(data, str(source.path), source.frame)
+        decode = video.decode_frame if video.is_video(source.path) else animation.decode_frame
+        return decode(data, str(source.path), source.frame)
     return decode_image(data, str(source.path))

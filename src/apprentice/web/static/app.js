@@ -2,7 +2,7 @@
 // No libraries and no network beyond this computer: everything here talks to 127.0.0.1.
 
 const LAYERED = /\.(psd|kra|ora)$/i;
-const PICTURE = /\.(png|jpe?g|webp|gif|bmp|tiff?|psd|kra|ora)$/i;
+const PICTURE = /\.(png|jpe?g|webp|gif|bmp|tiff?|psd|kra|ora|mp4|m4v|mov|mkv|webm|avi)$/i; // videos: in-between tasks
 const NAMED_PART = /^(.+)\.(before|after)\.[^.]+$/i;
 const AUGMENT_HELP = {
   none: "Examples are used only as drawn: for steps that depend on direction, like light from the left.",
