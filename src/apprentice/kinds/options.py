@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from apprentice.errors import BadInput
+from apprentice.kinds import timing
 
 FORMATS = ("frames", "gif", "apng")  # how a sequence is written: numbered PNG frames, an animated GIF, an APNG
 
@@ -31,6 +32,8 @@ class ApplyOptions:
             raise BadInput(f"'{unknown[0]}' is not an output format Apprentice writes; use {', '.join(FORMATS)}.")
         if self.timing and self.between != 1:
             raise BadInput("A timing chart already says how many in-betweens to draw; give --timing or --between.")
+        if self.timing:
+            timing.parse_chart(self.timing, 1 + self.timing.count(";"))  # refused here, before any work starts
 
     def to_dict(self) -> dict:
         return asdict(self) | {"formats": list(self.formats)}
