@@ -47,6 +47,11 @@ def test_one_chart_per_gap_separated_by_semicolons():
         ("even 40", "'even 40' charts 40 in-betweens; chart from 1 to 31 in one gap."),
         ("fast 3", "'fast 3' is not a timing chart; write positions between the keys (1/4,1/2,3/4)"),
         ("1/2;1/2;1/2", "The timing chart charts 3 gaps but 3 keys make 2; chart one gap for all"),
+        ("1/2," * 2000, "The timing chart is longer than 4000 characters; write positions between the keys"),
+        (
+            ",".join(f"{n}/64" for n in range(1, 40)),
+            "'1/64,2/64,3/64,4/64,5/64,6/64,7/64,8/64,…' charts 39 in-betweens; chart at most 31 in one gap.",
+        ),
     ],
 )
 def test_a_chart_that_means_nothing_is_refused_in_one_sentence(chart, sentence):

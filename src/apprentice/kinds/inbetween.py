@@ -100,9 +100,9 @@ class InbetweenKind:
                 on_step(done[0], total)
 
         for gap, chart in enumerate(charts):
-            first, last = inputs[gap], inputs[gap + 1]
+            first = inputs[gap]
             yield Output(first, gap, drawn=False)
-            for frame in draw_gap(net, first, last, chart, options.tile, drew):
+            for frame in draw_gap(net, first, inputs[gap + 1], chart, options.tile, drew):
                 yield Output(frame, gap)
         yield Output(inputs[len(charts)], len(charts), drawn=False)
 

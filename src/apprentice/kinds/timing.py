@@ -83,7 +83,8 @@ def parse_gap(text: str) -> Chart:
         return NAMES[named[1]](count)
     positions = tuple(position(part.strip()) for part in text.split(","))
     if len(positions) > MAX_BETWEEN:
-        raise BadInput(f"'{text[:40]}' charts {len(positions)} in-betweens; chart at most {MAX_BETWEEN} in one gap.")
+        short = text if len(text) <= 40 else f"{text[:40]}…"
+        raise BadInput(f"'{short}' charts {len(positions)} in-betweens; chart at most {MAX_BETWEEN} in one gap.")
     if any(later <= earlier for earlier, later in zip(positions, positions[1:], strict=False)):
         raise BadInput(f"The positions in '{text}' do not rise from the first key to the second; write them in order.")
     return positions
