@@ -210,6 +210,13 @@ def test_apply_refuses_unhalvable_counts_mismatched_keys_and_single_keys(shop, t
         apply(shop, trained, [keys], tmp_path / "out")
     with pytest.raises(BadInput, match="holds 1 key pose"):
         apply(shop, trained, [keys / "frame1.png"], tmp_path / "out")
+    shot = frame_folder(tmp_path / "shot", [2, 14])
+    (shot / "frame1.png").rename(shot / "shot-0001.png")  # keys named as the frames apply would write over them
+    with pytest.raises(BadInput) as refused:
+        apply(shop, trained, [shot], shot)
+    assert str(refused.value) == (
+        f"Writing the in-betweens would overwrite {shot / 'shot-0001.png'}; choose another --out folder."
+    )
 
 
 def test_transparent_keys_give_transparent_in_betweens(shop, trained, tmp_path):

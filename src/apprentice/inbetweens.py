@@ -60,7 +60,7 @@ class KeyPoses(abc.Sequence):
     def __len__(self) -> int:
         return len(self.sources)
 
-    def __getitem__(self, index):  # noqa: ANN001, ANN204 (abc.Sequence's signature)
+    def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
         if isinstance(index, slice):
             return [self[each] for each in range(*index.indices(len(self)))]
         if index not in self._kept:
