@@ -102,6 +102,11 @@ def test_keys_in_a_file_with_several_animated_layers_need_the_layer_named(shop, 
     assert str(refused.value) == (
         f"{two} has several animated layers ('walk', 'jump'); say which holds the keys with --layer."
     )
+    with pytest.raises(BadInput) as refused:
+        apply(shop, task, [two], tmp_path / "out", ApplyOptions(layer="run"))
+    assert str(refused.value) == (
+        f"{two} has no animated layer 'run'; name one of its animated layers ('walk', 'jump') with --layer."
+    )
     apply(shop, task, [two], tmp_path / "out", ApplyOptions(layer="walk"))
     assert len(sorted((tmp_path / "out").glob("two-*.png"))) == 5  # three keys, an in-between in each gap
 

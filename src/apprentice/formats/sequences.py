@@ -112,8 +112,12 @@ def frames_in(path: Path, layer: str = "") -> list[Source] | None:
         animated = animated_layers(path)
         if layer in animated or (animated and not layer and len(animated) == 1):
             return keyframes_of(path, layer or animated[0])
-        if animated and not layer:
+        if animated:
             names = ", ".join(repr(name) for name in animated[:30])
+            if layer:
+                raise BadInput(
+                    f"{path} has no animated layer {layer!r}; name one of its animated layers ({names}) with --layer."
+                )
             raise BadInput(f"{path} has several animated layers ({names}); say which holds the keys with --layer.")
         document = layered.open_layered(path)
         check_frames(len(document.layers), document.size, str(path), "layers")
