@@ -20,11 +20,11 @@ class ApplyOptions:
     layer: str = ""  # in layered files: the layer to work on
     apprentice: str | None = None  # an apprentice id; None means the task's newest
     between: int = 1  # drawings to make between each two key poses
-    timing: str = ""  # a timing chart (kinds/timing.py) placing the in-betweens; replaces `between` when given
     formats: tuple[str, ...] = ("frames",)  # how a sequence of drawings is written (FORMATS)
     fps: float = 12.0  # frames per second of a written animation
     shot: str | None = None  # the name of a written sequence; None means the inputs' folder or file name
     tile: int = 1024  # the largest square the network sees at once, in pixels
+    timing: str = ""  # a timing chart (kinds/timing.py) placing the in-betweens; replaces `between` when given
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.formats if name not in FORMATS]
