@@ -243,3 +243,61 @@ def write_psd(path: Path, layers: Layers, offsets: Offsets | None = None, size: 
         left, top = offsets.get(name, (0, 0))
         PixelLayer.frompil(image.convert("RGBA"), psd, name, top=top, left=left)
     psd.save(path)
+
+
+KEYFRAMES_DOCTYPE = (
+    "<!DOCTYPE keyframes PUBLIC '-//KDE//DTD krita-keyframes 1.0//EN' "
+    "'http://www.calligra.org/DTD/krita-keyframes-1.0.dtd'>"
+)
+
+
+def write_animated_kra(
+    path: Path,
+    animated: dict[str, dict[int, Image.Image]],
+    still: Layers | None = None,
+    size: tuple[int, int] | None = None,
+    frame_names: dict[int, str] | None = None,
+    keyframes_name: str | None = None,
+) -> None:
+    """A Krita file laid out as Krita 5 saves an animated document (tests/files/krita-walk.kra, saved by Krita 5.1.5).
+
+    Each animated layer (name → time → drawing, top to bottom) keeps its first keyframe's tiles in its own file
+    `layerN`, later ones in `layerN.f1`, `layerN.f2`…, each with a `.defaultpixel`, and lists them in
+    `layerN.keyframes.xml` (time, frame file, offset); `still` layers go below them. `frame_names` and
+    `keyframes_name` override the names the XML gives, as a hostile file would.
+    """
+    still = still or {}
+    size = size or next(iter(next(iter(animated.values())).values())).size
+    doc = ElementTree.Element("DOC", xmlns="http://www.calligra.org/DTD/krita", kritaVersion="5.1.5")
+    image = ElementTree.SubElement(
+        doc, "IMAGE", name="walk", width=str(size[0]), height=str(size[1]), colorspacename="RGBA"
+    )
+    top = ElementTree.SubElement(image, "layers")
+    members = {"mimetype": b"application/x-krita"}
+    for index, (name, frames) in enumerate([*animated.items(), *((name, {0: pic}) for name, pic in still.items())]):
+        node = f"layer{index + 2}"
+        attributes = {"name": name, "nodetype": "paintlayer", "filename": node, "x": "0", "y": "0"}
+        if name in animated:
+            attributes["keyframes"] = keyframes_name or f"{node}.keyframes.xml"
+            members[f"walk/layers/{node}.keyframes.xml"] = _keyframes_xml(node, frames, frame_names or {})
+        ElementTree.SubElement(top, "layer", colorspacename="RGBA", **attributes)
+        for number, picture in enumerate(frames.values()):
+            member = f"walk/layers/{node}" + (f".f{number}" if number else "")
+            members[member] = krita_tiles(picture, (0, 0), bytes(4), True)
+            members[f"{member}.defaultpixel"] = bytes(4)
+    animation = ElementTree.SubElement(image, "animation")
+    ElementTree.SubElement(animation, "framerate", type="value", value="24")
+    declaration = '<?xml version="1.0" encoding="UTF-8"?>\n' + KRITA_DOCTYPE + "\n"
+    members["maindoc.xml"] = declaration.encode() + ElementTree.tostring(doc)
+    write_zip(path, {"mimetype": members.pop("mimetype"), "maindoc.xml": members.pop("maindoc.xml"), **members})
+
+
+def _keyframes_xml(node: str, frames: dict[int, Image.Image], names: dict[int, str]) -> bytes:
+    root = ElementTree.Element("keyframes", xmlns="http://www.calligra.org/DTD/krita-keyframes")
+    channel = ElementTree.SubElement(root, "channel", name="content")
+    for number, time in enumerate(frames):
+        frame = names.get(time, node + (f".f{number}" if number else ""))
+        key = ElementTree.SubElement(channel, "keyframe", time=str(time), frame=frame, **{"color-label": "0"})
+        ElementTree.SubElement(key, "offset", type="point", x="0", y="0")
+    declaration = '<?xml version="1.0" encoding="UTF-8"?>\n' + KEYFRAMES_DOCTYPE + "\n"
+    return declaration.encode() + ElementTree.tostring(root)

@@ -25,9 +25,10 @@ from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.provenance.consent import set_consent
 from apprentice.store.workshop import Workshop
+from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.web.app import create_app
 
-from conftest import drawing_pair, write_pair_folder
+from conftest import ball, drawing_pair, write_pair_folder
 from servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -309,3 +310,46 @@ def test_a_member_sees_the_guild_votes_with_a_button_and_sees_who_a_release_lear
     sync_api.expect(page.locator("[data-testid=proposal]").first).to_contain_text("Retrain: withdrawn")
     shoot(page, "8-guild-release-tainted", None, full_page=True)
     shop.close()
+
+
+def test_an_animator_charts_the_in_betweens_and_gets_the_shot_back_as_an_animated_png(
+    server: str, home: Path, page: sync_api.Page, tmp_path: Path
+) -> None:
+    shop = Workshop.open(home)
+    config = get_kind("inbetween").default_config()
+    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
+    shop.new_task("tween", "inbetween", config)
+    walk = tmp_path / "walk"
+    walk.mkdir()
+    for number in range(6):
+        ball(2 + 5 * number).save(walk / f"frame{number}.png")
+    add_examples(shop, "tween", [walk])
+    train(shop, "tween", Budget(steps=3), TrainConfig(patch=32, batch=2, validate_every=2))
+    keys = [tmp_path / "a.png", tmp_path / "b.png"]
+    ball(2).save(keys[0])
+    ball(26).save(keys[1])
+
+    page.goto(server)
+    page.click("[data-testid=task-item][data-name=tween]")
+    sync_api.expect(page.locator("[data-testid=apply-shot]")).to_be_visible()
+    page.select_option("[data-testid=apply-between]", "3")
+    page.set_input_files("#apply-input", [str(key) for key in keys])
+    sync_api.expect(page.locator("[data-testid=apply-result]")).to_have_count(3, timeout=60_000)
+    sync_api.expect(page.locator("[data-testid=apply-animation]")).to_be_visible()
+    sync_api.expect(page.locator("#apply-status")).to_have_text("Done: 3 in-betweens.")
+    page.wait_for_function("document.querySelector('#apply-animation-image').naturalWidth > 0")
+    with page.expect_download() as animated:
+        page.click("[data-testid=apply-apng]")
+    with Image.open(animated.value.path()) as shot:
+        assert (shot.format, shot.size, shot.n_frames) == ("PNG", (48, 32), 5)  # key, three in-betweens, key
+    page.locator("#apply-panel").scroll_into_view_if_needed()
+    shoot(page, "7-inbetween-shot", page.locator("#apply-panel"))
+
+    page.fill("[data-testid=apply-timing]", "ease-out 2")
+    page.set_input_files("#apply-input", [str(key) for key in keys])
+    sync_api.expect(page.locator("[data-testid=apply-result]")).to_have_count(2, timeout=60_000)
+    page.fill("[data-testid=apply-timing]", "3/4,1/4")
+    page.set_input_files("#apply-input", [str(key) for key in keys])
+    sync_api.expect(page.locator("#apply-error")).to_have_text(
+        "The positions in '3/4,1/4' do not rise from the first key to the second; write them in order."
+    )

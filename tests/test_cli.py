@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from apprentice.cli import main
+from apprentice.kinds.timing import NAMES
 
 from conftest import ball, write_pair_folder
 
@@ -98,3 +100,18 @@ def test_in_betweening_from_the_command_line(home, tmp_path):
     made = json.loads(run("apply", "tween", tmp_path / "keys", "--out", tmp_path / "out", "--gif", "--json"))
     assert [Path(m["output"]).name for m in made] == ["keys-0002.png", "keys.gif"]
     assert "made by apprentice" in run("provenance", tmp_path / "out" / "keys.gif")
+    said = run("apply", "tween", tmp_path / "keys", "--out", tmp_path / "eased", "--timing", "ease-in 3")
+    assert re.search(r"Drew 3 in-between\(s\) in \d+\.\d s: \d+\.\d\d frames per second\.", said)
+    assert len(list((tmp_path / "eased").glob("keys-*.png"))) == 5
+    refused = CliRunner().invoke(main, ["apply", "tween", str(tmp_path / "keys"), "--out", "x", "--timing", "1/2,1/4"])
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (
+        "Error: The positions in '1/2,1/4' do not rise from the first key to the second; write them in order."
+    )
+
+
+def test_every_named_spacing_of_a_timing_chart_is_in_readme():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "--timing" in readme
+    for name in NAMES:
+        assert f"`{name} " in readme, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,13 @@ def test_apply_refuses_unhalvable_counts_mismatched_keys_and_single_keys(shop, t
         apply(shop, trained, [keys], tmp_path / "out")
     with pytest.raises(BadInput, match="holds 1 key pose"):
         apply(shop, trained, [keys / "frame1.png"], tmp_path / "out")
+    shot = frame_folder(tmp_path / "shot", [2, 14])
+    (shot / "frame1.png").rename(shot / "shot-0001.png")  # keys named as the frames apply would write over them
+    with pytest.raises(BadInput) as refused:
+        apply(shop, trained, [shot], shot)
+    assert str(refused.value) == (
+        f"Writing the in-betweens would overwrite {shot / 'shot-0001.png'}; choose another --out folder."
+    )
 
 
 def test_transparent_keys_give_transparent_in_betweens(shop, trained, tmp_path):
@@ -226,3 +234,31 @@ def test_a_gif_cut_short_is_refused_as_damaged_not_as_a_still(shop, task, tmp_pa
         add_examples(shop, task, [path])
     with pytest.raises(BadInput, match="walk.gif is damaged or cut short"):
         add_examples(shop, task, [tmp_path])
+
+
+def test_a_long_shot_is_drawn_in_the_memory_of_one_gap(shop, trained, tmp_path):
+    """Frames stream: twelve keys need about the memory of three (all 34 frames of 192×128 held would be 3.3 MB)."""
+    peaks = {}
+    for count in (3, 12):
+        keys = frame_folder(tmp_path / f"keys{count}", [2 + 12 * i for i in range(count)], size=(192, 128))
+        tracemalloc.start()
+        apply(shop, trained, [keys], tmp_path / f"out{count}", ApplyOptions(between=3))
+        peaks[count] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(list((tmp_path / f"out{count}").glob("*.png"))) == 4 * count - 3
+    assert peaks[12] < peaks[3] + 1_000_000, peaks
+
+
+def test_keys_are_read_only_when_the_drawing_reaches_them():
+    read = []
+
+    class Keys(list):
+        def __getitem__(self, index):
+            read.append(index)
+            return super().__getitem__(index)
+
+    keys = Keys(np.full((8, 8, 4), value, np.uint8) for value in (0, 64, 128, 255))
+    net = InbetweenNet(InbetweenConfig(width=8, mid_width=8, deep_width=8, blocks=1)).eval()
+    frames = get_kind("inbetween").apply(net, keys, ApplyOptions(between=1))
+    [next(frames) for _ in range(3)]  # the first key, its in-between, the second key
+    assert max(read) == 1

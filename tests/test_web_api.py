@@ -264,7 +264,16 @@ async def test_an_inbetween_task_learns_from_uploaded_frames_and_draws_between_u
     assert state["error"] is None and state["apprentice"]
     keys = [("files", (name, png(ball(x)), "image/png")) for name, x in (("a.png", 2), ("b.png", 26))]
     applied = (await client.post("/api/tasks/tween/apply", files=keys, data={"between": "3"})).json()
-    drawn = [result for result in applied["results"] if result["output"].endswith(".png")]
+    drawn = [result for result in applied["results"] if result["output"].startswith("tween-")]
     assert [r["output"] for r in drawn] == ["tween-0002.png", "tween-0003.png", "tween-0004.png"]
     assert picture(await client.get(drawn[0]["url"])).size == (48, 32)
-    assert applied["results"][-1]["output"] == "tween.gif"
+    assert [r["output"] for r in applied["results"][-2:]] == ["tween.gif", "tween.png"]  # a GIF and an APNG
+    apng = Image.open(io.BytesIO((await client.get(applied["results"][-1]["url"])).content))
+    assert apng.format == "PNG" and apng.n_frames == 5  # key, three in-betweens, key
+    charted = (await client.post("/api/tasks/tween/apply", files=keys, data={"timing": "ease-out 2"})).json()
+    assert [r["output"] for r in charted["results"]] == ["tween-0002.png", "tween-0003.png", "tween.gif", "tween.png"]
+    refused = await client.post("/api/tasks/tween/apply", files=keys, data={"timing": "3/4,1/4"})
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "The positions in '3/4,1/4' do not rise from the first key to the second; write them in order."
+    )

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
+import time
 import webbrowser
 from pathlib import Path
 
@@ -38,6 +40,8 @@ from apprentice.train.process import ready_for_training
 from apprentice.train.retrain import retrain as retrain_task
 from apprentice.train.settings import new_task_config, set_finish
 from apprentice.views import example_parts, newest_manifest, precision_text, summary
+
+DRAWN_FRAME = re.compile(r"-\d{4,}\.png$")  # an in-between's file, as inbetweens.py numbers the frames of a shot
 
 
 class Group(click.Group):
@@ -205,6 +209,12 @@ def train(name: str, minutes: float | None, steps: int | None, seed: int, fresh:
 @click.option("--layer", default="", help="In layered files: the layer to work on.")
 @click.option("--apprentice", "apprentice_id", help="Use this apprentice id instead of the newest.")
 @click.option("--between", type=int, default=1, show_default=True, help="Key-pose tasks: frames between each two.")
+@click.option(
+    "--timing",
+    default="",
+    help="Key-pose tasks: a timing chart instead of --between: positions between the keys (1/4,1/2,3/4) or a "
+    "spacing (even 3, ease-in 3, ease-out 3, ease-in-out 5); one chart per gap separated by ';'.",
+)
 @click.option("--gif", is_flag=True, help="Key-pose tasks: also write the animation as a GIF.")
 @click.option("--apng", is_flag=True, help="Key-pose tasks: also write the animation as an animated PNG.")
 @click.option("--fps", type=float, default=12.0, show_default=True, help="Key-pose tasks: frames per second.")
@@ -216,6 +226,7 @@ def apply(
     layer: str,
     apprentice_id: str | None,
     between: int,
+    timing: str,
     gif: bool,
     apng: bool,
     fps: float,
@@ -225,12 +236,21 @@ def apply(
     that draws between key poses, INPUTS are the key poses in order and it draws --between frames between each two."""
     shop = workshop()
     formats = ("frames",) + ("gif",) * gif + ("apng",) * apng
-    options = ApplyOptions(layer=layer, apprentice=apprentice_id, between=between, formats=formats, fps=fps)
+    options = ApplyOptions(
+        layer=layer, apprentice=apprentice_id, between=between, timing=timing, formats=formats, fps=fps
+    )
+    kind = get_kind(shop.task(name).kind)
+    started = time.monotonic()
     with Progress(console=console, disable=as_json) as bar:
-        job = bar.add_task(get_kind(shop.task(name).kind).applying, total=None)
+        job = bar.add_task(kind.applying, total=None)
         report = lambda done, total, _: bar.update(job, completed=done, total=total)  # noqa: E731
         results = apply_job(shop, name, list(inputs), out_dir, options, on_progress=report)
-    emit([r.to_dict() for r in results], as_json, f"Wrote {len(results)} file(s) to {out_dir}.")
+    seconds = time.monotonic() - started
+    text = f"Wrote {len(results)} file(s) to {out_dir}."
+    if kind.inputs == "sequence":
+        drawn = sum(1 for result in results if DRAWN_FRAME.search(result.output))
+        text += f" Drew {drawn} in-between(s) in {seconds:.1f} s: {drawn / max(seconds, 1e-9):.2f} frames per second."
+    emit([r.to_dict() for r in results], as_json, text)
 
 
 @main.command()

@@ -5,8 +5,9 @@ The kind draws the frames between the keys; they are written as numbered frames,
 
 from __future__ import annotations
 
+import re
+from collections import abc
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,18 +27,17 @@ from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop
 
-WRITERS = 2  # frames encoded at once: the network is done by then, so both cores encode
 
-
-def key_sources(paths: list[Path]) -> list[Source]:
-    """The key poses in order: image files, a folder's frames (natural order), an animation's frames, layers."""
+def key_sources(paths: list[Path], layer: str = "") -> list[Source]:
+    """The key poses in order: image files, a folder's frames (natural order), an animation's frames, an animated
+    layer's keyframes (`layer`, or the only animated one), layers."""
     found: list[Source] = []
     for path in map(Path, paths):
         if not path.exists():
             raise BadInput(f"{path} does not exist; check the spelling of the path.")
         files = sorted((p for p in path.iterdir() if p.is_file()), key=natural_key) if path.is_dir() else [path]
         for file in files:
-            inside = frames_in(file)
+            inside = frames_in(file, layer)
             if inside is not None:
                 found += inside
             elif is_image(file):
@@ -49,15 +49,38 @@ def key_sources(paths: list[Path]) -> list[Source]:
     return found
 
 
-def read_keys(sources: list[Source]) -> list[Image.Image]:
-    keys = [read_frame(source) for source in sources]
-    for source, key in zip(sources, keys, strict=True):
-        if key.size != keys[0].size:
+class KeyPoses(abc.Sequence):
+    """The key poses as straight-RGBA arrays, read from their files when asked for, the last two kept: a long shot
+    of large frames never lies in memory whole."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self._kept: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
+        if isinstance(index, slice):
+            return [self[each] for each in range(*index.indices(len(self)))]
+        if index not in self._kept:
+            self._kept = {each: pixels for each, pixels in self._kept.items() if each == index - 1}
+            self._kept[index] = rgba(read_frame(self.sources[index]))
+        return self._kept[index]
+
+
+def check_keys(sources: list[Source]) -> tuple[Image.Image, bool]:
+    """Read every key once, one at a time: the first key, and whether any has alpha; BadInput on a size mismatch."""
+    first, alpha = read_frame(sources[0]), False
+    for source in sources:
+        key = read_frame(source) if source != sources[0] else first
+        alpha = alpha or has_alpha(key)
+        if key.size != first.size:
             raise BadInput(
-                f"{source} is {key.width}×{key.height} but {sources[0]} is {keys[0].width}×{keys[0].height}; "
+                f"{source} is {key.width}×{key.height} but {sources[0]} is {first.width}×{first.height}; "
                 "export every key pose at the same size."
             )
-    return keys
+    return first, alpha
 
 
 def draw_sequence(
@@ -73,30 +96,43 @@ def draw_sequence(
     """Let the kind draw between the key poses; write the frames and animations `options.formats` names.
 
     Files are named after `options.shot`, else after the folder or file the keys came from; yields (key before
-    it, file written) for each drawn frame and each animation.
+    it, file written) for each drawn frame as it is written, then each animation. Frames stream through one at a
+    time; only a GIF or APNG of the shot keeps them all, since it is written whole.
     """
-    sources = key_sources(paths)
-    keys = read_keys(sources)
-    arrays = [rgba(key) for key in keys]
-    made = kind.apply(net, arrays, options, lambda done, total: report(on_progress, done, total))
-    made = [finished(output, arrays, finish_of(apprentice)) for output in made]
-    images = [image_from_rgba(output.pixels, sequence_mode(keys, apprentice)) for output in made]
+    sources = key_sources(paths, options.layer)
+    first, alpha = check_keys(sources)
+    mode = sequence_mode(first, alpha, apprentice)
     name = options.shot or (paths[0].name if paths[0].is_dir() else paths[0].stem)
-    frame_files = [out_dir / f"{name}-{number:04d}.png" for number in range(1, len(images) + 1)]
     movies = [out_dir / f"{name}{'.gif' if f == 'gif' else '.png'}" for f in options.formats if f in ("gif", "apng")]
-    inputs = {source.path.resolve() for source in sources}
-    for target in [*frame_files, *movies]:
-        if target.resolve() in inputs:
-            raise BadInput(f"Writing the in-betweens would overwrite {target}; choose another --out folder.")
+    check_not_overwriting(sources, out_dir, name, movies)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if "frames" in options.formats:
-        yield from write_frames(workshop, apprentice, made, images, sources, frame_files)
+    keys, how, shown = KeyPoses(sources), finish_of(apprentice), []
+    made = kind.apply(net, keys, options, lambda done, total: report(on_progress, done, total))
+    for number, output in enumerate(made, start=1):
+        image = image_from_rgba(finished(output, keys, how).pixels, mode)
+        if "frames" in options.formats:
+            target = out_dir / f"{name}-{number:04d}.png"
+            write_image(image, target, credentials(workshop, apprentice, image, ".png") if output.drawn else {})
+            if output.drawn:
+                yield sources[output.source], target
+        if movies:
+            shown.append(image)
     for target in movies:
-        write_sequence(workshop, apprentice, images, target, options.fps)
+        write_sequence(workshop, apprentice, shown, target, options.fps)
         yield sources[0], target
 
 
-def finished(output: Output, keys: list[np.ndarray], how: Finish) -> Output:
+def check_not_overwriting(sources: list[Source], out_dir: Path, name: str, movies: list[Path]) -> None:
+    """Refuse before drawing anything when a frame or animation written into out_dir would replace a key pose."""
+    frame = re.compile(rf"{re.escape(name)}-\d{{4,}}\.png")
+    targets = {target.resolve() for target in movies}
+    for source in sources:
+        path = source.path.resolve()
+        if path in targets or (path.parent == out_dir.resolve() and frame.fullmatch(path.name)):
+            raise BadInput(f"Writing the in-betweens would overwrite {source.path}; choose another --out folder.")
+
+
+def finished(output: Output, keys: abc.Sequence[np.ndarray], how: Finish) -> Output:
     """A drawn frame in the finish the keys' art has (their palette and colours, hard alpha); keys pass as they are."""
     if not output.drawn:
         return output
@@ -109,36 +145,12 @@ def report(on_progress: Callable[[int, int, str], None] | None, done: int, total
         on_progress(done, total, "")
 
 
-def sequence_mode(keys: list[Image.Image], apprentice: Apprentice) -> str:
+def sequence_mode(first: Image.Image, alpha: bool, apprentice: Apprentice) -> str:
     """The first key's mode, with alpha when any key has it."""
-    mode = output_mode(keys[0], apprentice.manifest["output"]["gray"])
-    if any(has_alpha(key) for key in keys) and mode in ("L", "RGB"):
-        mode = "LA" if is_gray(keys[0]) else "RGBA"
+    mode = output_mode(first, apprentice.manifest["output"]["gray"])
+    if alpha and mode in ("L", "RGB"):
+        mode = "LA" if is_gray(first) else "RGBA"
     return mode
-
-
-def write_frames(
-    workshop: Workshop,
-    apprentice: Apprentice,
-    made: list[Output],
-    images: list[Image.Image],
-    keys: list[Source],
-    targets: list[Path],
-) -> Iterator[tuple[Source, Path]]:
-    """One PNG per frame, numbered in order; the apprentice's frames carry its credentials, keys do not.
-
-    Frames are encoded WRITERS at a time (Pillow lets go of the interpreter while it encodes); yields each drawn
-    frame with the key before it, in order, once it is written.
-    """
-
-    def write(output: Output, image: Image.Image, target: Path) -> Path:
-        write_image(image, target, credentials(workshop, apprentice, image, ".png") if output.drawn else {})
-        return target
-
-    with ThreadPoolExecutor(WRITERS, "apprentice-encode") as writers:
-        for output, target in zip(made, writers.map(write, made, images, targets), strict=True):
-            if output.drawn:
-                yield keys[output.source], target
 
 
 def write_sequence(

@@ -1,10 +1,14 @@
-"""Krita (.kra) files: maindoc.xml's canvas and paint layers, and Krita's LZF-compressed tile format."""
+"""Krita (.kra) files: maindoc.xml's canvas and paint layers, animated layers' keyframes, and Krita's LZF tiles.
+
+An animated layer's keyframes XML names, for each keyframe's time, a file of tiles beside the layer's own.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from typing import Any
+from xml.etree.ElementTree import Element
 
 import numpy as np
 from PIL import Image
@@ -12,12 +16,15 @@ from PIL import Image
 from apprentice.errors import BadInput
 from apprentice.formats.archive import Archive, local_name
 from apprentice.formats.images import check_size
-from apprentice.formats.layers import Document, Layer, check_layer_count
+from apprentice.formats.layers import MAX_KEYFRAMES, Document, Layer, check_layer_count
 
 KRITA_CONVERT = "convert it to 8-bit RGBA in Krita (Image > Convert Image Color Space) and add it again"
 KRITA_DEPTHS = (("F32", "32-bit float"), ("F16", "16-bit float"), ("16", "16-bit"))
 KRITA_MODELS = (("GRAY", "grayscale"), ("CMYK", "CMYK"), ("LAB", "Lab"), ("XYZ", "XYZ"), ("YCBCR", "YCbCr"))
 TILE_LINE = re.compile(r"(-?\d{1,10}),(-?\d{1,10}),LZF,(\d{1,9})")
+SAFE_MEMBER = re.compile(r"[\w.\-]{1,200}")  # how Krita names a layer's files: layer3, layer3.f1, layer3.keyframes.xml
+MAX_TIME = 10_000_000  # a keyframe's frame number
+_AGAIN = "save it again from Krita"
 
 
 def open_kra(data: bytes, name: str) -> Document:
@@ -41,7 +48,55 @@ def open_kra(data: bytes, name: str) -> Document:
         if local_name(element.tag) == "layer" and element.get("nodetype") == "paintlayer"
     ]
     check_layer_count(len(layers), name)
-    return Document(name, size, layers, lambda layer: _render_kra(archive, size, layer))
+    keyframes = _keyframes(archive, image, folder)
+    return Document(name, size, layers, lambda layer: _render_kra(archive, size, layer), keyframes)
+
+
+def _keyframes(archive: Archive, image: Element, folder: str) -> dict[str, dict[int, Layer]]:
+    """Each animated paint layer's drawings by the time their keyframe starts; refused past MAX_KEYFRAMES in all."""
+    found: dict[str, dict[int, Layer]] = {}
+    for element in image.iter():
+        listed = element.get("keyframes")
+        if local_name(element.tag) != "layer" or element.get("nodetype") != "paintlayer" or listed is None:
+            continue
+        layer = element.get("name", "")
+        space = element.get("colorspacename", image.get("colorspacename", "RGBA"))
+        frames = _layer_keyframes(archive, f"{folder}/layers/{_member(archive, listed)}", layer, space)
+        found.setdefault(layer, frames)  # the topmost layer of a name, as for still layers
+        if sum(map(len, found.values())) > MAX_KEYFRAMES:
+            raise BadInput(
+                f"{archive.name} has more than {MAX_KEYFRAMES:,} keyframes, more than Apprentice reads from one file; "
+                "cut the animation into shorter documents."
+            )
+    return found
+
+
+def _layer_keyframes(archive: Archive, member: str, layer: str, space: str) -> dict[int, Layer]:
+    """One animated layer's keyframes XML: for each time, the member holding its drawing and where it lies."""
+    frames: dict[int, Layer] = {}
+    for channel in archive.xml(member).iter():
+        if local_name(channel.tag) != "channel" or channel.get("name") != "content":
+            continue
+        for key in (each for each in channel if local_name(each.tag) == "keyframe"):
+            time = archive.integer(key, "time", member)
+            if not 0 <= time <= MAX_TIME or time in frames:
+                raise BadInput(
+                    f"{archive.name} has a keyframe at frame {time} that is out of place in {member}; {_AGAIN}."
+                )
+            offset = next((each for each in key if local_name(each.tag) == "offset"), None)
+            x, y = (archive.integer(offset, axis, member, "0") for axis in "xy") if offset is not None else (0, 0)
+            source = f"{member.rpartition('/')[0]}/{_member(archive, key.get('frame', ''))}"
+            frames[time] = Layer(layer, source, x, y, space)
+            if len(frames) > MAX_KEYFRAMES:
+                break  # the caller refuses the file by name
+    return dict(sorted(frames.items()))
+
+
+def _member(archive: Archive, name: str) -> str:
+    """A file name that maindoc.xml or a keyframes XML gives for a member beside it: a plain name, never a path."""
+    if not SAFE_MEMBER.fullmatch(name) or name.startswith("."):
+        raise BadInput(f"{archive.name} names a layer file {name[:80]!r} that is not a plain file name; {_AGAIN}.")
+    return name
 
 
 def _render_kra(archive: Archive, size: tuple[int, int], layer: Layer) -> Image.Image:

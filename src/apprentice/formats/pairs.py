@@ -12,6 +12,7 @@ from pathlib import Path
 from apprentice.errors import BadInput
 from apprentice.formats import layered
 from apprentice.formats.images import IMAGE_SUFFIXES
+from apprentice.formats.layers import part_words
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Source:
     def __str__(self) -> str:
         if self.frame is not None:
             return f"{self.path} (frame {self.frame + 1})"
-        return f"{self.path} (layer '{self.layer}')" if self.layer else str(self.path)
+        return f"{self.path} ({part_words(self.layer)})" if self.layer else str(self.path)
 
     @property
     def part(self) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from apprentice.formats import animation, layered
+from apprentice.formats import animation, layered, video
 from apprentice.formats.images import decode_image
 
 
@@ -18,5 +18,6 @@ def decode_part(data: bytes, name: str, layer: str) -> Image.Image:
     if layer and layered.is_layered(Path(name)):
         return layered.decode_layer(data, name, layer)
     if layer:
-        return animation.decode_frame(data, name, int(layer))
+        decode = video.decode_frame if video.is_video(Path(name)) else animation.decode_frame
+        return decode(data, name, int(layer))
     return decode_image(data, name)

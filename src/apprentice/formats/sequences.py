@@ -1,8 +1,8 @@
 """Find animation sequences and key/in-between/key triplets among the paths a user names.
 
-A sequence is a folder of numbered frames, an animated GIF/APNG/WebP, or a layered file whose layers
-are its frames (bottom layer first, as animators stack them); `X.key1.png`, `X.inbetween.png` and
-`X.key2.png` name one explicit triplet.
+A sequence is a folder of numbered frames, an animated GIF/APNG/WebP, a video, an animated layer of a Krita file (its
+keyframes), or a layered file whose layers are its frames (bottom layer first, as animators stack them);
+`X.key1.png`, `X.inbetween.png` and `X.key2.png` name one explicit triplet.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 from PIL import Image
 
 from apprentice.errors import BadInput
-from apprentice.formats import animation, layered
+from apprentice.formats import animation, layered, video
 from apprentice.formats.images import check_frames, decode_image
+from apprentice.formats.layers import keyframe_part
 from apprentice.formats.pairs import Source, glob_escape, is_image
 
 TRIPLET_ROLES = ("key1", "inbetween", "key2")
@@ -61,7 +62,7 @@ def sequences_in(path: Path) -> list[Sequence]:
                 "files, or name a triplet X.key1.png, X.inbetween.png, X.key2.png."
             )
         return found
-    return [file_sequence(path)]
+    return file_sequence(path)
 
 
 def folder_sequences(folder: Path) -> list[Sequence]:
@@ -69,9 +70,9 @@ def folder_sequences(folder: Path) -> list[Sequence]:
     files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=natural_key)
     found, frames = [], []
     for path in files:
-        inside = frames_in(path)  # opened once: is it layered or animated?
+        inside = file_sequences(path)  # opened once: is it layered or animated?
         if inside is not None:
-            found.append(Sequence(path.stem, inside))
+            found += inside
         elif is_image(path) and triplet_role(path):
             found += [triplet(path)] if triplet_role(path)[1] == "key1" else []
         elif is_image(path):
@@ -83,13 +84,47 @@ def folder_sequences(folder: Path) -> list[Sequence]:
     return found
 
 
-def frames_in(path: Path) -> list[Source] | None:
-    """The frames a layered file (bottom layer first) or an animated file holds; None for any other file."""
+def file_sequences(path: Path) -> list[Sequence] | None:
+    """The sequences one file holds: each animated layer's keyframes, else its frames or layers; None for a still."""
+    animated = animated_layers(path) if layered.is_layered(path) else []
+    if animated:
+        return [Sequence(f"{path.stem} {name}", keyframes_of(path, name)) for name in animated]
+    inside = frames_in(path)
+    return None if inside is None else [Sequence(path.stem, inside)]
+
+
+def animated_layers(path: Path) -> list[str]:
+    """The layers of a layered file that change drawing over time (two keyframes or more), bottom first."""
+    document = layered.open_layered(path)
+    check_frames(sum(map(len, document.keyframes.values())), document.size, str(path), "keyframes")
+    return [name for name, frames in reversed(document.keyframes.items()) if len(frames) > 1]
+
+
+def keyframes_of(path: Path, layer: str) -> list[Source]:
+    """An animated layer's drawings in time order: one per keyframe, each shown until the next."""
+    return [Source(path, keyframe_part(layer, time)) for time in layered.open_layered(path).keyframes[layer]]
+
+
+def frames_in(path: Path, layer: str = "") -> list[Source] | None:
+    """The frames a file holds: an animated layer's keyframes (`layer`, or the only one), a layered file's layers
+    (bottom layer first), or an animated file's frames; None for any other file."""
     if layered.is_layered(path):
+        animated = animated_layers(path)
+        if layer in animated or (animated and not layer and len(animated) == 1):
+            return keyframes_of(path, layer or animated[0])
+        if animated:
+            names = ", ".join(repr(name) for name in animated[:30])
+            if layer:
+                raise BadInput(
+                    f"{path} has no animated layer {layer!r}; name one of its animated layers ({names}) with --layer."
+                )
+            raise BadInput(f"{path} has several animated layers ({names}); say which holds the keys with --layer.")
         document = layered.open_layered(path)
         check_frames(len(document.layers), document.size, str(path), "layers")
-        return [Source(path, layer.name) for layer in reversed(document.layers)]
-    if path.suffix.lower() in (".gif", ".webp"):  # usually animated: count (and so check) every frame
+        return [Source(path, each.name) for each in reversed(document.layers)]
+    if video.is_video(path):
+        count = video.frame_count(read_bytes(path), str(path))
+    elif path.suffix.lower() in (".gif", ".webp"):  # usually animated: count (and so check) every frame
         count = animation.frame_count(read_bytes(path), str(path))
     else:
         count = animation.frame_count(read_bytes(path), str(path)) if animation.is_animation(path) else 1
@@ -115,18 +150,18 @@ def read_bytes(path: Path) -> bytes:
 _last_read: dict[str, tuple[tuple, bytes]] = {}  # "last" → (path and status, bytes) of the file read last
 
 
-def file_sequence(path: Path) -> Sequence:
-    inside = frames_in(path)
+def file_sequence(path: Path) -> list[Sequence]:
+    inside = file_sequences(path)
     if inside is not None:
-        return Sequence(path.stem, inside)
+        return inside
     if triplet_role(path):
-        return triplet(path)
+        return [triplet(path)]
     if is_image(path):
         raise BadInput(
             f"{path} is a single drawing; an in-between example needs a sequence: pass the folder of its "
             "frames, a GIF or APNG, or name a triplet X.key1.png, X.inbetween.png, X.key2.png."
         )
-    raise BadInput(f"{path} is not an image or animation Apprentice can read; export it as PNG frames or a GIF.")
+    raise BadInput(f"{path} is not an image, animation or video Apprentice can read; export it as PNG frames or a GIF.")
 
 
 def triplet(path: Path) -> Sequence:
@@ -146,5 +181,6 @@ def read_frame(source: Source) -> Image.Image:
         return layered.read_layer(source.path, source.layer)
     data = read_bytes(source.path)
     if source.frame is not None:
-        return animation.decode_frame(data, str(source.path), source.frame)
+        decode = video.decode_frame if video.is_video(source.path) else animation.decode_frame
+        return decode(data, str(source.path), source.frame)
     return decode_image(data, str(source.path))

@@ -3,13 +3,16 @@
 Every three consecutive drawings of a sequence are an example (the middle from its neighbours); holds,
 where a drawing is exposed for several frames, count once, as the animator drew it once. Applied to key
 poses, it draws N in-betweens (1, 3, 7, …) the way animators chart them: the middle first (the breakdown),
-then the middles of each half, so it only ever does what it learned: the frame halfway between two.
+then the middles of each half, so it only ever does what it learned: the frame halfway between two. A timing
+chart (kinds/timing.py) places them unevenly, ease in or out, still by halving.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections import abc
+from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ from apprentice.errors import BadInput
 from apprentice.formats.images import pixel_digest, pixels
 from apprentice.formats.pairs import Source
 from apprentice.formats.sequences import Sequence, find_sequences, read_frame
+from apprentice.kinds import timing
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet, motion_loss
 from apprentice.kinds.kind import FoundExample, Output
 from apprentice.kinds.options import ApplyOptions
@@ -80,26 +84,51 @@ class InbetweenKind:
     def apply(
         self,
         net: nn.Module,
-        inputs: list[np.ndarray],
+        inputs: abc.Sequence[np.ndarray],
         options: ApplyOptions,
         on_step: Callable[[int, int], None] | None = None,
-    ) -> list[Output]:
-        """Every frame: each key pose (passed through) followed by `options.between` in-betweens drawn by halving."""
-        between = options.between
-        if between not in DEPTHS:
-            raise BadInput(f"--between {between} cannot be drawn by halving; use 1, 3, 7 or 15.")
-        total, done = between * (len(inputs) - 1), [0]  # each halving pass draws one frame in every gap
+    ) -> Iterator[Output]:
+        """Every frame in order, gap by gap: each key pose (passed through), then its gap's in-betweens, charted by
+        `options.timing` or spaced evenly by `options.between`, each drawn by halving. Holds two keys and one gap's
+        drawings at a time, so a long shot of large frames streams through in bounded memory."""
+        charts = gap_charts(options, len(inputs) - 1)
+        total, done = sum(len(timing.needed(chart)) for chart in charts), [0]
 
         def drew() -> None:
             done[0] += 1
             if on_step:
                 on_step(done[0], total)
 
-        frames = fill(net, inputs, DEPTHS[between], options.tile, drew)
-        return [
-            Output(frame, number // (between + 1), drawn=number % (between + 1) != 0)
-            for number, frame in enumerate(frames)
-        ]
+        for gap, chart in enumerate(charts):
+            first = inputs[gap]
+            yield Output(first, gap, drawn=False)
+            for frame in draw_gap(net, first, inputs[gap + 1], chart, options.tile, drew):
+                yield Output(frame, gap)
+        yield Output(inputs[len(charts)], len(charts), drawn=False)
+
+
+def gap_charts(options: ApplyOptions, gaps: int) -> list[timing.Chart]:
+    """Each gap's chart: the timing chart's, else `between` in-betweens spaced evenly by halving."""
+    if options.timing:
+        return timing.parse_chart(options.timing, gaps)
+    if options.between not in DEPTHS:
+        raise BadInput(
+            f"--between {options.between} cannot be drawn by halving; use 1, 3, 7 or 15, or chart the spacing "
+            f"with --timing (such as --timing 1/3,2/3)."
+        )
+    return [timing.even(options.between)] * gaps
+
+
+def draw_gap(
+    net: nn.Module, first: np.ndarray, last: np.ndarray, chart: timing.Chart, tile: int, drew: Callable[[], None]
+) -> list[np.ndarray]:
+    """The chart's in-betweens between two keys: each position's drawing made by halving, the halves it needs first."""
+    made = {Fraction(0): first, Fraction(1): last}
+    for place in timing.needed(chart):
+        before, after = timing.halvings(place)
+        made[place] = halfway(net, made[before], made[after], tile)
+        drew()
+    return [made[timing.drawn_at(place)] for place in chart]
 
 
 def halfway(net: nn.Module, first: np.ndarray, last: np.ndarray, tile: int) -> np.ndarray:
@@ -107,20 +136,6 @@ def halfway(net: nn.Module, first: np.ndarray, last: np.ndarray, tile: int) -> n
     if np.array_equal(first, last):
         return first.copy()
     return transform(net, np.concatenate([first, last], axis=-1), net.margin, tile)
-
-
-def fill(
-    net: nn.Module, keys: list[np.ndarray], depth: int, tile: int, on_pair: Callable[[], None]
-) -> list[np.ndarray]:
-    """All frames after `depth` halvings: the keys with 2**depth - 1 in-betweens in every gap; ends on the last key."""
-    frames = list(keys)
-    for _ in range(depth):
-        halved = [frames[0]]
-        for first, last in zip(frames, frames[1:], strict=False):
-            halved += [halfway(net, first, last, tile), last]
-            on_pair()
-        frames = halved
-    return frames
 
 
 def drawings(sequence: Sequence) -> list[tuple[Source, str]]:

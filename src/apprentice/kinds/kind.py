@@ -6,7 +6,7 @@ into (input, target) arrays, which network to build, how its apply inputs are re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -80,10 +80,11 @@ class Kind(Protocol):
     def apply(
         self,
         net: nn.Module,
-        inputs: list[np.ndarray],
+        inputs: Sequence[np.ndarray],
         options: ApplyOptions,
         on_step: Callable[[int, int], None] | None = None,
-    ) -> list[Output]:
+    ) -> Iterable[Output]:
         """The drawings the network makes from straight-RGBA inputs: one input (and one output) at a time for
-        `each` kinds, every key pose at once for `sequence` kinds; `on_step(done, total)` reports progress."""
+        `each` kinds, every key pose in order for `sequence` kinds (which may read the keys lazily, by index, and
+        yield frames as they are drawn); `on_step(done, total)` reports progress."""
         ...

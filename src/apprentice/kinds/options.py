@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from apprentice.errors import BadInput
+from apprentice.kinds import timing
 from apprentice.kinds.precision import PRECISIONS
 
 FORMATS = ("frames", "gif", "apng")  # how a sequence is written: numbered PNG frames, an animated GIF, an APNG
@@ -25,6 +26,7 @@ class ApplyOptions:
     shot: str | None = None  # the name of a written sequence; None means the inputs' folder or file name
     tile: int = 1024  # the largest square the network sees at once, in pixels
     precision: str = "auto"  # fp32, bf16 (only where the apprentice's quality guard allows it), or auto: measured
+    timing: str = ""  # a timing chart (kinds/timing.py) placing the in-betweens; replaces `between` when given
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.formats if name not in FORMATS]
@@ -32,6 +34,10 @@ class ApplyOptions:
             raise BadInput(f"'{unknown[0]}' is not an output format Apprentice writes; use {', '.join(FORMATS)}.")
         if self.precision not in PRECISIONS:
             raise BadInput(f"'{self.precision}' is not a precision Apprentice applies in; use {', '.join(PRECISIONS)}.")
+        if self.timing and self.between != 1:
+            raise BadInput("A timing chart already says how many in-betweens to draw; give --timing or --between.")
+        if self.timing:
+            timing.parse_chart(self.timing, 1 + self.timing.count(";"))  # refused here, before any work starts
 
     def to_dict(self) -> dict:
         return asdict(self) | {"formats": list(self.formats)}

@@ -26,7 +26,7 @@ from apprentice.web.uploads import saved, without_folder
 
 router = APIRouter(prefix="/api")
 JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}")
-FORMATS = ("frames", "gif")  # a sequence the page gets back: its frames to look at, a GIF to play
+FORMATS = ("frames", "gif", "apng")  # a sequence the page gets back: its frames, a GIF and an APNG to play
 
 
 def new_job_id() -> str:
@@ -55,11 +55,14 @@ def apply_to_uploads(
     layer: Annotated[str, Form()] = "",
     apprentice: Annotated[str, Form(description="an apprentice id; the newest when empty")] = "",
     between: Annotated[int, Form(description="tasks that take key poses: drawings between each two (1, 3, 7, 15)")] = 1,
+    timing: Annotated[str, Form(description="tasks that take key poses: a timing chart instead of `between`")] = "",
 ) -> dict:
     """Apply the task's apprentice to the uploaded drawings (for kinds that take key poses: the keys, in name order)."""
     job = new_job_id()
     out_dir = shop.root / "jobs" / job
-    options = ApplyOptions(layer=layer, apprentice=apprentice or None, between=between, formats=FORMATS, shot=name)
+    options = ApplyOptions(
+        layer=layer, apprentice=apprentice or None, between=between, timing=timing, formats=FORMATS, shot=name
+    )
     in_order = get_kind(shop.task(name).kind).uploads_in_order  # uploaded key poses: one sequence, in name order
     with saved(files) as paths:
         try:

@@ -2,7 +2,7 @@
 // No libraries and no network beyond this computer: everything here talks to 127.0.0.1.
 
 const LAYERED = /\.(psd|kra|ora)$/i;
-const PICTURE = /\.(png|jpe?g|webp|gif|bmp|tiff?|psd|kra|ora)$/i;
+const PICTURE = /\.(png|jpe?g|webp|gif|bmp|tiff?|psd|kra|ora|mp4|m4v|mov|mkv|webm|avi)$/i; // videos: in-between tasks
 const NAMED_PART = /^(.+)\.(before|after)\.[^.]+$/i;
 const AUGMENT_HELP = {
   none: "Examples are used only as drawn: for steps that depend on direction, like light from the left.",
@@ -232,6 +232,7 @@ function resetTaskView() {
   $("#apply-results").replaceChildren();
   $("#apply-zip").hidden = true;
   $("#apply-layer-row").hidden = true;
+  $("#apply-animation").hidden = true;
   $("#train-live").hidden = true;
   $("#train-preview").hidden = true;
   $("#train-preview-wait").hidden = false;
@@ -266,6 +267,7 @@ function renderTask(detail) {
   if (inbetween) help.textContent = help.dataset.inbetween;
   else help.innerHTML = help.dataset.paired;
   $(".by-hand").hidden = $("#by-hand-hint").hidden = inbetween; // pairing by hand is for before/after
+  $("#apply-shot").hidden = !inbetween; // how many in-betweens, and where: before the keys are dropped
   renderPairs(detail.example_list || []);
 }
 
@@ -994,12 +996,18 @@ async function runApply(pictures) {
   }
   const layer = $("#apply-layer-row").hidden ? "" : $("#apply-layer").value;
   if (layer) form.append("layer", layer);
+  if (page.detail?.kind === "inbetween") {
+    const chart = $("#apply-timing").value.trim();
+    form.append(chart ? "timing" : "between", chart || $("#apply-between").value);
+  }
   say($("#apply-status"), `Working on ${plural(pictures.length, "drawing")}…`);
   $("#apply-panel").classList.add("is-busy");
   try {
     const job = await api(taskPath("/apply"), { method: "POST", body: form });
     showResults(job, inputs);
-    say($("#apply-status"), `Done: ${plural((job.results || []).length, "drawing")}.`);
+    const frames = (job.results || []).filter((result) => SHOT_FRAME.test(result.output)).length;
+    const shot = page.detail?.kind === "inbetween";
+    say($("#apply-status"), `Done: ${shot ? plural(frames, "in-between") : plural((job.results || []).length, "drawing")}.`);
   } catch (error) {
     say($("#apply-status"), "");
     showError($("#apply-error"), error.message);
@@ -1008,14 +1016,41 @@ async function runApply(pictures) {
   }
 }
 
+const SHOT_FRAME = /-\d{4,}\.png$/; // a shot's numbered frame; the shot's GIF and APNG are named without a number
+
 function showResults(job, inputs) {
   const template = $("#result-template");
-  const items = (job.results || []).map((result, index) => resultItem(template, result, inputs, index));
+  const shot = page.detail?.kind === "inbetween";
+  const animations = shot ? (job.results || []).filter((result) => !SHOT_FRAME.test(result.output)) : [];
+  const frames = (job.results || []).filter((result) => !animations.includes(result));
+  showAnimation(animations);
+  const items = frames.map((result, index) => resultItem(template, result, inputs, index));
+  if (shot) items.forEach((item, index) => inBetweenLabels(item, frames[index]));
   $("#apply-results").replaceChildren(...items);
   const zip = $("#apply-zip");
   zip.href = `/api/jobs/${encodeURIComponent(job.job)}/zip`;
   zip.setAttribute("download", `${page.task}-${job.job}.zip`);
   zip.hidden = !items.length;
+}
+
+function showAnimation(animations) {
+  const apng = animations.find((result) => /\.png$/i.test(result.output));
+  const gif = animations.find((result) => /\.gif$/i.test(result.output));
+  $("#apply-animation").hidden = !apng && !gif;
+  for (const [link, result] of [[$("#apply-apng"), apng], [$("#apply-gif"), gif]]) {
+    link.hidden = !result;
+    if (!result) continue;
+    link.href = result.url;
+    link.setAttribute("download", basename(result.output));
+  }
+  if (apng || gif) $("#apply-animation-image").src = (apng || gif).url;
+}
+
+function inBetweenLabels(item, result) {
+  // an in-between is shown beside the key before it, and named after its own frame
+  $("figcaption", item).textContent = "the key before";
+  item.querySelectorAll("figcaption")[1].textContent = "in-between";
+  $(".result-name", item).textContent = basename(result.output);
 }
 
 function resultItem(template, result, inputs, index) {
