@@ -74,6 +74,15 @@ def small_task(shop: Workshop) -> str:
     return "ink"
 
 
+@pytest.fixture
+def small_tween(shop: Workshop) -> str:
+    """An in-between task with a small network, so training steps take milliseconds."""
+    config = get_kind("inbetween").default_config()
+    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
+    shop.new_task("tween", "inbetween", config)
+    return "tween"
+
+
 def counts(shop: Workshop) -> tuple[int, int, int]:
     """(works, examples, example parts) in the catalog."""
     return tuple(

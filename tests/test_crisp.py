@@ -193,12 +193,17 @@ def write_sprite_pairs(folder: Path, count: int, indexed: bool = False) -> Path:
     return folder
 
 
-def test_training_on_pixel_art_outputs_only_palette_colours_and_hard_alpha(shop, tmp_path):
+def trained_outline(shop, tmp_path: Path):
+    """An apprentice of a small network trained briefly on four outlined sprites (task 'outline')."""
     config = get_kind("paired").default_config()
     config["net"] |= {"width": 8, "deep_width": 16, "blocks": 1}
     shop.new_task("outline", "paired", config)
     add_examples(shop, "outline", [write_sprite_pairs(tmp_path / "pairs", 4)])
-    made = train(shop, "outline", Budget(steps=10), FAST)
+    return train(shop, "outline", Budget(steps=10), FAST)
+
+
+def test_training_on_pixel_art_outputs_only_palette_colours_and_hard_alpha(shop, tmp_path):
+    made = trained_outline(shop, tmp_path)
     recorded = Finish.from_dict(made.manifest["output"]["finish"])
     assert recorded.alpha and recorded.keeps_input and len(recorded.palette) == 5
     (tmp_path / "new").mkdir()
@@ -332,11 +337,7 @@ def test_a_manifest_that_says_the_network_picks_must_come_with_weights_that_do(s
 
     from apprentice.provenance.manifest import load_network
 
-    config = get_kind("paired").default_config()
-    config["net"] |= {"width": 8, "deep_width": 16, "blocks": 1}
-    shop.new_task("outline", "paired", config)
-    add_examples(shop, "outline", [write_sprite_pairs(tmp_path / "pairs", 4)])
-    made = train(shop, "outline", Budget(steps=10), FAST)
+    made = trained_outline(shop, tmp_path)
     how = Finish.from_dict(made.manifest["output"]["finish"])
     assert load_network(made).picking == how.picks
     claimed = json.loads(json.dumps(made.manifest))

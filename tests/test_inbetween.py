@@ -33,15 +33,7 @@ def frame_folder(folder: Path, xs: list[int], **options) -> Path:
     return folder
 
 
-@pytest.fixture
-def task(shop) -> str:
-    config = get_kind("inbetween").default_config()
-    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
-    shop.new_task("tween", "inbetween", config)
-    return "tween"
-
-
-def triplet_xs(shop, task: str) -> list[tuple[str, ...]]:
+def triplet_xs(shop, small_tween: str) -> list[tuple[str, ...]]:
     """The example names and, per example, its parts' files/frames in role order."""
     rows = shop.catalog.rows(
         "SELECT e.name, e.position, p.role, p.layer, w.name AS file FROM examples e "
@@ -53,74 +45,74 @@ def triplet_xs(shop, task: str) -> list[tuple[str, ...]]:
     return [tuple(parts[r] for r in ("key1", "inbetween", "key2")) for parts in found.values()]
 
 
-def test_a_frame_folder_gives_one_triplet_per_inner_frame_in_natural_order(shop, task, tmp_path):
+def test_a_frame_folder_gives_one_triplet_per_inner_frame_in_natural_order(shop, small_tween, tmp_path):
     folder = frame_folder(tmp_path / "walk", [2 + 3 * i for i in range(11)])
-    report = add_examples(shop, task, [folder])
+    report = add_examples(shop, small_tween, [folder])
     assert len(report.added) == 9
-    triplets = triplet_xs(shop, task)
+    triplets = triplet_xs(shop, small_tween)
     assert triplets[0] == ("frame1.png", "frame2.png", "frame3.png")
     assert triplets[-1] == ("frame9.png", "frame10.png", "frame11.png")
 
 
-def test_holds_count_once_and_the_ends_are_never_middles(shop, task, tmp_path):
+def test_holds_count_once_and_the_ends_are_never_middles(shop, small_tween, tmp_path):
     folder = frame_folder(tmp_path / "on-twos", [2, 2, 10, 10, 18, 18, 26])
-    add_examples(shop, task, [folder])
-    assert triplet_xs(shop, task) == [
+    add_examples(shop, small_tween, [folder])
+    assert triplet_xs(shop, small_tween) == [
         ("frame1.png", "frame3.png", "frame5.png"),
         ("frame3.png", "frame5.png", "frame7.png"),
     ]
 
 
-def test_a_sequence_of_two_drawings_is_refused_by_name(shop, task, tmp_path):
+def test_a_sequence_of_two_drawings_is_refused_by_name(shop, small_tween, tmp_path):
     folder = frame_folder(tmp_path / "short", [2, 2, 10])
     with pytest.raises(BadInput, match="frame1.png has 2 different drawing"):
-        add_examples(shop, task, [folder])
+        add_examples(shop, small_tween, [folder])
     assert counts(shop) == (0, 0, 0)
 
 
-def test_frames_of_different_sizes_are_refused_naming_the_frame(shop, task, tmp_path):
+def test_frames_of_different_sizes_are_refused_naming_the_frame(shop, small_tween, tmp_path):
     folder = frame_folder(tmp_path / "mixed", [2, 8, 14])
     ball(20, size=(50, 32)).save(folder / "frame4.png")
     with pytest.raises(BadInput, match=r"frame4.png is 50×32 but .*frame1.png is 48×32"):
-        add_examples(shop, task, [folder])
+        add_examples(shop, small_tween, [folder])
     assert counts(shop) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".png"])
-def test_animated_files_give_triplets_of_their_frames(shop, task, tmp_path, suffix):
+def test_animated_files_give_triplets_of_their_frames(shop, small_tween, tmp_path, suffix):
     path = tmp_path / f"bounce{suffix}"
     animation.write_animation([ball(2 + 6 * i) for i in range(5)], path, 80, {})
-    add_examples(shop, task, [path])
-    assert triplet_xs(shop, task) == [
+    add_examples(shop, small_tween, [path])
+    assert triplet_xs(shop, small_tween) == [
         (f"bounce{suffix}#{i}", f"bounce{suffix}#{i + 1}", f"bounce{suffix}#{i + 2}") for i in range(3)
     ]
     assert counts(shop)[0] == 1  # one file, one work
 
 
-def test_layers_of_a_layered_file_are_frames_bottom_first(shop, task, tmp_path):
+def test_layers_of_a_layered_file_are_frames_bottom_first(shop, small_tween, tmp_path):
     layers = {f"f{n}": ball(2 + 6 * n, transparent=True) for n in (3, 2, 1, 0)}  # top to bottom
     write_ora(tmp_path / "cycle.ora", layers)
-    add_examples(shop, task, [tmp_path / "cycle.ora"])
-    assert triplet_xs(shop, task) == [
+    add_examples(shop, small_tween, [tmp_path / "cycle.ora"])
+    assert triplet_xs(shop, small_tween) == [
         ("cycle.ora#f0", "cycle.ora#f1", "cycle.ora#f2"),
         ("cycle.ora#f1", "cycle.ora#f2", "cycle.ora#f3"),
     ]
 
 
-def test_explicit_key_inbetween_key_files_are_one_example(shop, task, tmp_path):
+def test_explicit_key_inbetween_key_files_are_one_example(shop, small_tween, tmp_path):
     for role, x in (("key1", 2), ("inbetween", 12), ("key2", 22)):
         ball(x).save(tmp_path / f"jump.{role}.png")
-    add_examples(shop, task, [tmp_path / "jump.inbetween.png"])
-    assert triplet_xs(shop, task) == [("jump.key1.png", "jump.inbetween.png", "jump.key2.png")]
+    add_examples(shop, small_tween, [tmp_path / "jump.inbetween.png"])
+    assert triplet_xs(shop, small_tween) == [("jump.key1.png", "jump.inbetween.png", "jump.key2.png")]
     (tmp_path / "jump.key2.png").unlink()
     with pytest.raises(BadInput, match="jump.key2.png is missing"):
-        add_examples(shop, task, [tmp_path / "jump.key1.png"])
+        add_examples(shop, small_tween, [tmp_path / "jump.key1.png"])
 
 
-def test_a_single_still_drawing_is_not_an_animation(shop, task, tmp_path):
+def test_a_single_still_drawing_is_not_an_animation(shop, small_tween, tmp_path):
     ball(4).save(tmp_path / "still.png")
     with pytest.raises(BadInput, match="still.png is a single drawing"):
-        add_examples(shop, task, [tmp_path / "still.png"])
+        add_examples(shop, small_tween, [tmp_path / "still.png"])
 
 
 def test_few_animations_hold_out_their_last_frames_with_a_gap_many_hold_out_whole_ones():
@@ -134,13 +126,13 @@ def test_few_animations_hold_out_their_last_frames_with_a_gap_many_hold_out_whol
     assert split.how == "1 held-out animation(s) of 4"
 
 
-def test_the_last_frames_of_an_animation_never_reach_a_training_batch(shop, task, tmp_path, drawn):
+def test_the_last_frames_of_an_animation_never_reach_a_training_batch(shop, small_tween, tmp_path, drawn):
     fills = [(10 + 17 * n, 250 - 13 * n, 60 + 11 * n) for n in range(14)]  # no frame shares its fill colour
     (tmp_path / "walk").mkdir()
     for n, fill in enumerate(fills):
         ball(2 + 2 * n, colour=fill).save(tmp_path / "walk" / f"frame{n + 1}.png")
-    add_examples(shop, task, [tmp_path / "walk"])
-    made = train(shop, task, Budget(steps=6), TrainConfig(patch=32, batch=2, validate_every=3))
+    add_examples(shop, small_tween, [tmp_path / "walk"])
+    made = train(shop, small_tween, Budget(steps=6), TrainConfig(patch=32, batch=2, validate_every=3))
     assert made.manifest["metrics"]["validation"] == "held-out last frames of each animation"
     assert [e["split"] for e in made.manifest["examples"]] == ["training"] * 8 + ["validation"] * 4
     assert len(drawn) == 6
@@ -173,10 +165,10 @@ def test_tiled_in_betweens_equal_whole_frame_ones():
 
 
 @pytest.fixture
-def trained(shop, task, tmp_path) -> str:
-    add_examples(shop, task, [frame_folder(tmp_path / "run", [2 + 3 * i for i in range(8)])])
-    train(shop, task, Budget(steps=4), TrainConfig(patch=32, batch=2, validate_every=2))
-    return task
+def trained(shop, small_tween, tmp_path) -> str:
+    add_examples(shop, small_tween, [frame_folder(tmp_path / "run", [2 + 3 * i for i in range(8)])])
+    train(shop, small_tween, Budget(steps=4), TrainConfig(patch=32, batch=2, validate_every=2))
+    return small_tween
 
 
 @pytest.mark.parametrize("between", [1, 3])
@@ -226,14 +218,14 @@ def test_transparent_keys_give_transparent_in_betweens(shop, trained, tmp_path):
     assert middle.mode == "RGBA" and middle.size == SIZE
 
 
-def test_a_gif_cut_short_is_refused_as_damaged_not_as_a_still(shop, task, tmp_path):
+def test_a_gif_cut_short_is_refused_as_damaged_not_as_a_still(shop, small_tween, tmp_path):
     path = tmp_path / "walk.gif"
     animation.write_animation([ball(2 + 6 * i) for i in range(5)], path, 80, {})
     path.write_bytes(path.read_bytes()[:400])
     with pytest.raises(BadInput, match="walk.gif is damaged or cut short"):
-        add_examples(shop, task, [path])
+        add_examples(shop, small_tween, [path])
     with pytest.raises(BadInput, match="walk.gif is damaged or cut short"):
-        add_examples(shop, task, [tmp_path])
+        add_examples(shop, small_tween, [tmp_path])
 
 
 def test_a_long_shot_is_drawn_in_the_memory_of_one_gap(shop, trained, tmp_path):

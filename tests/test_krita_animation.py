@@ -24,7 +24,7 @@ from apprentice.formats.layers import keyframe_part
 from apprentice.formats.sequences import find_sequences, read_frame
 from apprentice.imports import add_examples
 from apprentice.jobs import apply
-from apprentice.kinds import ApplyOptions, get_kind
+from apprentice.kinds import ApplyOptions
 from apprentice.train.loop import Budget, TrainConfig, train
 
 from conftest import ball
@@ -57,20 +57,12 @@ def test_a_file_built_as_krita_lays_it_out_reads_the_same_as_krita_s_own(tmp_pat
         assert np.array_equal(np.asarray(read_frame(source)), np.asarray(frames[when]))
 
 
-@pytest.fixture
-def task(shop) -> str:
-    config = get_kind("inbetween").default_config()
-    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
-    shop.new_task("tween", "inbetween", config)
-    return "tween"
-
-
-def test_an_animated_layer_teaches_one_example_per_inner_keyframe_and_trains(shop, task, tmp_path):
+def test_an_animated_layer_teaches_one_example_per_inner_keyframe_and_trains(shop, small_tween, tmp_path):
     copy = tmp_path / "walk.kra"
     shutil.copy(KRITA_WALK, copy)
-    report = add_examples(shop, task, [copy])
+    report = add_examples(shop, small_tween, [copy])
     assert len(report.added) == 2  # keyframes 0, 2, 3, 6: the drawings at 2 and 3 are the middles
-    made = train(shop, task, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
+    made = train(shop, small_tween, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
     assert made.manifest["examples"]  # the keyframes were read back from the stored file
 
 
@@ -81,33 +73,33 @@ def test_every_animated_layer_of_a_file_is_a_sequence_of_its_own(tmp_path):
     assert sorted(sequence.name for sequence in find_sequences([tmp_path / "two.kra"])) == ["two jump", "two walk"]
 
 
-def test_keys_drawn_as_keyframes_get_their_in_betweens(shop, task, tmp_path):
-    add_examples(shop, task, [KRITA_WALK])
-    train(shop, task, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
+def test_keys_drawn_as_keyframes_get_their_in_betweens(shop, small_tween, tmp_path):
+    add_examples(shop, small_tween, [KRITA_WALK])
+    train(shop, small_tween, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
     keys = {0: ball(2), 6: ball(30)}
     write_animated_kra(tmp_path / "keys.kra", {"keys": keys}, {"paper": Image.new("RGBA", (48, 32), "white")})
-    apply(shop, task, [tmp_path / "keys.kra"], tmp_path / "out", ApplyOptions(between=3))
+    apply(shop, small_tween, [tmp_path / "keys.kra"], tmp_path / "out", ApplyOptions(between=3))
     frames = sorted((tmp_path / "out").glob("keys-*.png"))
     assert len(frames) == 5
     assert np.array_equal(np.asarray(Image.open(frames[-1]).convert("RGBA")), np.asarray(keys[6]))
 
 
-def test_keys_in_a_file_with_several_animated_layers_need_the_layer_named(shop, task, tmp_path):
-    add_examples(shop, task, [KRITA_WALK])
-    train(shop, task, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
+def test_keys_in_a_file_with_several_animated_layers_need_the_layer_named(shop, small_tween, tmp_path):
+    add_examples(shop, small_tween, [KRITA_WALK])
+    train(shop, small_tween, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
     two = tmp_path / "two.kra"
     write_animated_kra(two, {"jump": {0: ball(30), 4: ball(10)}, "walk": {0: ball(2), 2: ball(8), 4: ball(14)}})
     with pytest.raises(BadInput) as refused:
-        apply(shop, task, [two], tmp_path / "out", ApplyOptions())
+        apply(shop, small_tween, [two], tmp_path / "out", ApplyOptions())
     assert str(refused.value) == (
         f"{two} has several animated layers ('walk', 'jump'); say which holds the keys with --layer."
     )
     with pytest.raises(BadInput) as refused:
-        apply(shop, task, [two], tmp_path / "out", ApplyOptions(layer="run"))
+        apply(shop, small_tween, [two], tmp_path / "out", ApplyOptions(layer="run"))
     assert str(refused.value) == (
         f"{two} has no animated layer 'run'; name one of its animated layers ('walk', 'jump') with --layer."
     )
-    apply(shop, task, [two], tmp_path / "out", ApplyOptions(layer="walk"))
+    apply(shop, small_tween, [two], tmp_path / "out", ApplyOptions(layer="walk"))
     assert len(sorted((tmp_path / "out").glob("two-*.png"))) == 5  # three keys, an in-between in each gap
 
 

@@ -14,7 +14,6 @@ from apprentice.errors import BadInput
 from apprentice.formats import images, video
 from apprentice.formats.sequences import find_sequences, read_frame
 from apprentice.imports import add_examples
-from apprentice.kinds import get_kind
 from apprentice.train.loop import Budget, TrainConfig, train
 
 from conftest import ball
@@ -58,18 +57,10 @@ def test_an_mp4_in_a_folder_is_found_beside_other_animations(tmp_path):
     assert (sequence.name, len(sequence.frames), read_frame(sequence.frames[4]).size) == ("run", 5, (48, 32))
 
 
-@pytest.fixture
-def task(shop) -> str:
-    config = get_kind("inbetween").default_config()
-    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
-    shop.new_task("tween", "inbetween", config)
-    return "tween"
-
-
-def test_a_video_teaches_one_example_per_inner_frame_and_trains_from_the_stored_copy(shop, task, tmp_path):
-    report = add_examples(shop, task, [write_video(tmp_path / "walk.mkv", walk())])
+def test_a_video_teaches_one_example_per_inner_frame_and_trains_from_the_stored_copy(shop, small_tween, tmp_path):
+    report = add_examples(shop, small_tween, [write_video(tmp_path / "walk.mkv", walk())])
     assert len(report.added) == 4
-    made = train(shop, task, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
+    made = train(shop, small_tween, Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
     assert len(made.manifest["examples"]) == 4
 
 

@@ -74,7 +74,7 @@ class PairedKind:
         if scores is None:
             return loss
         right = net.choices(inputs, targets)
-        counted = (right != IGNORED).sum().clamp(min=1)
+        counted = (right != IGNORED).sum().clamp(min=1)  # a mean over the pixels with a right choice; 0 if none
         return loss + PICKING * F.cross_entropy(scores, right, ignore_index=IGNORED, reduction="sum") / counted
 
     def apply(
