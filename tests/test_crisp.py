@@ -19,7 +19,7 @@ from apprentice.formats.images import indexed_like, palette_colours
 from apprentice.imports import add_examples
 from apprentice.jobs import apply
 from apprentice.kinds import get_kind
-from apprentice.kinds.finish import Finish, candidates, finish, judge, kept
+from apprentice.kinds.finish import SURE, Finish, candidates, finish, judge, kept
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.settings import set_finish
 
@@ -128,36 +128,22 @@ def test_the_artist_can_force_each_aspect_on_or_off():
     assert judge([(photo(0), [photo(1)])], {"palette": "on", "alpha": "on"}).palette
 
 
-def test_validation_may_fall_back_from_a_judged_palette_or_paper_but_not_from_forced_ones():
-    judged = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True, opaque=True, paper=128)
-    tried = candidates(judged, {"palette": "auto", "paper": "auto"})
-    assert tried[0] == judged and tried[1].palette == [] and tried[1].alpha and tried[1].paper == 128
-    assert tried[2].palette == [] and tried[2].paper == 0 and tried[2].alpha
-    assert "scored worse on held-out examples" in tried[2].describe()
-    assert candidates(judged, {"palette": "on", "paper": "on"}) == [judged]
+def test_validation_chooses_how_a_palette_is_picked_and_never_drops_what_the_afters_show():
+    ink = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True, opaque=True, paper=128)
+    tried = candidates(ink, can_pick=True)
+    assert [(how.picks, how.sure) for how in tried] == [(True, 0.0), (True, SURE), (False, 0.0)]
+    assert all(how.palette and how.paper for how in tried)
+    assert "picked by the network" in tried[0].describe() and "sure, else snapped" in tried[1].describe()
+    assert candidates(ink) == [ink], "a network with no picking head: the snap is the only way"
+    greys = Finish([], alpha=True, opaque=True, paper=200)
+    assert candidates(greys, can_pick=True) == [greys], "no palette: nothing to pick, the paper line stays"
 
 
-def test_validation_chooses_how_a_palette_is_picked_but_a_sprites_palette_always_stays():
-    ink = Finish([[0, 0, 0, 255], [255, 255, 255, 255]], alpha=True, opaque=True)
-    tried = candidates(ink, {}, can_pick=True)
-    assert [how.picks for how in tried] == [True, False, False] and [bool(how.palette) for how in tried] == [
-        True,
-        True,
-        False,
-    ]
-    sprites = Finish([[0, 0, 0, 0], [200, 40, 40, 255]], alpha=True)
-    assert [(how.picks, bool(how.palette)) for how in candidates(sprites, {}, can_pick=True)] == [
-        (True, True),
-        (False, True),
-    ]
-    assert "picked by the network" in candidates(sprites, {}, can_pick=True)[0].describe()
-
-
-def test_each_judged_aspect_is_kept_only_while_it_scores_no_worse_than_without_it():
+def test_the_network_picks_only_where_it_scores_no_worse_than_the_snap():
     best, worse = {"psnr": 20.0, "ssim": 0.95}, {"psnr": 19.0, "ssim": 0.9}
-    assert kept([best, worse, worse]) == 0, "palette and paper both no worse: everything kept"
-    assert kept([worse, best, worse]) == 1, "the palette costs PSNR: dropped, the paper line kept"
-    assert kept([worse, worse, best]) == 2, "the paper line costs PSNR too: the drawn greys stay"
+    assert kept([best, worse]) == 0
+    assert kept([worse, best]) == 1
+    assert kept([{"psnr": 21.0, "ssim": 0.9}, best]) == 1, "better PSNR but worse SSIM: the snap"
 
 
 def test_a_manifest_from_elsewhere_cannot_name_an_endless_or_impossible_palette():
@@ -330,6 +316,24 @@ def test_a_network_that_picks_draws_only_palette_colours_or_its_inputs_own_pixel
     net.picking = False
     drawn = {tuple(c) for c in transform(net, page, net.margin).reshape(-1, 4).tolist()}
     assert not drawn <= allowed | {tuple(c) for c in page.reshape(-1, 4).tolist()}  # drawn freely: any colour
+
+
+def test_a_network_picking_where_it_is_sure_keeps_its_drawing_where_it_is_not():
+    import torch
+
+    net = picking_net([[30, 20, 40, 255], [200, 40, 40, 255], [0, 0, 0, 0]]).eval()
+    with torch.no_grad():
+        net.picker.weight.normal_(0, 1.0)
+        page = torch.from_numpy(sprite(3)).permute(2, 0, 1)[None].float() / 255
+        drawn, scores = net.both(page)
+        chance = scores.softmax(dim=1).amax(dim=1, keepdim=True)
+        sure = chance >= chance.median()
+        net.sure = 0.0
+        picked = net(page)
+        net.sure = float(chance.median())
+        mixed = net(page)
+    assert sure.any() and not sure.all()
+    assert torch.equal(mixed, torch.where(sure, picked, drawn)) and not torch.equal(picked, drawn)
 
 
 def test_a_manifest_that_says_the_network_picks_must_come_with_weights_that_do(shop, tmp_path):

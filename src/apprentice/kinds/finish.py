@@ -25,6 +25,7 @@ COMMON_TONE = 0.001  # share of pixels a tone needs to count as one the artist u
 FOG_SHARE = 0.005  # share of pixels between paper and the lightest tone the artist uses still called clean
 INPUT_COLOURS = 256  # the most an input's own colours a pixel may keep
 KEEPS_INPUT = 0.9  # share of the befores' opaque colours in the palette for a step to keep the before's colours
+SURE = 0.9  # the share of its scores from which the network's pick beats snapping its drawing (the demo's ink)
 CHUNK = 1 << 16  # pixels snapped at once: bounds memory on large pages
 
 
@@ -40,8 +41,9 @@ class Finish:
     alpha: bool = False  # alpha is 0 or 255
     opaque: bool = False  # every after is opaque, so every output is: composited over white paper, no holes
     paper: int = 0  # an opaque pixel whose darkest channel is at least this is pure white paper (0: off)
-    note: str = ""  # why a judged palette was not kept
+    note: str = ""  # why a judged palette was not kept (validation dropped some before 2026-12-02)
     picks: bool = False  # the network picks each pixel's colour (its input's or the palette's) instead of a snap
+    sure: float = 0.0  # … where its pick has at least this share of the scores; elsewhere its drawing is snapped
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,19 +62,14 @@ class Finish:
             min(255, max(0, int(data.get("paper", 0)))),
             str(data.get("note", "")),
             bool(data.get("picks", False)) and bool(colours),
+            min(1.0, max(0.0, float(data.get("sure", 0.0)))),
         )
-
-    @property
-    def is_sprite_art(self) -> bool:
-        """A palette on hard-edged transparency: sprites, whose palette is the artist's rule (a game swaps it, an
-        indexed file holds only it), so validation chooses how its colours are picked but never drops it."""
-        return bool(self.palette) and self.alpha and not self.opaque
 
     def describe(self) -> str:
         """The decisions in the artist's words, for the apprentice's card."""
         parts = [f"palette of {len(self.palette)} colours" if self.palette else "continuous colour"]
         if self.picks:
-            parts[0] += " picked by the network"
+            parts[0] += " picked by the network" + (f" where it is {self.sure:.0%} sure, else snapped" if self.sure else "")
         if self.note:
             parts[0] += f" ({self.note})"
         parts.append("opaque" if self.opaque else "hard alpha" if self.alpha else "soft alpha")
@@ -149,37 +146,18 @@ def added_colours(tally: Tally) -> list[list[int]]:
     return added or [unpack(tally.colours.most_common(1)[0][0])]
 
 
-def candidates(judged: Finish, chosen: dict[str, str], can_pick: bool = False) -> list[Finish]:
-    """The finishes held-out validation tries, from the most finished to the least: the judged one with its palette
-    picked by the network (when it `can_pick`), the judged one snapped, then without each aspect that was judged
-    (not forced on) and can cost more than it brings — a palette snapping uncertain pixels on antialiased art, a
-    paper line thinning light strokes; a sprite's palette always stays. `chosen`: the task's settings per aspect."""
-    tried = [replace(judged, picks=True), judged] if can_pick and judged.palette else [judged]
-    if judged.palette and chosen.get("palette", "auto") == "auto" and not judged.is_sprite_art:
-        tried.append(without_palette(tried[-1], len(judged.palette)))
-    if judged.paper and chosen.get("paper", "auto") == "auto":
-        tried.append(
-            replace(
-                tried[-1],
-                paper=0,
-                note=join(tried[-1].note, "white paper scored worse on held-out examples than the drawn greys"),
-            )
-        )
-    return tried
-
-
-def without_palette(judged: Finish, colours: int) -> Finish:
-    note = f"the afters' {colours} colours scored worse on held-out examples than any colour"
-    return replace(judged, palette=[], keeps_input=False, note=note)
-
-
-def join(first: str, second: str) -> str:
-    return f"{first}; {second}" if first else second
+def candidates(judged: Finish, can_pick: bool = False) -> list[Finish]:
+    """The finishes held-out validation tries: the judged one with its palette picked by the network (when it
+    `can_pick`), then picked only where the network is SURE and snapped elsewhere, then snapped. What the afters show
+    always stays (the artist may turn any aspect off on the task); validation only chooses how colours are picked."""
+    if not (can_pick and judged.palette):
+        return [judged]
+    return [replace(judged, picks=True), replace(judged, picks=True, sure=SURE), judged]
 
 
 def kept(scores: list[dict[str, float]]) -> int:
-    """Which of the candidates' held-out scores to keep: an aspect stays while its finish scores no worse, in PSNR
-    and SSIM, than the candidate without it (walking from the least finished to the most)."""
+    """Which of the candidates' held-out scores to keep: the network's picking only where it scores no worse, in
+    PSNR and SSIM, than the snap (in general, walking from the last candidate to the first)."""
     chosen = len(scores) - 1
     for index in range(len(scores) - 2, -1, -1):
         if all(scores[index][name] >= scores[chosen][name] for name in ("psnr", "ssim")):

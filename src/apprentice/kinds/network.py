@@ -12,7 +12,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from apprentice.formats.images import premultiplied_tensor
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,8 @@ class PairedNet(nn.Module):
     """Maps a premultiplied RGBA image (N×4×H×W, H and W multiples of 4) to one of the same shape.
 
     Given the task's palette (`pick_from`), a second head scores, for each pixel, keeping the input's colour or
-    taking each palette colour; while `picking`, the network in eval mode draws the best-scored choice.
+    taking each palette colour; while `picking`, the network in eval mode draws the best-scored choice (where its
+    share of the scores, softmax, is at least `sure`; elsewhere the drawing, which the finish then snaps).
     """
 
     takes_bf16 = True  # features follow the weights' dtype (kinds.precision)
@@ -80,6 +80,7 @@ class PairedNet(nn.Module):
         self.head = nn.Conv2d(w, 4 * c, 3, padding=1)
         self.picker: nn.Conv2d | None = None
         self.picking = False
+        self.sure = 0.0  # while picking, a pixel whose best choice has a smaller share of the scores keeps the drawing
 
     @property
     def margin(self) -> int:
@@ -97,7 +98,9 @@ class PairedNet(nn.Module):
         drawn, scores = self.both(x)
         if scores is None or self.training or not self.picking:
             return drawn
-        return self.picked(x, scores.argmax(dim=1, keepdim=True))
+        chance, choice = scores.softmax(dim=1).max(dim=1, keepdim=True)
+        picked = self.picked(x, choice)
+        return torch.where(chance >= self.sure, picked, drawn) if self.sure else picked
 
     def both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(the drawn image, the choices' scores N×(K+1)×H×W, or None without a palette). Features in the weights'
@@ -121,7 +124,8 @@ class PairedNet(nn.Module):
 
     def colours(self) -> torch.Tensor:
         """The palette as K×4 premultiplied RGBA in float32 (kept as straight uint8, so no dtype change rounds it)."""
-        return premultiplied_tensor(self.palette.numpy().copy())
+        straight = self.palette.float() / 255.0  # in torch, so an exported graph holds it too
+        return torch.cat([straight[:, :3] * straight[:, 3:], straight[:, 3:]], dim=1)
 
     def choices(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The right choice for each target pixel (N×H×W): its palette colour, else keeping the input, else

@@ -210,6 +210,7 @@ def load_network(apprentice: Apprentice) -> torch.nn.Module:
     how = Finish.from_dict(apprentice.manifest.get("output", {}).get("finish"))
     if how.picks:
         add_picker(net, how.palette)
+        net.sure = how.sure
     try:
         net.load_state_dict(load(data))
     except RuntimeError:  # weights of another shape than the manifest's network (a file from elsewhere)

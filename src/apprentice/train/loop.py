@@ -255,7 +255,7 @@ def prepare(
         held_out,
         now(),
         target_is_gray(workshop, records, kind.target),
-        candidates(judged, chosen, can_pick),
+        candidates(judged, can_pick),
     )
     run = Run(workshop, task_name, kind, config, records, validation, how, sampler, net, optimizer, net.margin, state)
     resume(run, fresh)
@@ -365,16 +365,17 @@ def identity_scores(run: Run) -> dict[str, float]:
 def validate(run: Run) -> bool:
     """Score the held-out data, finished the way apply finishes; keep the weights when they are the best so far.
 
-    A palette or a paper line judged from the afters is kept only while it scores no worse, in PSNR and SSIM, than
-    without it (`kinds.finish.candidates`, `kept`). True when improved.
+    Where the network can pick the judged palette's colours, picking (everywhere, or where it is sure) is kept only
+    while it scores no worse, in PSNR and SSIM, than the snap (`kinds.finish.candidates`, `kept`). True when improved.
     """
     state, drawn = run.state, {}
     tried = []
     for how in state.finishes:
-        if how.picks not in drawn:  # the network's drawing, or its picks from the palette
-            run.net.picking = how.picks
-            drawn[how.picks] = [draw(run, x) for x, _ in run.validation]
-        predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn[how.picks]]
+        way = (how.picks, how.sure)  # the network's drawing, or its picks from the palette
+        if way not in drawn:
+            run.net.picking, run.net.sure = way
+            drawn[way] = [draw(run, x) for x, _ in run.validation]
+        predictions = [premultiply(finish(made, inputs, how)) for inputs, made in drawn[way]]
         tried.append((scores(run, predictions), predictions))
     chosen = kept([scored for scored, _ in tried])
     result, predictions = tried[chosen]
@@ -459,6 +460,6 @@ def bf16_guard(run: Run, how: Finish) -> dict | None:
     """What applying the best weights in bfloat16 costs on the held-out examples (None: it cannot run in it)."""
     net = copy.deepcopy(run.net)
     net.load_state_dict(run.best)
-    net.picking = how.picks
+    net.picking, net.sure = how.picks, how.sure
     guard = measure_guard(net, run.validation, how)
     return guard.to_dict() if guard else None
