@@ -69,7 +69,8 @@ class Finish:
         """The decisions in the artist's words, for the apprentice's card."""
         parts = [f"palette of {len(self.palette)} colours" if self.palette else "continuous colour"]
         if self.picks:
-            parts[0] += " picked by the network" + (f" where it is {self.sure:.0%} sure, else snapped" if self.sure else "")
+            parts[0] += " picked by the network"
+            parts[0] += f" where it is {self.sure:.0%} sure, else snapped" if self.sure else ""
         if self.note:
             parts[0] += f" ({self.note})"
         parts.append("opaque" if self.opaque else "hard alpha" if self.alpha else "soft alpha")

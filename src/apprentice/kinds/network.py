@@ -13,7 +13,6 @@ from torch import nn
 from torch.nn import functional as F
 
 
-
 @dataclass(frozen=True)
 class NetConfig:
     """Shape of the network; stored in every checkpoint and manifest."""
