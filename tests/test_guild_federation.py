@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 
 from apprentice.guild import federation, flower_run, membership
@@ -122,6 +123,22 @@ def test_a_local_round_trains_the_weights_it_was_sent_on_the_records_it_was_give
     assert any(not torch.equal(made.weights[name], sent[name]) for name in sent), "one step changed the weights"
     score = local_score(shop, "ink", records, made.weights, 0)
     assert score.examples == len(made.held_out) and score.psnr > 0
+
+
+def test_a_nodes_next_round_goes_on_from_its_own_optimizer_moments_and_the_weights_it_is_sent(guild):
+    shop = guild.workshop
+    records = example_records(shop.catalog, "ink")
+    torch.manual_seed(0)
+    sent = get_kind("paired").network(get_kind("paired").default_config()).state_dict()
+    first = local_round(shop, "ink", records, sent, 0.0, 0, 0)
+    kept = safetensors.torch.load(safetensors.torch.save(first.moments))  # as the node keeps them between rounds
+    second = local_round(shop, "ink", records, first.weights, 0.0, 0, first.steps, kept)
+    assert all(float(second.moments[f"{i}.step"]) == first.steps + second.steps for i in range(len(sent)))
+    afresh = local_round(shop, "ink", records, first.weights, 0.0, 0, first.steps)
+    assert float(afresh.moments["0.step"]) == afresh.steps, "without moments: Adam starts again"
+    assert not torch.equal(second.weights["head.weight"], afresh.weights["head.weight"])
+    wrong = {name: value[..., :1] if value.dim() else value for name, value in first.moments.items()}
+    assert float(local_round(shop, "ink", records, first.weights, 0.0, 0, 1, wrong).moments["0.step"]) == 1.0
 
 
 def test_a_node_whose_own_afters_have_a_small_palette_trains_the_shared_network_as_sent(shop, tmp_path):

@@ -16,12 +16,12 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save, save_file
 
 from apprentice.files import write_atomically
 from apprentice.guild import federation
 from apprentice.guild.log import GuildLog
-from apprentice.guild.run_files import HOST_PROGRESS, RESULT, STEPS, WEIGHTS, note, run_folder
+from apprentice.guild.run_files import HOST_PROGRESS, MOMENTS, RESULT, STEPS, WEIGHTS, note, run_folder
 from apprentice.kinds import get_kind
 from apprentice.store.examples import example_records
 from apprentice.store.workshop import Workshop
@@ -149,7 +149,9 @@ def train_here(msg: Message, context: Context) -> Message:
         folder = run_folder(shop, proposal.hash)
         done = int((folder / STEPS).read_text()) if (folder / STEPS).is_file() else 0
         seconds = float(msg.content["config"]["seconds"])
-        made = local_round(shop, proposal.body["task"], records, weights, seconds, 0, done)
+        moments = load_file(str(folder / MOMENTS)) if (folder / MOMENTS).is_file() else {}
+        made = local_round(shop, proposal.body["task"], records, weights, seconds, 0, done, moments)
+        write_atomically(folder / MOMENTS, save(made.moments))
         write_atomically(folder / STEPS, str(done + made.steps).encode())
         made_weights, trained, held, steps, loss, gray = (
             made.weights,

@@ -11,6 +11,7 @@ from pathlib import Path
 from apprentice.store.workshop import Workshop
 
 RESULT, WEIGHTS, PROGRESS, STEPS = "result.json", "weights.safetensors", "progress.jsonl", "steps"
+MOMENTS = "moments.safetensors"  # a node's optimizer state between its rounds: stays on its disk
 HOST_PROGRESS = "host-progress.jsonl"  # the aggregate's rounds, beside the host's own node's progress
 
 
