@@ -147,7 +147,8 @@ def test_the_network_picks_only_where_it_scores_no_worse_than_the_snap():
 
 
 def test_a_manifest_from_elsewhere_cannot_name_an_endless_or_impossible_palette():
-    sent = Finish.from_dict({"palette": [[300, -5, 0, 255]] * 10_000 + [[1, 2]], "alpha": True})
+    sent = Finish.from_dict({"palette": [[300, -5, 0, 255]] * 10_000 + [[1, 2]], "alpha": True, "sure": 7})
+    assert sent.sure == 1.0 and Finish.from_dict({"picks": True, "sure": -3}).sure == 0.0
     assert len(sent.palette) == 64 and sent.palette[0] == [255, 0, 0, 255]
 
 

@@ -41,7 +41,7 @@ class Finish:
     alpha: bool = False  # alpha is 0 or 255
     opaque: bool = False  # every after is opaque, so every output is: composited over white paper, no holes
     paper: int = 0  # an opaque pixel whose darkest channel is at least this is pure white paper (0: off)
-    note: str = ""  # why a judged palette was not kept (validation dropped some before 2026-12-02)
+    note: str = ""  # why a judged palette was not kept (earlier versions' validation could drop one)
     picks: bool = False  # the network picks each pixel's colour (its input's or the palette's) instead of a snap
     sure: float = 0.0  # … where its pick has at least this share of the scores; elsewhere its drawing is snapped
 

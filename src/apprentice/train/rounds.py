@@ -63,7 +63,7 @@ def local_round(
 ) -> LocalRound:
     """Train `weights` on `records` for `seconds` (one step at least), counting steps on from `first_step` so the
     learning-rate schedule and the batches go on across rounds, and Adam's moments from this node's last round
-    (restarting them each round cost 1.5 dB on the flats bench task: `bench/federated_rounds.py`)."""
+    (restarting them each round cost 1.6 dB on the flats bench task: `bench/federated_rounds.py`)."""
     run = started(workshop, task, records, weights, seed)
     run.state.step = first_step
     restore_moments(run.optimizer, moments or {})
@@ -100,8 +100,8 @@ def restore_moments(optimizer: torch.optim.Optimizer, moments: dict[str, torch.T
     state = {}
     for index, param in enumerate(params):
         found = {name: moments.get(f"{index}.{name}") for name in ("step", "exp_avg", "exp_avg_sq")}
-        if all(value is not None for value in found.values()) and all(
-            found[name].shape == param.shape for name in ("exp_avg", "exp_avg_sq")
+        if all(value is not None for value in found.values()) and (
+            found["step"].numel() == 1 and found["exp_avg"].shape == found["exp_avg_sq"].shape == param.shape
         ):
             state[index] = found
     optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
