@@ -17,6 +17,7 @@ from apprentice.guild.log import GuildLog
 from apprentice.guild.peers import Peer
 from apprentice.guild.records import decode_invite, record_hash, sign
 from apprentice.guild.rotation import rotate_key
+from apprentice.guild.schemas import released_manifest
 from apprentice.guild.state import Proposal, State, electorate
 from apprentice.identity import canonical
 from apprentice.imports import add_examples
@@ -273,6 +274,12 @@ def test_a_release_whose_manifest_names_other_works_than_its_record_is_refused(g
     planted["examples"][0]["parts"]["before"]["owner"] = "ab" * 32  # a key the guild never saw offer that work
     with pytest.raises(BadInput, match="does not match its release record"):
         releases.install(guild, release, json.dumps(planted).encode(), weights)
+    for finish in ({"sure": "x"}, {"sure": 2.0}, {"paper": "white"}, {"palette": [[0, 0, 0, 999]]}, {"picks": 1}):
+        planted = json.loads(manifest)  # a finish every apply and card would trip over
+        planted["output"]["finish"] |= finish
+        with pytest.raises(BadInput, match="does not match its release record"):
+            releases.install(guild, release, json.dumps(planted).encode(), weights)
+    assert released_manifest(manifest).output.finish.palette, "the honest finish reads as it was written"
 
 
 def test_a_file_whose_bytes_do_not_hash_to_the_log_is_refused(guild):

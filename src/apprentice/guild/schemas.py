@@ -298,6 +298,26 @@ class ManifestLineage(Open):
     because: Text | None = None
 
 
+Channel = Annotated[int, Field(ge=0, le=255, strict=True)]
+
+
+class ManifestFinish(Open):
+    """How the apprentice finishes what it draws (`kinds.finish.Finish`): read on every apply and card."""
+
+    palette: Annotated[list[Annotated[list[Channel], Field(min_length=4, max_length=4)]], Field(max_length=64)] = []
+    keeps_input: bool = False
+    alpha: bool = False
+    opaque: bool = False
+    paper: Channel = 0
+    note: Text = ""
+    picks: bool = False
+    sure: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+
+
+class ManifestOutput(Open):
+    finish: ManifestFinish | None = None
+
+
 class ReleasedManifest(Open):
     """What a member reads of a released apprentice's manifest before installing it (and the catalog row takes)."""
 
@@ -309,6 +329,7 @@ class ReleasedManifest(Open):
     examples: Annotated[list[ManifestExample], Field(min_length=1, max_length=MAX_EXAMPLES)]
     metrics: ManifestMetrics
     training: ManifestTraining
+    output: ManifestOutput = ManifestOutput()
     lineage: ManifestLineage = ManifestLineage()
 
 
