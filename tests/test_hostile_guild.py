@@ -5,6 +5,7 @@ outcome changed, the record refused and named. See docs/THREATS.md."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import httpx
 import pytest
@@ -341,9 +342,8 @@ def test_a_peer_answering_anything_at_all_is_named_unreachable_and_the_sync_goes
     answers = {"heads": heads, "records": records, "forks": forks, "challenge": {"nonce": "0f" * 16}}
 
     def answer(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            return httpx.Response(200, json=pushed)
-        return httpx.Response(200, json=answers[request.url.path.rsplit("/", 1)[-1]])
+        body = pushed if request.method == "POST" else answers[request.url.path.rsplit("/", 1)[-1]]
+        return httpx.Response(200, content=json.dumps(body).encode())  # Python's JSON: Infinity too, as a peer may
 
     ada.network.answers[liar] = answer
     remember_peer(ada.shop, ada.log().id, liar)
