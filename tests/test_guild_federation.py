@@ -113,11 +113,14 @@ def test_a_members_flower_node_is_announced_on_the_log_and_a_refused_node_is_nam
     ]
 
 
-def test_a_local_round_trains_the_weights_it_was_sent_on_the_records_it_was_given(guild):
-    shop = guild.workshop
-    records = example_records(shop.catalog, "ink")
+def fresh_weights() -> dict[str, torch.Tensor]:
+    """What the host sends before the first round: the default paired network's weights, seed 0."""
     torch.manual_seed(0)
-    sent = get_kind("paired").network(get_kind("paired").default_config()).state_dict()
+    return get_kind("paired").network(get_kind("paired").default_config()).state_dict()
+
+
+def test_a_local_round_trains_the_weights_it_was_sent_on_the_records_it_was_given(guild):
+    shop, records, sent = guild.workshop, example_records(guild.workshop.catalog, "ink"), fresh_weights()
     made = local_round(shop, "ink", records, sent, 0.0, 0, 10)
     assert made.steps == 1 and set(made.trained_on) | set(made.held_out) == {r.fingerprint for r in records}
     assert any(not torch.equal(made.weights[name], sent[name]) for name in sent), "one step changed the weights"
@@ -126,10 +129,7 @@ def test_a_local_round_trains_the_weights_it_was_sent_on_the_records_it_was_give
 
 
 def test_a_nodes_next_round_goes_on_from_its_own_optimizer_moments_and_the_weights_it_is_sent(guild):
-    shop = guild.workshop
-    records = example_records(shop.catalog, "ink")
-    torch.manual_seed(0)
-    sent = get_kind("paired").network(get_kind("paired").default_config()).state_dict()
+    shop, records, sent = guild.workshop, example_records(guild.workshop.catalog, "ink"), fresh_weights()
     first = local_round(shop, "ink", records, sent, 0.0, 0, 0)
     kept = safetensors.torch.load(safetensors.torch.save(first.moments))  # as the node keeps them between rounds
     second = local_round(shop, "ink", records, first.weights, 0.0, 0, first.steps, kept)
@@ -157,7 +157,7 @@ def test_a_node_whose_own_afters_have_a_small_palette_trains_the_shared_network_
     shop.new_task("sprites", "paired", get_kind("paired").default_config())
     add_examples(shop, "sprites", [tmp_path])
     records = example_records(shop.catalog, "sprites")
-    sent = get_kind("paired").network(get_kind("paired").default_config()).state_dict()
+    sent = fresh_weights()
     made = local_round(shop, "sprites", records, sent, 0.0, 0, 1)
     assert made.weights.keys() == sent.keys()
     assert local_score(shop, "sprites", records, made.weights, 0).psnr > 0
