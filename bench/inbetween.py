@@ -1,7 +1,7 @@
 """Benchmark of the inbetween kind against cross-fade and optical-flow in-betweens, on animation it never saw.
 
 Trains through the app's own path (workshop, import, train) and scores the published apprentice after each
-time mark on held-out triplets of unseen sequences. Run: python bench/inbetween.py [--data synthetic supertux]
+time mark on held-out triplets of unseen sequences. Run: python bench/inbetween.py [--data synthetic supertux wesnoth]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from apprentice.train.process import ready_for_training
 
 from inbetween_baselines import crossfade, flow_warp, line_chamfer, psnr_ssim
 from paired import parse
-from sprites import LICENCE_NOTE, supertux_sequences
+from sprites import LICENCE_NOTE, WESNOTH_LICENCE_NOTE, supertux_sequences, wesnoth_sequences, wesnoth_unit
 
 ready_for_training()  # as the CLI does for a process that trains
 
@@ -54,7 +54,21 @@ def supertux(cache: Path) -> tuple[Sequences, Sequences]:
     return train_set, unseen
 
 
-DATA: dict[str, Callable[[Path], tuple[Sequences, Sequences]]] = {"synthetic": synthetic, "supertux": supertux}
+def wesnoth(cache: Path) -> tuple[Sequences, Sequences]:
+    """Wesnoth's unit animations, split by unit (variants together): every fourth unit's sequences are unseen."""
+    sequences = wesnoth_sequences(cache)
+    units = sorted({wesnoth_unit(name) for name in sequences})
+    unseen_units = set(units[3::4])
+    train_set = {k: v for k, v in sequences.items() if wesnoth_unit(k) not in unseen_units}
+    unseen = {k: v for k, v in sequences.items() if wesnoth_unit(k) in unseen_units}
+    return train_set, unseen
+
+
+DATA: dict[str, Callable[[Path], tuple[Sequences, Sequences]]] = {
+    "synthetic": synthetic,
+    "supertux": supertux,
+    "wesnoth": wesnoth,
+}
 
 
 def drawings(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -164,6 +178,8 @@ def main() -> None:
     print("\n".join(lines))
     if "supertux" in args.data:
         print(LICENCE_NOTE)
+    if "wesnoth" in args.data:
+        print(WESNOTH_LICENCE_NOTE)
 
 
 if __name__ == "__main__":

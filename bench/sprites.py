@@ -1,4 +1,4 @@
-"""Real hand-made animation for the in-betweening benchmark: SuperTux creature sprites from Debian.
+"""Real hand-made animation for the in-betweening benchmark: SuperTux creature and Wesnoth unit sprites from Debian.
 
 Fetched once with apt-get into a cache folder and read from there; the art itself never enters the repository.
 """
@@ -23,7 +23,16 @@ LICENCE_NOTE = (
     "editor icons are licensed apart. Use it for local benchmarks only; never commit or ship the frames."
 )
 
+WESNOTH_LICENCE_NOTE = (
+    "Wesnoth unit art from Debian's wesnoth-1.16-data 1:1.16.9-1: its copyright file singles out only fonts, "
+    "bundled scripts and tools, so data/core/images/units falls under the main notice (Copyright 2003-2009 "
+    "David White and the Wesnoth contributors it names, 'far more' unlisted; GNU GPL version 2 or at your option "
+    "any later version). Use it for local benchmarks only; never commit or ship the frames."
+)
+
 CREATURES = Path("usr/share/games/supertux2/images/creatures")
+UNITS = Path("usr/share/games/wesnoth/1.16/data/core/images/units")
+UNIT_FRAME = re.compile(r"^(?P<name>.+?)-?(?P<k>\d+)\.png$")
 FRAME = re.compile(r"^(?P<name>.+)-(?P<k>\d+)\.png$")
 IMAGES = re.compile(r"\(images((?:\s+\"[^\"]+\")+)\s*\)")
 
@@ -44,6 +53,47 @@ def supertux_sequences(cache: Path) -> dict[str, list[np.ndarray]]:
 def fetch_supertux(cache: Path) -> Path:
     """The extracted supertux-data package under cache/supertux, downloaded and unpacked when missing."""
     return fetch_package(cache, "supertux-data", "supertux")
+
+
+def wesnoth_sequences(cache: Path) -> dict[str, list[np.ndarray]]:
+    """Unit animations "faction/NAME" → uint8 RGBA frames in number order (≥ 4 frames, one size).
+
+    Wesnoth keeps each frame in its own file, NAME-1.png or NAME1.png, …, and its unit .cfg files play them as
+    ranges (image="…-attack[1~4].png"), so the number order is the drawn order; team colour stays magenta.
+    """
+    root = fetch_package(cache, "wesnoth-1.16-data", "wesnoth") / UNITS
+    sequences = {}
+    for (folder, name), paths in sorted(unit_frames(root).items()):
+        frames = [np.asarray(Image.open(path).convert("RGBA")) for path in paths]
+        if len({frame.shape for frame in frames}) == 1 and any((f != frames[0]).any() for f in frames[1:]):
+            sequences[f"{folder}/{name}"] = frames
+    return sequences
+
+
+def wesnoth_unit(key: str) -> str:
+    """The unit a wesnoth_sequences key belongs to: its faction folder and the name's first word, variants included.
+
+    Coarse on purpose: "archer+female-bow-attack" is an archer, "dark-adept-magic" and "dark-sorcerer-magic" both
+    "dark", and a unit's subfolder joins its faction's, so a split by unit keeps one drawing's variants together.
+    """
+    return f"{key.split('/')[0]}/{re.split(r'[-+_]', key.rsplit('/', 1)[1])[0]}"
+
+
+def unit_frames(root: Path) -> dict[tuple[str, str], list[Path]]:
+    """Files NAME-1.png (or NAME1.png), … grouped by (folder, NAME): the run from 0 or 1 while consecutive, ≥ 4."""
+    found: dict[tuple[str, str], dict[int, Path]] = defaultdict(dict)
+    for path in root.rglob("*.png"):
+        if match := UNIT_FRAME.match(path.name):
+            found[(path.parent.relative_to(root).as_posix(), match["name"])][int(match["k"])] = path
+    groups = {}
+    for key, numbered in found.items():
+        first = min(numbered)
+        consecutive = []
+        while first + len(consecutive) in numbered:
+            consecutive.append(numbered[first + len(consecutive)])
+        if first <= 1 and len(consecutive) >= 4:
+            groups[key] = consecutive
+    return groups
 
 
 def fetch_package(cache: Path, package: str, name: str) -> Path:
@@ -81,11 +131,11 @@ def numbered_frames(root: Path) -> dict[tuple[str, str], list[Path]]:
             found[(path.parent.relative_to(root).as_posix(), match["name"])][int(match["k"])] = path.resolve()
     groups = {}
     for key, numbered in found.items():
-        run_ = []
-        while len(run_) in numbered:
-            run_.append(numbered[len(run_)])
-        if len(run_) >= 4:
-            groups[key] = run_
+        consecutive = []
+        while len(consecutive) in numbered:
+            consecutive.append(numbered[len(consecutive)])
+        if len(consecutive) >= 4:
+            groups[key] = consecutive
     return groups
 
 
@@ -108,8 +158,9 @@ def triplets(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "apprentice-bench")
+    parser.add_argument("--set", default="supertux", choices=["supertux", "wesnoth"])
     args = parser.parse_args()
-    sequences = supertux_sequences(args.cache)
+    sequences = (wesnoth_sequences if args.set == "wesnoth" else supertux_sequences)(args.cache)
     all_triplets = [t for frames in sequences.values() for t in triplets(frames)]
     heights = [frames[0].shape[0] for frames in sequences.values()]
     widths = [frames[0].shape[1] for frames in sequences.values()]
@@ -122,7 +173,7 @@ def main() -> None:
     print(f"triplet neighbour pairs with an unchanged frame: {still} of {2 * len(all_triplets)}")
     print(f"triplets whose first and last frames are identical: {same_ends}")
     print(f"sequences that repeat a frame ({len(repeating)}): {', '.join(repeating)}")
-    print(LICENCE_NOTE)
+    print(WESNOTH_LICENCE_NOTE if args.set == "wesnoth" else LICENCE_NOTE)
 
 
 if __name__ == "__main__":
