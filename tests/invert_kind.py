@@ -46,6 +46,7 @@ class InvertKind:
     inputs = "each"
     uploads_in_order = False
     input_channels = 4
+    neighbours: dict[str, tuple[int, str]] = {}
 
     def default_config(self) -> dict:
         return {"augment": "mirror", "net": {"width": 4}}

@@ -49,7 +49,7 @@ def test_an_inbetween_apprentice_exports_with_its_warps(shop, tmp_path):
     path = tmp_path / "tween.onnx"
     export_onnx(shop, "tween", path)
     net = load_network(find(shop, "tween"))
-    ours, theirs = run_both(path, net, 8, (48, 80))
+    ours, theirs = run_both(path, net, get_kind("inbetween").input_channels, (48, 80))  # keys and keys around
     assert ours.shape == (1, 4, 48, 80) and np.abs(ours - theirs).max() < 1e-4
 
 

@@ -253,4 +253,4 @@ def test_keys_are_read_only_when_the_drawing_reaches_them():
     net = InbetweenNet(InbetweenConfig(width=8, mid_width=8, deep_width=8, blocks=1)).eval()
     frames = get_kind("inbetween").apply(net, keys, ApplyOptions(between=1))
     [next(frames) for _ in range(3)]  # the first key, its in-between, the second key
-    assert max(read) == 1
+    assert max(read) == 2  # the first gap's keys and the one after them, which the network reads as context

@@ -89,7 +89,7 @@ class CrossFade(nn.Module):
     margin, align = 0, 1
 
     def forward(self, keys: torch.Tensor) -> torch.Tensor:
-        return (keys[:, :4] + keys[:, 4:]) / 2
+        return (keys[:, :4] + keys[:, 4:8]) / 2
 
 
 def key(value: int) -> np.ndarray:

@@ -50,8 +50,8 @@ def key_sources(paths: list[Path], layer: str = "") -> list[Source]:
 
 
 class KeyPoses(abc.Sequence):
-    """The key poses as straight-RGBA arrays, read from their files when asked for, the last two kept: a long shot
-    of large frames never lies in memory whole."""
+    """The key poses as straight-RGBA arrays, read from their files when asked for, those within three of the last
+    one asked for kept (a gap reads its keys and the keys around them): a long shot never lies in memory whole."""
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
@@ -64,7 +64,7 @@ class KeyPoses(abc.Sequence):
         if isinstance(index, slice):
             return [self[each] for each in range(*index.indices(len(self)))]
         if index not in self._kept:
-            self._kept = {each: pixels for each, pixels in self._kept.items() if each == index - 1}
+            self._kept = {each: pixels for each, pixels in self._kept.items() if abs(each - index) <= 3}
             self._kept[index] = rgba(read_frame(self.sources[index]))
         return self._kept[index]
 

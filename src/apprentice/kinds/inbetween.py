@@ -4,7 +4,9 @@ Every three consecutive drawings of a sequence are an example (the middle from i
 where a drawing is exposed for several frames, count once, as the animator drew it once. Applied to key
 poses, it draws N in-betweens (1, 3, 7, …) the way animators chart them: the middle first (the breakdown),
 then the middles of each half, so it only ever does what it learned: the frame halfway between two. A timing
-chart (kinds/timing.py) places them unevenly, ease in or out, still by halving.
+chart (kinds/timing.py) places them unevenly, ease in or out, still by halving. The network also reads the key
+before and the key after the two, where the shot has them: in training, the drawings three before and three after
+the middle (the keys around its keys when every other drawing is a key).
 """
 
 from __future__ import annotations
@@ -46,10 +48,11 @@ class InbetweenKind:
     reverse = True  # playing an in-between backwards gives an in-between: swap the keys as augmentation
     inputs = "sequence"  # the key poses, in order
     uploads_in_order = True  # uploaded still frames are one animation, in name order
-    input_channels = 8  # the two keys, side by side in the channels
+    input_channels = 16  # the two keys, then the key before and the key after them, side by side in the channels
+    neighbours = {"key0": (-2, "key1"), "key3": (2, "key2")}  # context role ← (position offset, role) in its sequence
 
     def default_config(self) -> dict:
-        return {"augment": "mirror", "net": InbetweenConfig().to_dict()}
+        return {"augment": "mirror", "net": InbetweenConfig(context=True).to_dict()}
 
     def find_examples(self, paths: list[Path], options: dict) -> list[FoundExample]:
         examples = [example for sequence in find_sequences(paths) for example in triplets(sequence)]
@@ -67,12 +70,15 @@ class InbetweenKind:
                 )
 
     def arrays(self, images: dict[str, Image.Image]) -> tuple[np.ndarray, np.ndarray]:
-        keys = np.concatenate([pixels(images["key1"]), pixels(images["key2"])], axis=-1)
-        return keys, pixels(images["inbetween"])
+        """The keys and, where the example has them, the keys around them (`neighbours`); else each key repeats."""
+        first, last = pixels(images["key1"]), pixels(images["key2"])
+        before = pixels(images["key0"]) if "key0" in images else first
+        after = pixels(images["key3"]) if "key3" in images else last
+        return np.concatenate([first, last, before, after], axis=-1), pixels(images["inbetween"])
 
     def baseline(self, keys: np.ndarray) -> np.ndarray:
         """The in-between a machine draws without learning: the two keys cross-faded (premultiplied)."""
-        return (keys[..., :4] + keys[..., 4:]) / 2.0
+        return (keys[..., :4] + keys[..., 4:8]) / 2.0
 
     def network(self, config: dict) -> nn.Module:
         return InbetweenNet(InbetweenConfig(**config["net"]))
@@ -102,7 +108,8 @@ class InbetweenKind:
         for gap, chart in enumerate(charts):
             first = inputs[gap]
             yield Output(first, gap, drawn=False)
-            for frame in draw_gap(net, first, inputs[gap + 1], chart, options.tile, drew):
+            around = inputs[gap - 1] if gap else None, inputs[gap + 2] if gap + 2 < len(inputs) else None
+            for frame in draw_gap(net, [around[0], first, inputs[gap + 1], around[1]], chart, options.tile, drew):
                 yield Output(frame, gap)
         yield Output(inputs[len(charts)], len(charts), drawn=False)
 
@@ -120,22 +127,35 @@ def gap_charts(options: ApplyOptions, gaps: int) -> list[timing.Chart]:
 
 
 def draw_gap(
-    net: nn.Module, first: np.ndarray, last: np.ndarray, chart: timing.Chart, tile: int, drew: Callable[[], None]
+    net: nn.Module, keys: list[np.ndarray | None], chart: timing.Chart, tile: int, drew: Callable[[], None]
 ) -> list[np.ndarray]:
-    """The chart's in-betweens between two keys: each position's drawing made by halving, the halves it needs first."""
-    made = {Fraction(0): first, Fraction(1): last}
+    """The chart's in-betweens between keys[1] and keys[2]: each position's drawing made by halving, the halves it
+    needs first. keys[0] and keys[3] are the keys before and after (None at the shot's ends); a half reads the
+    drawings one half-length before and after it where they are drawn."""
+    made = {Fraction(place - 1): key for place, key in enumerate(keys) if key is not None}
     for place in timing.needed(chart):
         before, after = timing.halvings(place)
-        made[place] = halfway(net, made[before], made[after], tile)
+        length = after - before
+        around = made.get(before - length), made.get(after + length)
+        made[place] = halfway(net, made[before], made[after], tile, around)
         drew()
     return [made[timing.drawn_at(place)] for place in chart]
 
 
-def halfway(net: nn.Module, first: np.ndarray, last: np.ndarray, tile: int) -> np.ndarray:
-    """The drawing halfway between two straight-RGBA frames; a hold stays a hold."""
+def halfway(
+    net: nn.Module,
+    first: np.ndarray,
+    last: np.ndarray,
+    tile: int,
+    around: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> np.ndarray:
+    """The drawing halfway between two straight-RGBA frames, reading the drawings `around` them where given (else
+    each key repeats, as at a shot's ends); a hold stays a hold."""
     if np.array_equal(first, last):
         return first.copy()
-    return transform(net, np.concatenate([first, last], axis=-1), net.margin, tile)
+    before = first if around[0] is None else around[0]
+    after = last if around[1] is None else around[1]
+    return transform(net, np.concatenate([first, last, before, after], axis=-1), net.margin, tile)
 
 
 def drawings(sequence: Sequence) -> list[tuple[Source, str]]:

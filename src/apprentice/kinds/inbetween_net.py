@@ -4,7 +4,8 @@ A small encoder-decoder sees both frames down to 1/16 resolution (room for large
 at 1/4 resolution, where each middle pixel comes from in either frame (two flows); a second stage looks
 at both frames warped by those flows and corrects them at 1/2 resolution, where lines are sharp. Both
 frames are warped by the final flows and blended, and a learned correction is added. With `flow=False`
-it is a direct-synthesis U-Net over the cross-fade instead.
+it is a direct-synthesis U-Net over the cross-fade instead. With `context`, the encoder also reads the key before
+the first and the key after the last (where the shot has them), so it sees how the motion goes on: arcs, ease.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class InbetweenConfig:
     deep_width: int = 64  # at 1/8 and 1/16
     blocks: int = 2  # residual blocks at 1/16
     flow: bool = True  # warp-and-blend (True) or direct synthesis over the cross-fade (False)
+    context: bool = False  # also read the keys around the two (absent from apprentices made before it existed)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,7 +56,9 @@ def down_conv(width_in: int, width_out: int) -> nn.Conv2d:
 
 
 class InbetweenNet(nn.Module):
-    """Maps N×8×H×W (two premultiplied RGBA frames, H and W multiples of 16) to the N×4×H×W middle frame."""
+    """Maps N×16×H×W (premultiplied RGBA: the two keys, then the key before the first and the one after the last,
+    each repeating its neighbour where the shot has none; H and W multiples of 16) to the N×4×H×W middle frame.
+    Without `context` only the two keys are read."""
 
     align = 16
     takes_bf16 = True  # features follow the weights' dtype (kinds.precision)
@@ -63,7 +67,8 @@ class InbetweenNet(nn.Module):
         super().__init__()
         w, m, d = config.width, config.mid_width, config.deep_width
         self.config = config
-        self.stem = nn.Conv2d(4 * 12, w, 3, padding=1)  # both frames and their difference, pixel-unshuffled
+        frames = 7 if config.context else 3  # the keys and their difference; the outer keys and how far each moved
+        self.stem = nn.Conv2d(4 * 4 * frames, w, 3, padding=1)  # pixel-unshuffled
         self.to_quarter = nn.Conv2d(4 * w, m, 3, padding=1)
         self.to_eighth = down_conv(m, d)
         self.to_sixteenth = down_conv(d, d)
@@ -91,8 +96,12 @@ class InbetweenNet(nn.Module):
         """Features in the weights' dtype (float32, or bfloat16 for a faster apply); flows, warps and the blend in
         x's: a bfloat16 sampling grid would be off by pixels on a large tile."""
         dtype = self.head.weight.dtype
-        first, last = x[:, :4], x[:, 4:]
-        centred = (torch.cat([first, last, last - first], dim=1) * 2.0 - 1.0).to(dtype)
+        first, last = x[:, :4], x[:, 4:8]
+        seen = [first, last, last - first]
+        if self.config.context:
+            before, after = x[:, 8:12], x[:, 12:16]
+            seen += [before, after, first - before, after - last]
+        centred = (torch.cat(seen, dim=1) * 2.0 - 1.0).to(dtype)
         half = act(self.stem(F.pixel_unshuffle(centred, 2)))
         quarter = act(self.to_quarter(F.pixel_unshuffle(half, 2)))
         eighth = act(self.to_eighth(quarter))
@@ -140,7 +149,7 @@ def motion_loss(net: InbetweenNet, inputs: torch.Tensor, targets: torch.Tensor) 
     for flows, scale in terms:
         factor = scale // 2
         scaled = flows if factor == 1 else F.avg_pool2d(flows, factor) / factor
-        first, last = F.avg_pool2d(inputs[:, :4], scale), F.avg_pool2d(inputs[:, 4:], scale)
+        first, last = F.avg_pool2d(inputs[:, :4], scale), F.avg_pool2d(inputs[:, 4:8], scale)
         truth = F.avg_pool2d(targets, scale)
         total = total + F.l1_loss(warp(first, scaled[:, :2]), truth) + F.l1_loss(warp(last, scaled[:, 2:]), truth)
     return total / (2 * len(terms))

@@ -62,6 +62,8 @@ class Kind(Protocol):
     inputs: Inputs  # how apply reads its inputs: each drawing on its own, or all as one sequence of key poses
     uploads_in_order: bool  # whether uploaded still files are one sequence, in name order
     input_channels: int  # channels of the network's input: 4 (premultiplied RGBA) per image it sees
+    neighbours: dict[str, tuple[int, str]]  # parts read from the examples beside one in its sequence: role ← (offset,
+    # their role); {} for kinds that read each example alone
 
     def default_config(self) -> dict: ...
 

@@ -39,6 +39,7 @@ class PairedKind:
     inputs = "each"
     uploads_in_order = False
     input_channels = 4
+    neighbours: dict[str, tuple[int, str]] = {}
 
     def default_config(self) -> dict:
         return {"augment": "mirror", "net": NetConfig().to_dict()}

@@ -37,16 +37,38 @@ def load_images(workshop: Workshop, record: ExampleRecord) -> dict[str, Image.Im
 
 
 class Decoded(Sequence):
-    """A task's examples as (input, target) arrays, each decoded from the store only when asked for."""
+    """A task's examples as (input, target) arrays, each decoded from the store only when asked for.
+
+    An example cut from a sequence also gets the parts the kind reads around it (`Kind.neighbours`) from the
+    examples beside it in that sequence, when those are among `records` (so a withdrawn work lends no context) and
+    on the same side of the split (`keep_apart`), so no held-out frame reaches training through context.
+    """
 
     def __init__(self, workshop: Workshop, kind: Kind, records: list[ExampleRecord]) -> None:
         self.workshop, self.kind, self.records = workshop, kind, records
+        self.sides = [0] * len(records)
+        self.placed = {(r.sequence, r.position): i for i, r in enumerate(records) if r.sequence}
+
+    def keep_apart(self, *sides: list[int]) -> None:
+        """Lend context only between examples of one of these lists of indices (training, held out); examples in
+        none of them lend and get none."""
+        self.sides = [-1] * len(self.records)
+        for number, indices in enumerate(sides):
+            for index in indices:
+                self.sides[index] = number
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[override]
-        return self.kind.arrays(load_images(self.workshop, self.records[index]))
+        record = self.records[index]
+        images = load_images(self.workshop, record)
+        for role, (offset, theirs) in self.kind.neighbours.items():
+            beside = self.placed.get((record.sequence, record.position + offset), -1) if record.sequence else -1
+            if beside >= 0 and self.sides[beside] == self.sides[index] >= 0:
+                part = self.records[beside].parts[theirs]
+                images[role] = decode_part(self.workshop.blobs.get(part.work), part.name, part.layer)
+        return self.kind.arrays(images)
 
 
 class Subset(Sequence):

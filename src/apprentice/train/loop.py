@@ -272,6 +272,7 @@ def divide(
     if split is None:  # one or two examples: train on the start of each, score on its end
         training, validation, how = cut_regions(list(examples))
         return training, None, validation, how, []
+    examples.keep_apart(split.training, split.validation)
     areas = [records[i].width * records[i].height for i in split.validation]
     side, count = validation_crops(areas)
     chosen = split.validation[:count]

@@ -116,10 +116,16 @@ class PatchSampler:
             y = int(rng.integers(stack.shape[0] - self.patch + 1))
             x = int(rng.integers(stack.shape[1] - self.patch + 1))
         patch = augment(stack[y : y + self.patch, x : x + self.patch], self.how, rng)
-        if self.reverse and rng.random() < 0.5:  # the input is two frames: play them the other way round
-            half = self.input_channels // 2
-            patch = np.concatenate([patch[..., half : 2 * half], patch[..., :half], patch[..., 2 * half :]], axis=-1)
+        if self.reverse and rng.random() < 0.5:  # the input is frames in pairs: play each the other way round
+            patch = patch[..., reversed_order(self.input_channels, patch.shape[-1])]
         return np.ascontiguousarray(patch)
+
+
+def reversed_order(inputs: int, channels: int) -> np.ndarray:
+    """Channel order that swaps the RGBA frames of each input pair, (key1, key2, before, after) becoming (key2, key1,
+    after, before): the same motion played backwards. The target's channels stay where they are."""
+    frames = np.arange(inputs).reshape(-1, 2, 4)[:, ::-1].reshape(-1)
+    return np.concatenate([frames, np.arange(inputs, channels)])
 
 
 def changed_pixels(stack: np.ndarray, split: int, threshold: float = 0.15) -> np.ndarray:
