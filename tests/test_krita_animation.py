@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
+from apprentice.cli import main
 from apprentice.errors import BadInput
 from apprentice.formats import layered
 from apprentice.formats.layers import keyframe_part
@@ -180,3 +182,13 @@ def test_an_animated_document_saved_by_a_real_krita_reads_as_its_keyframes(tmp_p
     assert [left_edge(read_frame(source)) for source in sequence.frames] == [3, 11, 19, 35]
     for mine, theirs in zip(sequence.frames, find_sequences([KRITA_WALK])[0].frames, strict=True):
         assert np.array_equal(np.asarray(read_frame(mine)), np.asarray(read_frame(theirs)))
+
+
+def test_show_names_a_keyframe_part_in_words(home, tmp_path):
+    copy = tmp_path / "walk.kra"
+    shutil.copy(KRITA_WALK, copy)
+    for args in (["init", "--name", "Ada"], ["task", "new", "tween", "--kind", "inbetween"], ["add", "tween", copy]):
+        assert CliRunner().invoke(main, [str(a) for a in args]).exit_code == 0
+    shown = CliRunner().invoke(main, ["show", "tween"]).stdout
+    assert "layer 'walk', keyframe at frame 3" in shown
+    assert "\x1f" not in shown  # the part's stored name (layer, separator, time) is not printed raw

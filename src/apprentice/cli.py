@@ -21,6 +21,7 @@ from rich.table import Table
 from apprentice.cli_guild import guild
 from apprentice.errors import ApprenticeError
 from apprentice.formats.layered import is_layered
+from apprentice.formats.layers import part_words
 from apprentice.guild.actions import change_consent
 from apprentice.guild.signers import guild_signers
 from apprentice.imports import add_examples
@@ -286,8 +287,9 @@ def list_(as_json: bool) -> None:
 
 
 def part_name(file: str, layer: str) -> str:
-    """How `show` names the image within a file: a layer of a layered file, else a frame of an animation."""
-    return f"layer '{layer}'" if is_layered(Path(file)) else f"frame {int(layer) + 1}"
+    """How `show` names the image within a file: a layer (or an animated layer's keyframe) of a layered file, else a
+    frame of an animation."""
+    return part_words(layer) if is_layered(Path(file)) else f"frame {int(layer) + 1}"
 
 
 def taint_note(apprentice: dict) -> str:

@@ -138,10 +138,30 @@ def _checked_count(stream: Any, data: bytes, name: str) -> int:
                         f"{name} has more than {MAX_FRAMES} frames, more than Apprentice reads from one file; "
                         "cut it into shorter clips."
                     )
+            declared = declared_frames(container, container.streams.video[0])
     except av.FFmpegError:
         raise BadInput(f"{name} is damaged or cut short; export the video again.") from None
+    if count < declared - 1:  # a frame of rounding in a length given in seconds
+        raise BadInput(f"{name} is cut short: it says it shows {declared} frames but holds {count}; export it again.")
     check_frames(count, (stream.codec_context.width, stream.codec_context.height), name)
     return count
+
+
+def declared_frames(container: Any, stream: Any) -> int:
+    """How many frames the video says it shows: its stream's count, else its length times its frame rate (the
+    container's length only when it holds nothing but the video, as a sound track may run longer); 0 if unsaid."""
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if not rate:
+        return 0
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration and len(container.streams) == 1:
+        seconds = container.duration / 1_000_000  # in FFmpeg's microseconds
+    else:
+        return 0
+    return round(seconds * float(rate))
 
 
 def _av(name: str = "this video") -> ModuleType:
