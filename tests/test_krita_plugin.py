@@ -258,3 +258,24 @@ def test_inbetweens_learned_from_a_layers_frames_are_drawn_between_its_keys(work
     assert sorted(keys.frames) == [0, 1, 2, 3, 4]
     assert bytes(keys.frames[0]) == bgra(ball(2)) and bytes(keys.frames[4]) == bgra(ball(26))
     assert all(any(keys.frames[t][3::4]) for t in (1, 2, 3))
+
+
+def test_a_spacing_chosen_in_the_docker_asks_for_its_timing_chart_and_fills_the_same_frames(workshop, monkeypatch):
+    workshop.new_task("tween", "inbetween")
+    document, walk = animated_document({t: 2 + 5 * t for t in range(5)})
+    errands.teach(workshop, "tween", errands.frame_files(document, walk))
+    trained(workshop, "tween")
+    times, key_files = errands.key_files(*animated_document({0: 2, 4: 26}))
+    sent, upload = [], workshop.upload
+    monkeypatch.setattr(
+        workshop, "upload", lambda path, files, fields: sent.append(fields) or upload(path, files, fields)
+    )
+    even = errands.draw_between(workshop, "tween", times, key_files, 3)
+    eased = errands.draw_between(
+        workshop, "tween", times, key_files, 3, errands.SPACINGS["Ease out (slow out of the key)"]
+    )
+    assert sent == [{"between": "3"}, {"timing": "ease-out 3"}]
+    assert sorted(even.drawn) == sorted(eased.drawn) == [1, 2, 3]  # the same frames on the layer, spaced otherwise
+    assert eased.drawn[3].rgba == even.drawn[2].rgba  # ease-out draws 1/8, 1/4, 1/2: its last is the even middle
+    with pytest.raises(client.WorkshopError, match="not a spacing the docker knows"):
+        errands.draw_between(workshop, "tween", times, key_files, 3, "wobble")

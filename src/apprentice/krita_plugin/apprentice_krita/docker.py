@@ -138,6 +138,10 @@ class ApprenticeDocker(DockWidget):
         self.between.addItems([str(n) for n in errands.BETWEENS])
         self.between_label = QtWidgets.QLabel("In-betweens")
         form.addRow(self.between_label, self.between)
+        self.spacing = QtWidgets.QComboBox()
+        self.spacing.addItems(list(errands.SPACINGS))
+        self.spacing_label = QtWidgets.QLabel("Spacing")
+        form.addRow(self.spacing_label, self.spacing)
         self.apply_button = self.button("Apply to the active layer", self.apply)
         form.addRow(self.apply_button)
         return group
@@ -192,8 +196,8 @@ class ApprenticeDocker(DockWidget):
         ):
             if widget is not None:
                 widget.setVisible(not self.in_betweens())
-        self.between.setVisible(self.in_betweens())
-        self.between_label.setVisible(self.in_betweens())
+        for widget in (self.between, self.between_label, self.spacing, self.spacing_label):
+            widget.setVisible(self.in_betweens())
         self.teach_button.setText("Add the active layer's frames" if self.in_betweens() else "Add as an example")
         self.apply_button.setText(
             "Draw in-betweens on the active layer" if self.in_betweens() else "Apply to the active layer"
@@ -369,10 +373,10 @@ class ApprenticeDocker(DockWidget):
     def apply_between(self, task: str, document: object, node: object) -> None:
         layers.check_writable(node)
         times, keys = errands.key_files(document, node)
-        between = int(self.between.currentText())
+        between, spacing = int(self.between.currentText()), errands.SPACINGS[self.spacing.currentText()]
         layers.inbetween_times(times, between)  # refuse keys too close before sending anything
         self.say("Drawing the in-betweens…")
-        work = lambda: errands.draw_between(self.workshop, task, times, keys, between)  # noqa: E731
+        work = lambda: errands.draw_between(self.workshop, task, times, keys, between, spacing)  # noqa: E731
         in_background(work, lambda found: self.put_frames(document, node, found), self.failed)
 
     def put_frames(self, document: object, node: object, found: errands.Inbetweens) -> None:

@@ -14,6 +14,12 @@ from .pixels import Picture, from_png, to_png
 from .workshop import Workshop, WorkshopError
 
 BETWEENS = (1, 3, 7, 15)  # what an in-between apprentice draws between two keys
+SPACINGS = {  # how the docker words each spacing → the timing chart it asks for (none: evenly, by `between`)
+    "Even": "",
+    "Ease in (slow in to the next key)": "ease-in",
+    "Ease out (slow out of the key)": "ease-out",
+    "Ease in and out": "ease-in-out",
+}
 FRAME_NUMBER = re.compile(r"-(\d+)\.png$")
 
 
@@ -89,14 +95,17 @@ def key_files(document: object, node: object) -> tuple[list[int], list[tuple[str
 
 
 def draw_between(
-    workshop: Workshop, task: str, times: list[int], keys: list[tuple[str, bytes]], between: int
+    workshop: Workshop, task: str, times: list[int], keys: list[tuple[str, bytes]], between: int, spacing: str = ""
 ) -> Inbetweens:
     """Worker thread: the in-betweens the apprentice draws between each two keys, by the time they go to (none
-    between two identical keys: the key holds)."""
+    between two identical keys: the key holds). The frames are timed evenly on the layer; `spacing` (a named
+    timing chart: ease-in, ease-out, ease-in-out) places the drawings on them unevenly."""
     if between not in BETWEENS:
         raise WorkshopError(f"An apprentice draws 1, 3, 7 or 15 frames between two keys, not {between}.")
+    if spacing not in SPACINGS.values():
+        raise WorkshopError(f"'{spacing}' is not a spacing the docker knows; choose one from its list.")
     slots = [time for gap in layers.inbetween_times(times, between) for time in gap]
-    job = workshop.apply(task, keys, between)
+    job = workshop.apply(task, keys, between, f"{spacing} {between}" if spacing else "")
     drawn = {}
     for result in job["results"]:
         number = FRAME_NUMBER.search(result["output"])

@@ -114,9 +114,11 @@ class Workshop:
             raise WorkshopError(f"{url} is not a file of this workshop; apply the apprentice again.")
         return self.request("GET", url)
 
-    def apply(self, name: str, files: list[tuple[str, bytes]], between: int = 1) -> dict:
-        """Apply the task's newest apprentice to named PNG files (key poses in name order for in-betweens)."""
-        return self.upload(f"/api/tasks/{quote(name, safe='')}/apply", files, {"between": str(between)})
+    def apply(self, name: str, files: list[tuple[str, bytes]], between: int = 1, timing: str = "") -> dict:
+        """Apply the task's newest apprentice to named PNG files (key poses in name order for in-betweens: `between`
+        of them spaced evenly, or as the timing chart says)."""
+        fields = {"timing": timing} if timing else {"between": str(between)}
+        return self.upload(f"/api/tasks/{quote(name, safe='')}/apply", files, fields)
 
 
 def detail(body: bytes, otherwise: str) -> str:
