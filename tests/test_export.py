@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime
 import pytest
 import torch
 
-from apprentice.errors import NotFound
+from apprentice.errors import BadInput, NotFound
 from apprentice.export import export_onnx
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
@@ -37,20 +39,31 @@ def test_a_paired_apprentice_exports_and_runs_the_same_in_onnx_runtime_at_other_
         assert ours.shape == (1, 4, *size) and np.abs(ours - theirs).max() < 1e-4
 
 
-def test_an_inbetween_apprentice_exports_with_its_warps(shop, tmp_path):
+def trained_tween(shop, folder: Path, **net) -> None:
     config = get_kind("inbetween").default_config()
-    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1}
+    config["net"] |= {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1} | net
     shop.new_task("tween", "inbetween", config)
-    (tmp_path / "run").mkdir()
+    folder.mkdir()
     for number in range(5):
-        ball(2 + 5 * number).save(tmp_path / "run" / f"{number}.png")
-    add_examples(shop, "tween", [tmp_path / "run"])
+        ball(2 + 5 * number).save(folder / f"{number}.png")
+    add_examples(shop, "tween", [folder])
     train(shop, "tween", Budget(steps=2), TrainConfig(patch=32, batch=2, validate_every=2))
+
+
+def test_an_inbetween_apprentice_exports_with_its_warps(shop, tmp_path):
+    trained_tween(shop, tmp_path / "run", prior=False)
     path = tmp_path / "tween.onnx"
     export_onnx(shop, "tween", path)
     net = load_network(find(shop, "tween"))
     ours, theirs = run_both(path, net, get_kind("inbetween").input_channels, (48, 80))  # keys and keys around
     assert ours.shape == (1, 4, 48, 80) and np.abs(ours - theirs).max() < 1e-4
+
+
+def test_an_inbetween_apprentice_starting_from_optical_flow_is_refused_in_one_sentence(shop, tmp_path):
+    trained_tween(shop, tmp_path / "run", prior=True)
+    with pytest.raises(BadInput, match="^tween's apprentice starts its motion from OpenCV's optical flow"):
+        export_onnx(shop, "tween", tmp_path / "tween.onnx")
+    assert not (tmp_path / "tween.onnx").exists()
 
 
 def test_export_without_an_apprentice_says_to_train_first(shop, small_task, tmp_path):

@@ -27,6 +27,11 @@ def export_onnx(workshop: Workshop, task_name: str, out: Path, apprentice_id: st
         raise BadInput("ONNX export needs the onnx extra; install it with: pip install 'apprentice[onnx]'.") from None
     apprentice = find(workshop, task_name, apprentice_id)
     net = load_network(apprentice).eval()
+    if getattr(getattr(net, "config", None), "prior", False):
+        raise BadInput(
+            f"{task_name}'s apprentice starts its motion from OpenCV's optical flow, which an ONNX file cannot hold; "
+            "use it with apprentice apply, or in the workshop's page or Krita."
+        )
     align, channels = getattr(net, "align", 4), get_kind(apprentice.manifest["kind"]).input_channels
     height, width = torch.export.Dim("height", min=1, max=4096), torch.export.Dim("width", min=1, max=4096)
     example = torch.rand(1, channels, 4 * align, 4 * align)

@@ -52,7 +52,7 @@ class InbetweenKind:
     neighbours = {"key0": (-2, "key1"), "key3": (2, "key2")}  # context role ← (position offset, role) in its sequence
 
     def default_config(self) -> dict:
-        return {"augment": "mirror", "net": InbetweenConfig(context=True).to_dict()}
+        return {"augment": "mirror", "net": InbetweenConfig(context=True, prior=True).to_dict()}
 
     def find_examples(self, paths: list[Path], options: dict) -> list[FoundExample]:
         examples = [example for sequence in find_sequences(paths) for example in triplets(sequence)]

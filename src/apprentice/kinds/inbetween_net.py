@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from apprentice.kinds.flow_prior import prior_flows
 from apprentice.kinds.network import ResidualBlock, act
 
 
@@ -29,6 +30,7 @@ class InbetweenConfig:
     blocks: int = 2  # residual blocks at 1/16
     flow: bool = True  # warp-and-blend (True) or direct synthesis over the cross-fade (False)
     context: bool = False  # also read the keys around the two (absent from apprentices made before it existed)
+    prior: bool = False  # start the motion from OpenCV's DIS optical flow between the keys, not from no motion
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,6 +112,9 @@ class InbetweenNet(nn.Module):
         up = act(self.up_quarter(torch.cat([upsample(up), quarter], dim=1)))
         motion = upsample(self.motion(up).to(x.dtype), "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
         if self.config.flow:
+            if self.config.prior:  # the classical flow, at 1/2 resolution in its pixels; the blend weight starts even
+                start = F.avg_pool2d(prior_flows(first.detach(), last.detach()).to(x.dtype), 2) / 2
+                motion = motion + F.pad(start, (0, 0, 0, 0, 0, 1))
             coarse = motion
             small_first, small_last = F.avg_pool2d(first, 2), F.avg_pool2d(last, 2)
             warped = torch.cat([warp(small_first, motion[:, :2]), warp(small_last, motion[:, 2:4])], dim=1)
