@@ -6,12 +6,14 @@ At a sequence's or a shot's ends, and across holds, the missing key repeats its 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from apprentice.imports import add_examples
 from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
+from apprentice.provenance.consent import set_consent
 from apprentice.train.examples import Decoded, gather
 from apprentice.train.sampler import PatchSampler
 
@@ -118,3 +120,21 @@ def test_playing_an_example_backwards_swaps_the_keys_around_it_too():
     inputs, _ = sampler.draw(0, 1)
     means = {tuple(round(float(inputs[n, k].mean()), 1) for k in range(0, 16, 4)) for n in range(32)}
     assert means == {(0.1, 0.2, 0.3, 0.4), (0.2, 0.1, 0.4, 0.3)}
+
+
+@pytest.mark.hostile
+def test_a_withdrawn_frame_never_reaches_training_as_another_examples_context(shop, small_tween, tmp_path):
+    folder = tmp_path / "walk"
+    folder.mkdir()
+    for drawing in range(7):
+        ball(2 + 4 * drawing, colour=FILLS[drawing][:3]).save(folder / f"frame{drawing + 1}.png")
+    add_examples(shop, small_tween, [folder])
+    set_consent(shop, [str(folder / "frame1.png")], "withdrawn")  # drawing 0: three before the middle at 3
+    records = gather(shop, small_tween)
+    assert sorted(r.position for r in records) == [2, 3, 4, 5]
+    seen = {
+        drawn(target): [drawn(x[..., k : k + 4]) for k in range(0, 16, 4)]
+        for x, target in Decoded(shop, get_kind("inbetween"), records)
+    }
+    assert seen[3] == [2, 4, 2, 6]  # the key before repeats instead of the withdrawn drawing
+    assert all(0 not in slots for slots in seen.values())
