@@ -15,6 +15,7 @@ from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.provenance.consent import set_consent
 from apprentice.train.examples import Decoded, gather
+from apprentice.train.loop import TrainConfig
 from apprentice.train.sampler import PatchSampler
 
 from conftest import ball
@@ -138,3 +139,9 @@ def test_a_withdrawn_frame_never_reaches_training_as_another_examples_context(sh
     }
     assert seen[3] == [2, 4, 2, 6]  # the key before repeats instead of the withdrawn drawing
     assert all(0 not in slots for slots in seen.values())
+
+
+def test_in_betweens_train_with_a_gradient_clip_and_paired_steps_without():
+    assert TrainConfig().for_kind(get_kind("inbetween")).clip == 1.0
+    assert TrainConfig().for_kind(get_kind("paired")).clip == 0.0
+    assert TrainConfig(clip=5.0).for_kind(get_kind("inbetween")).clip == 5.0  # a setting given wins

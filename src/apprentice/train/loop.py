@@ -44,6 +44,7 @@ class TrainConfig:
     patch: int = 0  # px; 0: the kind's (64 for paired steps, 96 for in-betweens)
     batch: int = 0  # patches per step; 0: the kind's (16, or 8 for in-betweens)
     lr: float = 1e-3
+    clip: float = 0.0  # largest gradient norm a step may take (0: unclipped; the kind's own, else none)
     warmup: int = 50  # steps of linear warm-up, then lr / sqrt(step / 500)
     validate_every: int = 50
     checkpoint_seconds: float = 20.0
@@ -341,6 +342,8 @@ def step(run: Run) -> float:
     loss = run.kind.loss(run.net, inputs, targets)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if run.config.clip:  # one freak batch must not throw away what was learned
+        torch.nn.utils.clip_grad_norm_(run.net.parameters(), run.config.clip)
     run.optimizer.step()
     return float(loss.detach())
 
