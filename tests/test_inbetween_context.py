@@ -5,6 +5,9 @@ At a sequence's or a shot's ends, and across holds, the missing key repeats its 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -30,20 +33,30 @@ def drawn(frame: np.ndarray) -> int:
     return number
 
 
+def walk(shop, task: str, tmp_path: Path, drawings: Iterable[int]) -> Path:
+    """A folder of frames, each showing the numbered drawing (a ball further right, in its fill), added to the task."""
+    folder = tmp_path / "walk"
+    folder.mkdir()
+    for number, drawing in enumerate(drawings, start=1):
+        ball(2 + 4 * drawing, colour=FILLS[drawing][:3]).save(folder / f"frame{number}.png")
+    add_examples(shop, task, [folder])
+    return folder
+
+
+def slots(inputs: np.ndarray) -> list[int]:
+    """Which drawing each of an input's four frames shows: key1, key2, the key before, the key after."""
+    return [drawn(inputs[..., k : k + 4]) for k in range(0, 16, 4)]
+
+
 def test_each_example_reads_the_drawings_three_before_and_after_its_middle_holds_skipped_ends_repeated(
     shop, small_tween, tmp_path
 ):
-    folder = tmp_path / "walk"
-    folder.mkdir()
-    frames = [0, 0, 1, 2, 3, 3, 4, 5, 6]  # drawings 0 and 3 are held for two frames
-    for number, drawing in enumerate(frames, start=1):
-        ball(2 + 4 * drawing, colour=FILLS[drawing][:3]).save(folder / f"frame{number}.png")
-    add_examples(shop, small_tween, [folder])
+    walk(shop, small_tween, tmp_path, [0, 0, 1, 2, 3, 3, 4, 5, 6])  # drawings 0 and 3 are held for two frames
     records = gather(shop, small_tween)
     examples = Decoded(shop, get_kind("inbetween"), records)
     seen = {}
     for inputs, target in examples:
-        seen[drawn(target)] = [drawn(inputs[..., k : k + 4]) for k in range(0, 16, 4)]  # key1, key2, before, after
+        seen[drawn(target)] = slots(inputs)
     assert seen == {
         1: [0, 2, 0, 4],  # no drawing three before: the first key repeats
         2: [1, 3, 1, 5],  # likewise
@@ -54,17 +67,13 @@ def test_each_example_reads_the_drawings_three_before_and_after_its_middle_holds
 
 
 def test_examples_on_different_sides_of_the_split_lend_each_other_no_context(shop, small_tween, tmp_path):
-    folder = tmp_path / "walk"
-    folder.mkdir()
-    for drawing in range(7):
-        ball(2 + 4 * drawing, colour=FILLS[drawing][:3]).save(folder / f"frame{drawing + 1}.png")
-    add_examples(shop, small_tween, [folder])
+    walk(shop, small_tween, tmp_path, range(7))
     records = gather(shop, small_tween)
     examples = Decoded(shop, get_kind("inbetween"), records)
     middle = next(i for i, r in enumerate(records) if r.position == 3)
     examples.keep_apart([i for i, r in enumerate(records) if r.position <= 3], [])
     inputs, _ = examples[middle]
-    assert [drawn(inputs[..., k : k + 4]) for k in range(0, 16, 4)] == [2, 4, 0, 4]  # the one after is held out
+    assert slots(inputs) == [2, 4, 0, 4]  # the one after is held out
 
 
 class Spy(nn.Module):
@@ -125,18 +134,11 @@ def test_playing_an_example_backwards_swaps_the_keys_around_it_too():
 
 @pytest.mark.hostile
 def test_a_withdrawn_frame_never_reaches_training_as_another_examples_context(shop, small_tween, tmp_path):
-    folder = tmp_path / "walk"
-    folder.mkdir()
-    for drawing in range(7):
-        ball(2 + 4 * drawing, colour=FILLS[drawing][:3]).save(folder / f"frame{drawing + 1}.png")
-    add_examples(shop, small_tween, [folder])
+    folder = walk(shop, small_tween, tmp_path, range(7))
     set_consent(shop, [str(folder / "frame1.png")], "withdrawn")  # drawing 0: three before the middle at 3
     records = gather(shop, small_tween)
     assert sorted(r.position for r in records) == [2, 3, 4, 5]
-    seen = {
-        drawn(target): [drawn(x[..., k : k + 4]) for k in range(0, 16, 4)]
-        for x, target in Decoded(shop, get_kind("inbetween"), records)
-    }
+    seen = {drawn(target): slots(x) for x, target in Decoded(shop, get_kind("inbetween"), records)}
     assert seen[3] == [2, 4, 2, 6]  # the key before repeats instead of the withdrawn drawing
     assert all(0 not in slots for slots in seen.values())
 
