@@ -47,6 +47,7 @@ class InvertKind:
     uploads_in_order = False
     input_channels = 4
     neighbours: dict[str, tuple[int, str]] = {}
+    student: dict | None = None
 
     def default_config(self) -> dict:
         return {"augment": "mirror", "net": {"width": 4}}

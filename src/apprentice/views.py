@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from apprentice.errors import NotFound
 from apprentice.kinds.finish import Finish
-from apprentice.kinds.precision import Bf16Guard
+from apprentice.kinds.precision import MAX_LOSS_DB, Bf16Guard
 from apprentice.provenance.manifest import apprentices, find
 from apprentice.store.apprentices import apprentice_row
 from apprentice.store.examples import example_count, example_records
@@ -57,7 +57,13 @@ def newest_manifest(shop: Workshop, name: str) -> dict | None:
 def apprentice_cards(shop: Workshop, name: str) -> list[dict]:
     """Every apprentice of the task, newest first: its catalog row (with taint) and its manifest."""
     cards = [row | {"manifest": find(shop, name, row["id"]).manifest} for row in apprentices(shop, name)]
-    return [c | {"finish": finish_text(c["manifest"]), "precision": precision_text(c["manifest"])} for c in cards]
+    labels = {card["id"]: f"{name} #{card['version']} ({card['id']})" for card in cards}
+    return [
+        c
+        | {"finish": finish_text(c["manifest"]), "precision": precision_text(c["manifest"])}
+        | {"distilled": distilled_text(c["manifest"], labels)}
+        for c in cards
+    ]
 
 
 def finish_text(manifest: dict) -> str:
@@ -68,6 +74,18 @@ def precision_text(manifest: dict) -> str:
     """Which precision apply may use, and why, in the artist's words."""
     guard = Bf16Guard.from_dict(manifest["metrics"].get("bf16"))
     return guard.describe() if guard else "applies in float32 (bfloat16's cost was not measured for it)"
+
+
+def distilled_text(manifest: dict, labels: dict[str, str]) -> str:
+    """Why a distilled student replaces its teacher, in the artist's words ("" for an apprentice that is none)."""
+    facts = manifest["metrics"].get("distilled")
+    if not isinstance(facts, dict):
+        return ""
+    teacher = labels.get(facts["teacher"], facts["teacher"])
+    return (
+        f"a student of {teacher}: it needs {facts['saving']:.1f}× fewer multiply-adds per pixel and scores "
+        f"{facts['loss_db']:.2f} dB below it on the held-out examples (within {MAX_LOSS_DB} dB), so it replaces it"
+    )
 
 
 def work_name(shop: Workshop, work_id: str) -> str:

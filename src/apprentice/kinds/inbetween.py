@@ -51,6 +51,7 @@ class InbetweenKind:
     uploads_in_order = True  # uploaded still frames are one animation, in name order
     input_channels = 16  # the two keys, then the key before and the key after them, side by side in the channels
     neighbours = {"key0": (-2, "key1"), "key3": (2, "key2")}  # context role ← (position offset, role) in its sequence
+    student = None  # its flows and warps are not distilled (yet)
 
     def default_config(self) -> dict:
         return {"augment": "mirror", "net": InbetweenConfig(context=True, prior=True).to_dict()}

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from apprentice.errors import BadInput
 from apprentice.kinds.flow_prior import prior_flows
 from apprentice.kinds.network import ResidualBlock, act
 
@@ -31,6 +32,13 @@ class InbetweenConfig:
     flow: bool = True  # warp-and-blend (True) or direct synthesis over the cross-fade (False)
     context: bool = False  # also read the keys around the two (absent from apprentices made before it existed)
     prior: bool = False  # start the motion from OpenCV's DIS optical flow between the keys, not from no motion
+
+    def __post_init__(self) -> None:
+        """A manifest may come from another member: a network far larger than any Apprentice builds is refused
+        before its layers take the memory."""
+        sizes = (self.width, self.mid_width, self.deep_width)
+        if not all(1 <= size <= 512 for size in sizes) or not 0 <= self.blocks <= 32:
+            raise BadInput(f"The network {self.to_dict()} is not one Apprentice builds; fetch or train it again.")
 
     def to_dict(self) -> dict:
         return asdict(self)

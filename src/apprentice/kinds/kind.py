@@ -64,6 +64,8 @@ class Kind(Protocol):
     input_channels: int  # channels of the network's input: 4 (premultiplied RGBA) per image it sees
     neighbours: dict[str, tuple[int, str]]  # parts read from the examples beside one in its sequence: role ← (offset,
     # their role); {} for kinds that read each example alone
+    student: dict | None  # the cheaper network (its "net" settings) a trained apprentice teaches for a faster apply;
+    # None: the kind has none (train.distil)
 
     def default_config(self) -> dict: ...
 

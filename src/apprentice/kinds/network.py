@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from apprentice.errors import BadInput
+
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -23,8 +25,25 @@ class NetConfig:
     blocks: int = 4  # residual blocks at quarter resolution
     link: int = 3  # kernel of the convolutions between half and quarter resolution (1: cheaper)
 
+    def __post_init__(self) -> None:
+        """A manifest may come from another member: a network far larger than any Apprentice builds is refused
+        before its layers take the memory."""
+        within = 0 <= self.width <= 256 and 1 <= self.deep_width <= 512 and 0 <= self.blocks <= 32
+        if self.channels != 4 or self.link not in (1, 3) or not within:
+            raise BadInput(f"The network {self.to_dict()} is not one Apprentice builds; fetch or train it again.")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds per output pixel of the drawing (the picking head aside): what apply's time follows."""
+        c, w, d, k = self.channels, self.width, self.deep_width, self.link * self.link
+        blocks = 2 * self.blocks * d * d * 9 // 16  # at quarter resolution: 16 pixels per feature
+        if not w:
+            return blocks + 2 * 16 * c * d * 9 // 16
+        half = (4 * c * w * 9 + 2 * w * w * 9 + w * 4 * c * 9) // 4  # stem, fuse and head at half resolution
+        return half + blocks + 2 * 4 * w * d * k // 16
 
     @property
     def margin(self) -> int:
@@ -69,6 +88,9 @@ class PairedNet(nn.Module):
         c, w, d = config.channels, config.width, config.deep_width
         self.config = config
         self.blocks = nn.Sequential(*[ResidualBlock(d) for _ in range(config.blocks)])
+        self.picker: nn.Conv2d | None = None
+        self.picking = False
+        self.sure = 0.0  # while picking, a pixel whose best choice has a smaller share of the scores keeps the drawing
         if not w:  # each quarter-resolution feature reads and writes a 4×4 block of pixels
             self.stem, self.head = nn.Conv2d(16 * c, d, 3, padding=1), nn.Conv2d(d, 16 * c, 3, padding=1)
             return
@@ -77,13 +99,14 @@ class PairedNet(nn.Module):
         self.up = nn.Conv2d(d, 4 * w, config.link, padding=config.link // 2)
         self.fuse = nn.Conv2d(2 * w, w, 3, padding=1)
         self.head = nn.Conv2d(w, 4 * c, 3, padding=1)
-        self.picker: nn.Conv2d | None = None
-        self.picking = False
-        self.sure = 0.0  # while picking, a pixel whose best choice has a smaller share of the scores keeps the drawing
 
     @property
     def margin(self) -> int:
         return self.config.margin
+
+    @property
+    def multiply_adds(self) -> int:
+        return self.config.multiply_adds
 
     def pick_from(self, palette: torch.Tensor) -> None:
         """Add the picking head over a K×4 uint8 palette of straight RGBA colours (K+1 choices: the input's first)."""

@@ -110,6 +110,7 @@ class Trained:
     consent_checked_at: str
     lineage: dict = field(default_factory=dict)  # {"successor_of": id, "because": why} for a retrained successor
     finish: dict = field(default_factory=dict)  # the palette, alpha and paper its outputs keep (kinds.finish.Finish)
+    network: dict | None = None  # a network other than the task's (a distilled student's "net" settings)
 
 
 def publish(workshop: Workshop, trained: Trained) -> Apprentice:
@@ -141,7 +142,7 @@ def manifest_of(
         "kind": task.kind,
         "version": version,
         "created_at": now(),
-        "task_config": task.config,
+        "task_config": task.config | ({"net": trained.network} if trained.network else {}),
         "weights": {"file": WEIGHTS, "sha256": digest},
         "training": trained.settings | {"steps": trained.steps, "seconds": round(trained.seconds, 1)} | machine(),
         "output": {"gray": trained.gray_output, "finish": trained.finish},

@@ -174,10 +174,12 @@ def train(
     should_stop: Callable[[], bool] = lambda: False,
     lineage: dict | None = None,
     policy: Callable[[Task], None] = own_tasks_only,
+    then: Callable[[Run, Apprentice], Apprentice] | None = None,
 ) -> Apprentice:
     """Train the task's apprentice within the budget and publish the best one by held-out validation.
 
-    `policy` says whether this caller may train the task (it raises when not).
+    `policy` says whether this caller may train the task (it raises when not); `then` takes the finished run and its
+    published apprentice to the apprentice the caller gets (train.distil teaches a student there).
     """
     policy(workshop.task(task_name))
     flush_denormals()  # this thread's float mode; the process-wide heap setting is the edge's (ready_for_training)
@@ -207,7 +209,8 @@ def train(
     state.finished = True
     save(run)
     check_consent(run)
-    return kept_or_new(publish(workshop, trained(run, lineage or {})), state.step)
+    made = kept_or_new(publish(workshop, trained(run, lineage or {})), state.step)
+    return made if then is None else then(run, made)
 
 
 def kept_or_new(made: Apprentice, step: int) -> Apprentice:

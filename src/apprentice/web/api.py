@@ -19,6 +19,7 @@ from apprentice.imports import add_examples, remove_example
 from apprentice.kinds import AUGMENTATIONS, DEFAULT_KIND, get_kind
 from apprentice.kinds.finish import SETTINGS as FINISH_SETTINGS
 from apprentice.store.workshop import Workshop
+from apprentice.train.distil import student_budget
 from apprentice.train.loop import Budget
 from apprentice.train.settings import new_task_config, set_finish
 from apprentice.views import apprentice_cards, examples, newest_manifest, summary, work_name
@@ -70,6 +71,7 @@ class TrainRequest(BaseModel):
     steps: int | None = Field(default=None, gt=0)
     seed: int = 0
     fresh: bool = False
+    student_minutes: float | None = Field(default=None, ge=0)  # then a faster student; None: as `train` decides
 
 
 @router.get("/tasks")
@@ -149,7 +151,8 @@ def list_apprentices(name: str, shop: Shop) -> list[dict]:
 def start_training(name: str, body: TrainRequest, shop: Shop, runs: Runs) -> dict:
     """Start training in the background (resuming from the checkpoint unless `fresh`); 409 while one runs."""
     shop.task(name)
-    return runs.start(name, Budget(body.steps, body.minutes), body.seed, body.fresh)
+    student = student_budget(body.minutes, body.steps, body.student_minutes)
+    return runs.start(name, Budget(body.steps, body.minutes), body.seed, body.fresh, student)
 
 
 @router.post("/tasks/{name}/train/stop")

@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 from apprentice.errors import ApprenticeError, Conflict
 from apprentice.store.workshop import Workshop, now
-from apprentice.train.loop import Budget, Progress, TrainConfig, train
+from apprentice.train.distil import TEACHING, train_and_distil
+from apprentice.train.loop import Budget, Progress, TrainConfig
 from apprentice.train.process import ready_for_training
 from apprentice.web.pictures import preview_strip
 
@@ -69,7 +70,7 @@ class TrainingRun:
         self.version = 0  # bumps at every change, so events send each state once
         self.state = idle_state(task)
 
-    def start(self, budget: Budget, config: TrainConfig, fresh: bool) -> dict:
+    def start(self, budget: Budget, config: TrainConfig, fresh: bool, student: Budget | None = None) -> dict:
         """Start training on a new thread; Conflict while a run of this task is going on."""
         with self.lock:
             if self.state["running"]:
@@ -79,7 +80,7 @@ class TrainingRun:
             self.state = idle_state(self.task) | {"running": True, "note": "starting", "started_at": now()}
             self.version += 1
             self.thread = threading.Thread(
-                target=self.work, args=(budget, config, fresh), name=f"train-{self.task}", daemon=True
+                target=self.work, args=(budget, config, fresh, student), name=f"train-{self.task}", daemon=True
             )
             self.thread.start()
         return self.snapshot()[1]
@@ -100,14 +101,16 @@ class TrainingRun:
             edit(self.state)
             self.version += 1
 
-    def work(self, budget: Budget, config: TrainConfig, fresh: bool) -> None:
+    def work(self, budget: Budget, config: TrainConfig, fresh: bool, student: Budget | None) -> None:
         """The thread: train, then leave the outcome (an apprentice or one sentence of error) in the state."""
         outcome: dict = {"error": "Training ended unexpectedly; see the server's log."}
         ready_for_training()  # this thread trains
         try:
             shop = Workshop.open(self.home)
             try:
-                made = train(shop, self.task, budget, config, fresh, self.record, self.stop_flag.is_set)
+                made = train_and_distil(
+                    shop, self.task, budget, student, config, fresh, self.record, self.stop_flag.is_set
+                )
             finally:
                 shop.close()
             best = made.manifest["metrics"]["best"]
@@ -130,7 +133,7 @@ class TrainingRun:
             state.update(step=event.step, target_steps=event.target_steps, elapsed=event.elapsed, loss=loss)
             state.update(remaining=event.remaining, val_psnr=event.val_psnr, best_psnr=event.best_psnr)
             state.update(identity_psnr=event.identity_psnr, note=event.note or state["note"])
-            if loss is not None:
+            if loss is not None and event.note != TEACHING:  # the chart is the apprentice's; a student starts over
                 point = {"step": event.step, "loss": loss, "val_psnr": event.val_psnr if preview else None}
                 state["history"] = thinned([*state["history"], point])
             if preview:
@@ -158,8 +161,8 @@ class TrainingRuns:
         with self.lock:
             return self.runs.setdefault(task, TrainingRun(self.home, task))
 
-    def start(self, task: str, budget: Budget, seed: int, fresh: bool) -> dict:
-        return self.of(task).start(budget, replace(self.defaults, seed=seed), fresh)
+    def start(self, task: str, budget: Budget, seed: int, fresh: bool, student: Budget | None = None) -> dict:
+        return self.of(task).start(budget, replace(self.defaults, seed=seed), fresh, student)
 
     def stop_all(self, timeout: float = 60.0) -> None:
         """Stop every run and wait for each to publish what it has (used when the server shuts down)."""
