@@ -21,7 +21,7 @@ from apprentice.jobs import apply_files
 from apprentice.kinds import get_kind
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, train
-from apprentice.train.process import ready_for_training
+from apprentice.train.process import ready_for_applying, ready_for_training
 
 ready_for_training()  # as the CLI does for a process that trains
 
@@ -49,6 +49,7 @@ def main() -> None:
         page = np.random.default_rng(0).integers(0, 256, (args.side, args.side, 3), dtype=np.uint8)
         Image.fromarray(page).save(root / "page.png", compress_level=1)
         del page
+        ready_for_applying()  # as `apprentice apply` does
         before = peak_rss_mib()
         started = time.perf_counter()
         apply_files(shop, "cleanup", [root / "page.png"], root / "out", tile=args.tile)

@@ -25,7 +25,7 @@ from apprentice.kinds.precision import runner
 from apprentice.provenance.manifest import load_network
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, train
-from apprentice.train.process import ready_for_training
+from apprentice.train.process import ready_for_applying, ready_for_training
 
 from paired_tasks import task_pairs
 
@@ -63,6 +63,7 @@ def main() -> None:
         shop.new_task("cleanup", "paired", get_kind("paired").default_config())
         add_examples(shop, "cleanup", [root / "pairs"])
         made = train(shop, "cleanup", Budget(steps=30))
+        ready_for_applying()  # as `apprentice apply` does
         (root / "pages").mkdir()
         for page, (before, _) in enumerate(task_pairs("cleanup", args.pages, 5, (args.side, args.side))):
             before.save(root / "pages" / f"page{page:02d}.png")

@@ -2,13 +2,15 @@
 each runtime loses against PyTorch fp32.
 
 Each apprentice is trained briefly through the app's path (workshop → add → train): a paired one per task of
-`paired_tasks.py` (8 pairs of 256², seed 1) and an in-betweener on the demo's cartoons (8 sequences, seed 1).
+`paired_tasks.py` (8 pairs of 256², seed 1), which then teaches its distilled student (`train.distil`, --student
+minutes; the bench keeps every student to measure it, and says which ones the app's 0.2 dB rule would publish), and
+an in-betweener on the demo's cartoons (8 sequences, seed 1).
 Speed: the network alone on a 2048² page (tiles of 1024 with the network's margin, as `apply` cuts them), and
 end to end through `jobs.apply` (decode, network, finish, credentials, PNG encode, write) on --pages pages of
 2048² in one process (in-betweens: --pages frames drawn between --pages + 1 keys). Quality: PSNR over white of
 the finished output on unseen examples (paired: 6 pairs of 384×288, seed 2; in-betweens: the triplets of 3
 unseen cartoons), and each runtime's loss against fp32; beside it, the guard the manifest recorded at training.
-Run: python bench/apply_runtimes.py [--minutes 1] [--pages 16] [--side 2048] (ONNX Runtime rows need
+Run: python bench/apply_runtimes.py [--minutes 1] [--student 1] [--pages 16] [--side 2048] (ONNX Runtime rows need
 `pip install -e '.[onnx]'`; they are left out without it, and their end to end is not measured: apply runs PyTorch).
 """
 
@@ -32,13 +34,15 @@ from apprentice.imports import add_examples
 from apprentice.jobs import apply
 from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.kinds.finish import Finish
-from apprentice.kinds.precision import BF16, FP32, Bf16Guard, cpu_flags, native_bf16, runner
+from apprentice.kinds.precision import BF16, FP32, MAX_LOSS_DB, Bf16Guard, cpu_flags, native_bf16, runner
 from apprentice.kinds.tiling import transform
-from apprentice.provenance.manifest import Apprentice, load_network
+from apprentice.provenance.manifest import Apprentice, find, load_network
 from apprentice.store.workshop import Workshop
+from apprentice.train import distil
+from apprentice.train.distil import train_and_distil
 from apprentice.train.loop import Budget, train
 from apprentice.train.precision import held_out_psnr
-from apprentice.train.process import ready_for_training
+from apprentice.train.process import ready_for_applying, ready_for_training
 
 from paired_tasks import TASKS, task_pairs
 
@@ -89,9 +93,12 @@ def network_speed(net: object, channels: int, side: int) -> tuple[float, float]:
     return max(speed for speed, _ in runs), min(cpu for _, cpu in runs)
 
 
-def end_to_end(shop: Workshop, task: str, inputs: Path, out: Path, precision: str, drawn: int) -> tuple[float, float]:
-    """Mpx/s drawn and CPU-s/Mpx of `jobs.apply` on the input folder, in one process."""
-    return timed(lambda: apply(shop, task, [inputs], out, ApplyOptions(precision=precision)), drawn)
+def end_to_end(
+    shop: Workshop, made: Apprentice, inputs: Path, out: Path, precision: str, drawn: int
+) -> tuple[float, float]:
+    """Mpx/s drawn and CPU-s/Mpx of `jobs.apply` with this apprentice on the input folder, in one process."""
+    options = ApplyOptions(precision=precision, apprentice=made.id)
+    return timed(lambda: apply(shop, made.task, [inputs], out, options), drawn)
 
 
 def paired_unseen(task: str) -> list[Pair]:
@@ -108,7 +115,10 @@ def inbetween_unseen() -> list[Pair]:
     return found
 
 
-def train_paired(shop: Workshop, root: Path, task: str, minutes: float) -> Apprentice:
+def train_paired(
+    shop: Workshop, root: Path, task: str, minutes: float, student: float
+) -> tuple[Apprentice, Apprentice]:
+    """(the apprentice, its student), both through the app's own training."""
     for number, (before, after) in enumerate(task_pairs(task, 8, 1, (256, 256))):
         for role, image in (("before", before), ("after", after)):
             (root / task / role).mkdir(parents=True, exist_ok=True)
@@ -116,7 +126,18 @@ def train_paired(shop: Workshop, root: Path, task: str, minutes: float) -> Appre
     augment = "mirror" if task == "glyphs" else "mirror+rotate"
     shop.new_task(task, "paired", get_kind("paired").default_config() | {"augment": augment})
     add_examples(shop, task, [root / task])
-    return train(shop, task, Budget(minutes=minutes))
+    distil.MAX_LOSS_DB = float("inf")  # keep every student, to measure it; `published` below applies the app's rule
+    made = train_and_distil(shop, task, Budget(minutes=minutes), Budget(minutes=student))
+    return find(shop, task, made.manifest["lineage"]["successor_of"]), made
+
+
+def published(student: Apprentice) -> str:
+    """Whether the app would publish this student: within 0.2 dB of its teacher on the held-out examples."""
+    facts = student.manifest["metrics"]["distilled"]
+    verdict = "published" if facts["loss_db"] <= MAX_LOSS_DB else "refused"
+    return (
+        f"{student.task}: {verdict} ({facts['loss_db']:+.2f} dB held-out, {facts['saving']:.1f}× fewer multiply-adds)"
+    )
 
 
 def train_inbetween(shop: Workshop, root: Path, minutes: float) -> Apprentice:
@@ -149,10 +170,13 @@ def inbetween_keys(folder: Path, side: int, count: int) -> Path:
     return folder
 
 
-def rows_for(label: str, shop: Workshop, made: list[Apprentice], unseen: list[list[Pair]], work: dict) -> list[str]:
-    """One row per runtime: network and end-to-end Mpx/s, held-out dB per task and the loss against fp32."""
+def rows_for(
+    label: str, shop: Workshop, made: list[Apprentice], unseen: list[list[Pair]], work: dict, reference: list | None
+) -> tuple[list[str], list[float]]:
+    """One row per runtime: network and end-to-end Mpx/s, held-out dB per task and the loss against `reference` (the
+    teachers' fp32 dB; None: this set's own fp32). Also the fp32 dB."""
     first = made[0]
-    lines, reference = [], None
+    lines = []
     runs = [runtimes(shop, m.task, m, work["root"]) for m in made]
     for name in runs[0]:
         net = runs[0][name]
@@ -162,8 +186,8 @@ def rows_for(label: str, shop: Workshop, made: list[Apprentice], unseen: list[li
         if precision == BF16 and not Bf16Guard.from_dict(first.manifest["metrics"]["bf16"]).allowed:
             e2e = "– (its guard refuses bf16)"
         elif precision:
-            out = work["root"] / f"out-{first.task}-{precision}"
-            e2e = "{:.2f} ({:.2f})".format(*end_to_end(shop, first.task, work["inputs"], out, precision, work["drawn"]))
+            out = work["root"] / f"out-{first.id}-{precision}"
+            e2e = "{:.2f} ({:.2f})".format(*end_to_end(shop, first, work["inputs"], out, precision, work["drawn"]))
         how = [Finish.from_dict(m.manifest["output"]["finish"]) for m in made]
         dbs = [held_out_psnr(run[name], pairs, h) for run, pairs, h in zip(runs, unseen, how, strict=True)]
         reference = reference or dbs
@@ -176,12 +200,13 @@ def rows_for(label: str, shop: Workshop, made: list[Apprentice], unseen: list[li
     guards = " / ".join(f"{m.manifest['metrics']['bf16']['loss_db']:.3f}" for m in made)
     lines.append(f"| {label} | bf16 guard recorded at training (dB lost) | | | | {guards} |")
     print(lines[-1], flush=True)
-    return lines
+    return lines, reference
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=1.0, help="training per apprentice")
+    parser.add_argument("--student", type=float, default=1.0, help="minutes each paired apprentice teaches its student")
     parser.add_argument("--pages", type=int, default=16)
     parser.add_argument("--side", type=int, default=2048)
     args = parser.parse_args()
@@ -190,22 +215,32 @@ def main() -> None:
     model = next((line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line), "?")
     bf16 = "native" if native_bf16(cpu_flags(cpuinfo)) else "emulated"
     print(f"{model}; flags {' '.join(flags)}; bf16 {bf16}", flush=True)
-    print(f"{torch.get_num_threads()} threads; {args.pages} pages of {args.side}²; {args.minutes} min of training each")
+    print(
+        f"{torch.get_num_threads()} threads; {args.pages} pages of {args.side}²; {args.minutes} min of training each, "
+    )
+    print(f"then {args.student} min for each paired apprentice's student")
     print("| apprentice | runtime | network Mpx/s (CPU-s/Mpx) | end to end Mpx/s (CPU-s/Mpx) | unseen dB | loss |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         shop = Workshop.init(root / "workshop", "bench")
-        paired = [train_paired(shop, root / "pairs", task, args.minutes) for task in TASKS]
+        pairs = [train_paired(shop, root / "pairs", task, args.minutes, args.student) for task in TASKS]
+        teachers, students = [teacher for teacher, _ in pairs], [student for _, student in pairs]
+        ready_for_applying()  # as `apprentice apply` does
         inputs = paired_pages(root / "pages", args.side, args.pages)
         work = {"root": root, "channels": 4, "side": args.side, "inputs": inputs, "drawn": args.pages * args.side**2}
-        rows_for("paired (" + " / ".join(TASKS) + ")", shop, paired, [paired_unseen(t) for t in TASKS], work)
-        calibrated = measure(load_network(paired[0]), 4)
+        unseen, tasks = [paired_unseen(t) for t in TASKS], " / ".join(TASKS)
+        _, reference = rows_for(f"paired ({tasks})", shop, teachers, unseen, work, None)
+        rows_for(f"student ({tasks})", shop, students, unseen, work, reference)
+        print("Students by the app's rule: " + "; ".join(published(student) for student in students))
+        calibrated = measure(load_network(teachers[0]), 4)
         print(f"calibration on first apply (Mpx/s of a 256² square): {calibrated}")
+        ready_for_training()
         tween = train_inbetween(shop, root / "frames", args.minutes)
+        ready_for_applying()
         keys = inbetween_keys(root / "keys", args.side, args.pages)
         work |= {"channels": 8, "inputs": keys}
-        rows_for("in-between (cartoons)", shop, [tween], [inbetween_unseen()], work)
+        rows_for("in-between (cartoons)", shop, [tween], [inbetween_unseen()], work, None)
 
 
 if __name__ == "__main__":

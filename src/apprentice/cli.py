@@ -37,7 +37,7 @@ from apprentice.store.workshop import Workshop, default_home
 from apprentice.terminal import console, emit, json_option, training_bar, workshop
 from apprentice.train.distil import student_budget, train_and_distil
 from apprentice.train.loop import Budget, TrainConfig
-from apprentice.train.process import ready_for_training
+from apprentice.train.process import ready_for_applying, ready_for_training
 from apprentice.train.retrain import retrain as retrain_task
 from apprentice.train.settings import new_task_config, set_finish
 from apprentice.views import distilled_text, example_parts, newest_manifest, precision_text, summary
@@ -55,11 +55,18 @@ class Group(click.Group):
             raise click.ClickException(str(error)) from None
 
 
+APPLYING_COMMANDS = ("apply", "serve")  # serve's training thread sets the heap for training while it trains
+
+
 @click.group(cls=Group)
 @click.version_option(package_name="apprentice")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Train apprentices on your own before/after work, and let them do the repetitive steps."""
-    ready_for_training()  # once, at the edge: any command may train (train, retrain, demo, guild work)
+    if ctx.invoked_subcommand in APPLYING_COMMANDS:  # once, at the edge
+        ready_for_applying()
+    else:  # the other commands may train (train, retrain, demo, guild work)
+        ready_for_training()
 
 
 @main.command()

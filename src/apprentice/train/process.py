@@ -1,7 +1,7 @@
-"""Settings for a process about to train, made once at its edge (the CLI, serve's training thread), not per run.
+"""Settings for a process about to train or apply, made once at its edge (the CLI, serve's threads), not per run.
 
 Denormal floats are flushed to zero on the training thread (tiny gradients otherwise slow every step several-fold
-on CPUs), and glibc's heap is set for pages and tiles (elsewhere: macOS, Windows, musl, a no-op).
+on CPUs), and glibc's heap is set for what the process does: training or applying (elsewhere: a no-op).
 """
 
 from __future__ import annotations
@@ -13,20 +13,51 @@ import sys
 
 import torch
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
-THRESHOLD = 128 * 2**20  # blocks this large come from mmap: a decoded page; a tile's activations stay in the heap
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameter numbers
+TRAINING = 8 * 2**20  # blocks this large come from mmap: a decoded example, not a training batch's activations
+APPLYING = 128 * 2**20  # … a decoded page; a 1024-px tile's activations (20–80 MB) are reused from the heap
 
 
 def ready_for_training() -> None:
-    """Flush denormals on the calling thread, and fix the C heap's mmap threshold once for the process."""
+    """Flush denormals on the calling thread, and set the C heap's mmap threshold for training, for the process."""
     flush_denormals()
-    return_large_blocks()
+    set_mmap_threshold(TRAINING)
+
+
+def ready_for_applying() -> None:
+    """Flush denormals on the calling thread, and set the C heap for applying, for the process: the mmap threshold,
+    and one arena, so what the pipeline's decode and encode threads free is reused by the others (an 8000² page:
+    peak RSS 1.7 GB against 2.1–2.2 GB with an arena per thread)."""
+    flush_denormals()
+    set_mmap_threshold(APPLYING)
+    mallopt(M_ARENA_MAX, 1)
 
 
 def flush_denormals() -> None:
     """Flush denormal floats to zero on the calling thread: a setting of this thread's CPU state only, which other
     code on the thread (a test framework, a native library) may have changed, so each run makes sure of it."""
     torch.set_flush_denormal(True)
+
+
+def set_mmap_threshold(size: int) -> bool:
+    """Fix glibc's mmap threshold for the process; True when it took effect (off glibc: a no-op).
+
+    Left alone, glibc raises its threshold each time a large block is freed (up to 32 MB), after which decode
+    buffers of 4–32 MB come from the heap and stay counted against the process once freed: training on a large set
+    fixes it at 8 MB, which hands them back at once (peak RSS 1.1 GB against 3.8 GB at 128 MB, `bench/train_memory.py`).
+    But at 8 MB every activation of a 1024-px tile is mapped afresh and faulted in page by page, which makes apply
+    1.5–2.8× slower; applying fixes it at 128 MB.
+    """
+    return mallopt(M_MMAP_THRESHOLD, size)
+
+
+def mallopt(parameter: int, value: int) -> bool:
+    """glibc's mallopt; False where it did not take effect or the process does not run on glibc."""
+    found = libc()
+    try:
+        return bool(found and found.mallopt(parameter, value))
+    except AttributeError:  # a C library without mallopt
+        return False
 
 
 @functools.cache
@@ -38,26 +69,3 @@ def libc() -> ctypes.CDLL | None:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
-
-
-@functools.cache
-def return_large_blocks() -> bool:
-    """Fix glibc's mmap threshold: True when it took effect.
-
-    Left alone, glibc raises its threshold each time a large block is freed (up to 32 MB), so decode buffers come
-    from the heap and stay counted once freed. Fixed too low (it was 8 MB), every activation of a 1024-px tile
-    (20–80 MB) is mapped fresh and faulted in page by page, which made apply 1.5–2.8× slower. At 128 MB a tile's
-    activations are reused from the heap, and what training frees from its pool goes back by `give_back_freed`.
-    """
-    found = libc()
-    try:
-        return bool(found and found.mallopt(M_MMAP_THRESHOLD, THRESHOLD))
-    except AttributeError:  # a C library without mallopt
-        return False
-
-
-def give_back_freed() -> None:
-    """Hand the heap's free pages back to the system (glibc's malloc_trim); after a large buffer is dropped."""
-    found = libc()
-    if found is not None and hasattr(found, "malloc_trim"):
-        found.malloc_trim(0)

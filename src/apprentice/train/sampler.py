@@ -12,8 +12,6 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from apprentice.train.process import give_back_freed
-
 
 def pad_to(array: np.ndarray, size: int) -> np.ndarray:
     """Pad with transparent pixels so both sides are at least `size`."""
@@ -88,11 +86,8 @@ class PatchSampler:
     def load(self, members: list[int]) -> None:
         """Keep exactly the members decoded: drop the others, decode the new ones."""
         wanted = set(members)
-        dropped = [i for i in self.pool if i not in wanted]
-        for index in dropped:
+        for index in [i for i in self.pool if i not in wanted]:
             del self.pool[index]
-        if dropped:
-            give_back_freed()  # the dropped examples' buffers, which the heap would otherwise keep
         for index in wanted - self.pool.keys():
             x, y = self.examples[index]
             stack = pad_to(np.concatenate([x, y], axis=-1), self.patch)

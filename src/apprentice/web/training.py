@@ -20,7 +20,7 @@ from apprentice.errors import ApprenticeError, Conflict
 from apprentice.store.workshop import Workshop, now
 from apprentice.train.distil import TEACHING, train_and_distil
 from apprentice.train.loop import Budget, Progress, TrainConfig
-from apprentice.train.process import ready_for_training
+from apprentice.train.process import ready_for_applying, ready_for_training
 from apprentice.web.pictures import preview_strip
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class TrainingRun:
                 )
             finally:
                 shop.close()
+                ready_for_applying()  # the server goes back to applying (the setting is the process's)
             best = made.manifest["metrics"]["best"]
             outcome = {"apprentice": made.id, "best_psnr": best.get("psnr"), "error": None}
             outcome["note"] = made.note or f"Apprentice {made.label()} is ready."
