@@ -150,14 +150,28 @@ class PairedNet(nn.Module):
         return torch.cat([straight[:, :3] * straight[:, 3:], straight[:, 3:]], dim=1)
 
     def choices(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The right choice for each target pixel (N×H×W): its palette colour, else keeping the input, else
-        IGNORED (a colour the palette lacks)."""
+        """The right choice for each target pixel (N×H×W): its palette colour (the first, if it repeats), else keeping
+        the input, else IGNORED (a colour the palette lacks). Colours are matched by key, not compared with each
+        palette colour in turn: with 45 colours that took a third of a training step."""
         tolerance = 0.5 / 255
-        close = (targets.unsqueeze(1) - self.colours()[None, :, :, None, None]).abs().amax(dim=2) <= tolerance
-        found = close.any(dim=1)
-        choice = torch.where(found, close.float().argmax(dim=1) + 1, torch.full_like(found, IGNORED, dtype=torch.long))
+        palette = colour_keys(self.colours()[:, :, None, None]).reshape(-1)
+        order = torch.argsort(palette, stable=True)
+        ordered = palette[order]
+        keys = colour_keys(targets)
+        place = torch.searchsorted(ordered, keys).clamp(max=len(ordered) - 1)
+        found = ordered[place] == keys
+        choice = torch.where(found, order[place] + 1, torch.full_like(keys, IGNORED))
         kept = (targets - inputs[:, : targets.shape[1]]).abs().amax(dim=1) <= tolerance
         return torch.where(~found & kept, torch.zeros_like(choice), choice)
+
+
+def colour_keys(premultiplied: torch.Tensor) -> torch.Tensor:
+    """One integer per pixel of N×4×H×W premultiplied RGBA (a straight uint8 colour c with alpha a is c·a/255² in
+    it): each colour channel's c·a, alpha's a, packed into 56 bits. Equal keys, equal colours."""
+    scaled = torch.round(premultiplied * 255.0 * 255.0).to(torch.int64)
+    alpha = torch.round(premultiplied[:, 3] * 255.0).to(torch.int64)
+    steps = 255 * 255 + 1
+    return ((scaled[:, 0] * steps + scaled[:, 1]) * steps + scaled[:, 2]) * 256 + alpha
 
 
 def add_picker(net: nn.Module, palette: list[list[int]]) -> bool:
