@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 import torch
 
 from apprentice.kinds.finish import Finish
-from apprentice.kinds.network import add_picker
 from apprentice.kinds.precision import MAX_LOSS_DB
 from apprentice.provenance.manifest import Apprentice, find, load_network, publish
 from apprentice.store.apprentices import apprentice_rows
@@ -154,14 +153,11 @@ def distil(
 def pupil_run(run: Run, teacher: Apprentice, teacher_net: torch.nn.Module, config: dict) -> Run:
     """A run of the student's network on the teacher run's examples, split, validation and finishes."""
     torch.manual_seed(run.config.seed)
-    net = run.kind.network(config)
-    how = Finish.from_dict(teacher.manifest["output"]["finish"])
-    if how.picks:
-        add_picker(net, how.palette)
-    net = net.to(memory_format=torch.channels_last)
+    net = run.kind.network(config).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=run.config.lr)
     teacher_state = run.state
-    finishes = teacher_state.finishes if how.picks else [how]  # a student picks colours only as its teacher did
+    how = Finish.from_dict(teacher.manifest["output"]["finish"])
+    finishes = [replace(how, picks=False, sure=0.0)]  # it draws its teacher's picks, and the finish snaps them
     state = RunState(
         teacher_state.fingerprint,
         teacher_state.held_out,
