@@ -71,7 +71,7 @@ def runtimes(shop: Workshop, task: str, made: Apprentice, folder: Path) -> dict[
     net = load_network(made)
     found = {"PyTorch fp32": runner(net, FP32), "PyTorch bf16": runner(net, BF16)}
     try:
-        found["ONNX Runtime fp32"] = OnnxNet(export_onnx(shop, task, folder / f"{task}.onnx"), net)
+        found["ONNX Runtime fp32"] = OnnxNet(export_onnx(shop, task, folder / f"{made.id}.onnx", made.id), net)
     except Exception as error:  # noqa: BLE001 -- optional: any failure leaves the row out, said once
         print(f"  ONNX Runtime left out: {str(error)[:120]}")
     return found

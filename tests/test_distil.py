@@ -118,3 +118,5 @@ def test_the_cli_teaches_a_student_and_says_which_apprentice_apply_uses(shop, sm
     assert result.exit_code == 0, result.output
     assert "apply uses it" in result.output and "ink #2" in result.output
     assert find(shop, small_task).manifest["task_config"]["net"] == STUDENT
+    shown = CliRunner().invoke(main, ["show", small_task])
+    assert "newest is a student of ink #1" in shown.output and "multiply-adds" in shown.output

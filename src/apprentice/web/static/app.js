@@ -906,6 +906,7 @@ function trainingFacts(row, manifest) {
   if (created) parts.push(`made ${dateText(created)}`);
   if (row.finish) parts.push(`finishes with ${row.finish}`);
   if (row.precision) parts.push(row.precision);
+  if (row.distilled) parts.push(row.distilled);
   facts.textContent = parts.join(" · ");
   return facts;
 }
