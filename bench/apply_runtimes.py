@@ -110,8 +110,14 @@ def inbetween_unseen() -> list[Pair]:
     found = []
     for frames in animation_set(3, seed=2, frames=7):
         arrays = [np.asarray(frame.convert("RGBA")) for frame in frames]
-        found += [(premultiply(np.concatenate([arrays[i - 1], arrays[i + 1]], axis=-1)), premultiply(arrays[i]))
-                  for i in range(1, len(arrays) - 1)]  # fmt: skip
+        for i in range(1, len(arrays) - 1):  # the two keys, then the keys around them (repeated at the ends)
+            around = [
+                arrays[i - 3] if i >= 3 else arrays[i - 1],
+                arrays[i + 3] if i + 3 < len(arrays) else arrays[i + 1],
+            ]
+            found.append(
+                (premultiply(np.concatenate([arrays[i - 1], arrays[i + 1], *around], axis=-1)), premultiply(arrays[i]))
+            )
     return found
 
 
@@ -208,6 +214,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=1.0, help="training per apprentice")
     parser.add_argument("--student", type=float, default=1.0, help="minutes each paired apprentice teaches its student")
     parser.add_argument("--pages", type=int, default=16)
+    parser.add_argument("--only", choices=("paired", "inbetween"), help="measure only these apprentices")
     parser.add_argument("--side", type=int, default=2048)
     args = parser.parse_args()
     cpuinfo = read_cpuinfo()
@@ -224,23 +231,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         shop = Workshop.init(root / "workshop", "bench")
-        pairs = [train_paired(shop, root / "pairs", task, args.minutes, args.student) for task in TASKS]
-        teachers, students = [teacher for teacher, _ in pairs], [student for _, student in pairs]
-        ready_for_applying()  # as `apprentice apply` does
-        inputs = paired_pages(root / "pages", args.side, args.pages)
-        work = {"root": root, "channels": 4, "side": args.side, "inputs": inputs, "drawn": args.pages * args.side**2}
-        unseen, tasks = [paired_unseen(t) for t in TASKS], " / ".join(TASKS)
-        _, reference = rows_for(f"paired ({tasks})", shop, teachers, unseen, work, None)
-        rows_for(f"student ({tasks})", shop, students, unseen, work, reference)
-        print("Students by the app's rule: " + "; ".join(published(student) for student in students))
-        calibrated = measure(load_network(teachers[0]), 4)
-        print(f"calibration on first apply (Mpx/s of a 256² square): {calibrated}")
-        ready_for_training()
-        tween = train_inbetween(shop, root / "frames", args.minutes)
-        ready_for_applying()
-        keys = inbetween_keys(root / "keys", args.side, args.pages)
-        work |= {"channels": 8, "inputs": keys}
-        rows_for("in-between (cartoons)", shop, [tween], [inbetween_unseen()], work, None)
+        work = {"root": root, "side": args.side, "drawn": args.pages * args.side**2}
+        if args.only != "inbetween":
+            paired(shop, work, args)
+        if args.only != "paired":
+            ready_for_training()
+            tween = train_inbetween(shop, root / "frames", args.minutes)
+            ready_for_applying()
+            keys = inbetween_keys(root / "keys", args.side, args.pages)
+            work |= {"channels": get_kind("inbetween").input_channels, "inputs": keys}
+            rows_for("in-between (cartoons)", shop, [tween], [inbetween_unseen()], work, None)
+
+
+def paired(shop: Workshop, work: dict, args: argparse.Namespace) -> None:
+    """The paired rows: each task's apprentice and its student, then the first apply's calibration."""
+    root = work["root"]
+    pairs = [train_paired(shop, root / "pairs", task, args.minutes, args.student) for task in TASKS]
+    teachers, students = [teacher for teacher, _ in pairs], [student for _, student in pairs]
+    ready_for_applying()  # as `apprentice apply` does
+    work |= {"channels": 4, "inputs": paired_pages(root / "pages", args.side, args.pages)}
+    unseen, tasks = [paired_unseen(t) for t in TASKS], " / ".join(TASKS)
+    _, reference = rows_for(f"paired ({tasks})", shop, teachers, unseen, work, None)
+    rows_for(f"student ({tasks})", shop, students, unseen, work, reference)
+    print("Students by the app's rule: " + "; ".join(published(student) for student in students))
+    calibrated = measure(load_network(teachers[0]), 4)
+    print(f"calibration on first apply (Mpx/s of a 256² square): {calibrated}")
 
 
 if __name__ == "__main__":
