@@ -20,7 +20,7 @@ from apprentice.provenance.manifest import MANIFEST, apprentices, find, load_net
 from apprentice.train import distil
 from apprentice.train.distil import TEACHING, train_and_distil
 from apprentice.train.loop import Budget, TrainConfig
-from apprentice.views import apprentice_cards
+from apprentice.views import apprentice_cards, distilled_text
 
 from conftest import write_pair_folder
 
@@ -120,3 +120,13 @@ def test_the_cli_teaches_a_student_and_says_which_apprentice_apply_uses(shop, sm
     assert find(shop, small_task).manifest["task_config"]["net"] == STUDENT
     shown = CliRunner().invoke(main, ["show", small_task])
     assert "newest is a student of ink #1" in shown.output and "multiply-adds" in shown.output
+
+
+@pytest.mark.parametrize("facts", [None, "yes", {"teacher": "a"}, {"teacher": "a", "saving": "many", "loss_db": 0.1}])
+def test_a_card_reads_another_members_odd_distillation_facts_as_nothing(facts):
+    assert distilled_text({"metrics": {"distilled": facts}}, {}) == ""
+
+
+def test_a_card_says_whether_the_student_is_above_or_below_its_teacher():
+    facts = {"teacher": "t1", "saving": 3.6, "loss_db": -0.03}
+    assert "0.03 dB above it" in distilled_text({"metrics": {"distilled": facts}}, {"t1": "ink #1 (t1)"})

@@ -77,14 +77,17 @@ def precision_text(manifest: dict) -> str:
 
 
 def distilled_text(manifest: dict, labels: dict[str, str]) -> str:
-    """Why a distilled student replaces its teacher, in the artist's words ("" for an apprentice that is none)."""
+    """Why a distilled student replaces its teacher, in the artist's words ("" for an apprentice that is none, or
+    whose manifest, perhaps another member's, says it in a shape this version does not read)."""
     facts = manifest["metrics"].get("distilled")
-    if not isinstance(facts, dict):
+    try:
+        teacher, saving, cost = str(facts["teacher"]), float(facts["saving"]), float(facts["loss_db"])
+    except (KeyError, TypeError, ValueError):
         return ""
-    teacher = labels.get(facts["teacher"], facts["teacher"])
+    side = "below" if cost > 0 else "above"
     return (
-        f"a student of {teacher}: it needs {facts['saving']:.1f}× fewer multiply-adds per pixel and scores "
-        f"{facts['loss_db']:.2f} dB below it on the held-out examples (within {MAX_LOSS_DB} dB), so it replaces it"
+        f"a student of {labels.get(teacher, teacher)}: it needs {saving:.1f}× fewer multiply-adds per pixel and "
+        f"scores {abs(cost):.2f} dB {side} it on the held-out examples (within {MAX_LOSS_DB} dB), so it replaces it"
     )
 
 

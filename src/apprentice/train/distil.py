@@ -192,7 +192,7 @@ def judged(run: Run, pupil: Run, teacher: Apprentice, student: dict, saving: flo
     student_made = publish(run.workshop, made)
     why = (
         f"{student_made.label()} learned from {teacher.label()} and scores {student_psnr:.2f} dB on the held-out "
-        f"examples ({cost:.2f} dB below its teacher, within {MAX_LOSS_DB} dB) with {saving:.1f}× fewer "
-        "multiply-adds per pixel, so apply uses it."
+        f"examples ({abs(cost):.2f} dB {'below' if cost > 0 else 'above'} its teacher, within {MAX_LOSS_DB} dB) with "
+        f"{saving:.1f}× fewer multiply-adds per pixel, so apply uses it."
     )
     return Lesson(student_made, True, why)
