@@ -110,6 +110,10 @@ def test_a_manifest_naming_a_network_far_larger_than_apprentice_builds_is_refuse
         load_network(find(shop, small_task))
     with pytest.raises(BadInput, match="not one Apprentice builds"):
         NetConfig(link=5)
+    manifest["task_config"]["net"] = {"wings": 2}  # a setting no version of the network has
+    (made.folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BadInput, match="names a network this version cannot build"):
+        load_network(find(shop, small_task))
 
 
 def test_the_cli_teaches_a_student_and_says_which_apprentice_apply_uses(shop, small_task, pairs, monkeypatch):

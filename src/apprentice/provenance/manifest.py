@@ -207,7 +207,12 @@ def load_network(apprentice: Apprentice) -> torch.nn.Module:
         raise BadInput(f"{path} is missing; train the task again.") from None
     if hashlib.sha256(data).hexdigest() != apprentice.manifest["weights"]["sha256"]:
         raise BadInput(f"{path} does not match its manifest's hash; it was changed after training, train again.")
-    net = get_kind(apprentice.manifest["kind"]).network(apprentice.manifest["task_config"])
+    try:
+        net = get_kind(apprentice.manifest["kind"]).network(apprentice.manifest["task_config"])
+    except (TypeError, KeyError):  # settings this version does not know (a manifest from elsewhere, or a newer one)
+        raise BadInput(
+            f"{apprentice.folder / MANIFEST} names a network this version cannot build; fetch or train it again."
+        ) from None
     how = Finish.from_dict(apprentice.manifest.get("output", {}).get("finish"))
     if how.picks:
         add_picker(net, how.palette)
