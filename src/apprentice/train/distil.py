@@ -49,7 +49,6 @@ class Lesson:
     """What one distillation decided: the apprentice `apply` uses from now on, and why, in the user's words."""
 
     chosen: Apprentice
-    published: bool  # the student was published (it is `chosen`)
     why: str
 
 
@@ -71,7 +70,7 @@ def train_and_distil(
         if student is None or should_stop():  # a run stopped by its user teaches no student either
             return made
         earlier = student_of(workshop, made)
-        lesson = distil(run, made, student, report, should_stop) if earlier is None else Lesson(earlier, True, "")
+        lesson = distil(run, made, student, report, should_stop) if earlier is None else Lesson(earlier, "")
         return replace(lesson.chosen, note=f"{made.note} {lesson.why}".strip())
 
     return train(workshop, task_name, budget, config, fresh, on_progress, should_stop, then=teach)
@@ -129,12 +128,12 @@ def distil(
     a killed distillation leaves the teacher in use."""
     config = student_config(run)
     if config is None:
-        return Lesson(teacher, False, "")  # the kind names no student: nothing to say
+        return Lesson(teacher, "")  # the kind names no student: nothing to say
     teacher_net = load_network(teacher)
     pupil = pupil_run(run, teacher, teacher_net, config)
     saving = cost_of(teacher_net) / max(1, cost_of(pupil.net))
     if saving < MIN_SAVING:
-        return Lesson(teacher, False, f"{teacher.label()} is already about as cheap to apply as a student would be.")
+        return Lesson(teacher, f"{teacher.label()} is already about as cheap to apply as a student would be.")
     target_steps, deadline = budget.steps, None if budget.minutes is None else time.monotonic() + budget.minutes * 60
     started, since_best, state = time.monotonic(), 0, pupil.state
     while not done(pupil, target_steps, deadline, since_best) and not should_stop():
@@ -184,7 +183,7 @@ def judged(run: Run, pupil: Run, teacher: Apprentice, student: dict, saving: flo
             f"A cheaper student scored {student_psnr:.2f} dB on the held-out examples, {cost:.2f} dB below "
             f"{teacher.label()}, more than {MAX_LOSS_DB} dB, so apply keeps using {teacher.label()}."
         )
-        return Lesson(teacher, False, why)
+        return Lesson(teacher, why)
     because = f"{DISTILLED}: {saving:.1f}× fewer multiply-adds per pixel, {-cost:+.2f} dB on the held-out examples"
     lineage = {"successor_of": teacher.id, "because": because}
     made = trained(pupil, lineage)
@@ -195,4 +194,4 @@ def judged(run: Run, pupil: Run, teacher: Apprentice, student: dict, saving: flo
         f"examples ({abs(cost):.2f} dB {'below' if cost > 0 else 'above'} its teacher, within {MAX_LOSS_DB} dB) with "
         f"{saving:.1f}× fewer multiply-adds per pixel, so apply uses it."
     )
-    return Lesson(student_made, True, why)
+    return Lesson(student_made, why)
