@@ -132,5 +132,11 @@ def test_a_card_reads_another_members_odd_distillation_facts_as_nothing(facts):
 
 
 def test_a_card_says_whether_the_student_is_above_or_below_its_teacher():
-    facts = {"teacher": "t1", "saving": 3.6, "loss_db": -0.03}
-    assert "0.03 dB above it" in distilled_text({"metrics": {"distilled": facts}}, {"t1": "ink #1 (t1)"})
+    facts = {"teacher": "0123456789abcdef", "saving": 3.6, "loss_db": -0.03}
+    labels = {"0123456789abcdef": "ink #1 (0123456789abcdef)"}
+    assert "0.03 dB above it" in distilled_text({"metrics": {"distilled": facts}}, labels)
+
+
+def test_a_card_never_prints_a_members_free_text_as_a_teacher():
+    facts = {"teacher": "\x1b[2J you were hacked", "saving": 3.6, "loss_db": 0.1}
+    assert distilled_text({"metrics": {"distilled": facts}}, {}) == ""

@@ -6,6 +6,7 @@ Nothing here writes; each function reads the catalog as it is now.
 from __future__ import annotations
 
 from apprentice.errors import NotFound
+from apprentice.ids import is_id
 from apprentice.kinds.finish import Finish
 from apprentice.kinds.precision import MAX_LOSS_DB, Bf16Guard
 from apprentice.provenance.manifest import apprentices, find
@@ -83,6 +84,8 @@ def distilled_text(manifest: dict, labels: dict[str, str]) -> str:
     try:
         teacher, saving, cost = str(facts["teacher"]), float(facts["saving"]), float(facts["loss_db"])
     except (KeyError, TypeError, ValueError):
+        return ""
+    if not is_id(teacher, "apprentice"):  # a member's manifest names ids, never free text for the terminal
         return ""
     side = "below" if cost > 0 else "above"
     return (
