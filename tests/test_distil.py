@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from apprentice.cli import main
 from apprentice.errors import BadInput, Withdrawn
+from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.imports import add_examples
 from apprentice.jobs import apply_files
 from apprentice.kinds.network import NetConfig
 from apprentice.kinds.paired import PairedKind
+from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import set_consent
 from apprentice.provenance.credentials import check
 from apprentice.provenance.manifest import MANIFEST, apprentices, find, load_network
 from apprentice.train import distil
 from apprentice.train.distil import TEACHING, train_and_distil
-from apprentice.train.loop import Budget, TrainConfig
+from apprentice.train.loop import Budget, TrainConfig, prepare, train
 from apprentice.views import apprentice_cards, distilled_text
 
 from conftest import write_pair_folder
@@ -78,6 +81,28 @@ def test_a_teacher_as_cheap_as_its_student_teaches_none(shop, small_task, pairs,
     monkeypatch.setattr(PairedKind, "student", NetConfig(width=8, deep_width=16, blocks=1).to_dict())
     made = train_and_distil(shop, small_task, Budget(steps=5), Budget(steps=10), TINY)
     assert len(apprentices(shop)) == 1 and "already about as cheap" in made.note
+
+
+def test_the_student_learns_what_the_teacher_draws_on_whole_examples_as_apply_draws_them(shop, small_task, pairs):
+    """A patch's targets are cut from the teacher's drawing of the whole example, so at a patch's edge they are what
+    apply draws there (with the context beyond the edge), not what the teacher makes of the patch alone."""
+    teacher = train(shop, small_task, Budget(steps=10), TINY)
+    run = prepare(shop, small_task, TINY, fresh=False)
+    net = load_network(teacher)
+    drawings = []
+    for inputs, _ in run.sampler.examples:
+        drawn = premultiply(transform(net, unpremultiply(inputs), net.margin))
+        drawings += [np.rot90(turned, k, axes=(0, 1)) for turned in (drawn, drawn[:, ::-1]) for k in range(4)]
+    inputs, targets = distil.labelled(run.sampler, net).draw(run.config.seed, 1)
+    patch = TINY.patch
+    for target in targets.permute(0, 2, 3, 1).numpy():
+        found = any(
+            np.allclose(drawing[y : y + patch, x : x + patch], target, atol=1e-6)
+            for drawing in drawings
+            for y in range(drawing.shape[0] - patch + 1)
+            for x in range(drawing.shape[1] - patch + 1)
+        )
+        assert found, "every target is a piece of the teacher's whole drawing"
 
 
 def test_without_a_student_budget_nothing_is_distilled(shop, small_task, pairs):

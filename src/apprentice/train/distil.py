@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
 
+from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds.finish import Finish
 from apprentice.kinds.precision import MAX_LOSS_DB
+from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import Apprentice, find, load_network, publish
 from apprentice.store.apprentices import apprentice_rows
 from apprentice.store.workshop import Workshop
@@ -33,6 +35,7 @@ from apprentice.train.loop import (
     validate,
 )
 from apprentice.train.sampler import PatchSampler
+from apprentice.train.split import Pair
 
 DISTILLED = "distilled"  # how a student's lineage begins its "because"
 TEACHING = "teaching a faster student"  # the progress note while a student learns
@@ -96,7 +99,8 @@ def student_of(workshop: Workshop, teacher: Apprentice) -> Apprentice | None:
 
 
 class TeacherLabels:
-    """A patch sampler whose targets are what the teacher draws from the same patches (its picks included)."""
+    """A patch sampler whose targets are what the teacher draws from the same patches (its picks included): for a set
+    too large to hold, where drawing whole examples again each time one streams in would cost more."""
 
     def __init__(self, sampler: PatchSampler, teacher: torch.nn.Module) -> None:
         self.sampler, self.teacher = sampler, teacher
@@ -106,6 +110,31 @@ class TeacherLabels:
         with torch.inference_mode():
             drawn = self.teacher(inputs)
         return inputs, drawn.clone().contiguous(memory_format=torch.channels_last)
+
+
+class TeacherDrawings(Sequence):
+    """The training examples, each with the teacher's drawing of its whole input as the target (its picks included):
+    what apply would draw, with the same tiles and context, drawn once when the sampler first decodes the example."""
+
+    def __init__(self, examples: Sequence[Pair], teacher: torch.nn.Module) -> None:
+        self.examples, self.teacher = examples, teacher
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> Pair:  # type: ignore[override]
+        inputs, _ = self.examples[index]
+        return inputs, premultiply(transform(self.teacher, unpremultiply(inputs), self.teacher.margin))
+
+
+def labelled(sampler: PatchSampler, teacher: torch.nn.Module) -> PatchSampler | TeacherLabels:
+    """The student's sampler: the same patches, augmentations and order, with the teacher's drawings as targets."""
+    if sampler.streaming:
+        return TeacherLabels(sampler, teacher)
+    drawings = TeacherDrawings(sampler.examples, teacher)
+    return PatchSampler(
+        drawings, sampler.patch, sampler.batch, sampler.how, sampler.focus, sampler.reverse, list(sampler.areas)
+    )
 
 
 def student_config(run: Run) -> dict | None:
@@ -165,8 +194,9 @@ def pupil_run(run: Run, teacher: Apprentice, teacher_net: torch.nn.Module, confi
         finishes,
         dict(teacher_state.identity),
     )
-    labels = TeacherLabels(run.sampler, teacher_net)
-    pupil = replace(run, sampler=labels, net=net, optimizer=optimizer, margin=net.margin, state=state)
+    pupil = replace(
+        run, sampler=labelled(run.sampler, teacher_net), net=net, optimizer=optimizer, margin=net.margin, state=state
+    )
     pupil.best = copy.deepcopy(net.state_dict())
     return pupil
 
