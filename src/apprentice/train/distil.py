@@ -131,6 +131,7 @@ def labelled(sampler: PatchSampler, teacher: torch.nn.Module) -> PatchSampler | 
     """The student's sampler: the same patches, augmentations and order, with the teacher's drawings as targets."""
     if sampler.streaming:
         return TeacherLabels(sampler, teacher)
+    sampler.pool.clear()  # the teacher's run is over: hold each example once, with the teacher's drawing
     drawings = TeacherDrawings(sampler.examples, teacher)
     return PatchSampler(
         drawings, sampler.patch, sampler.batch, sampler.how, sampler.focus, sampler.reverse, list(sampler.areas)
