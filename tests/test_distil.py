@@ -93,7 +93,7 @@ def test_the_student_learns_what_the_teacher_draws_on_whole_examples_as_apply_dr
     for inputs, _ in run.sampler.examples:
         drawn = premultiply(transform(net, unpremultiply(inputs), net.margin))
         drawings += [np.rot90(turned, k, axes=(0, 1)) for turned in (drawn, drawn[:, ::-1]) for k in range(4)]
-    inputs, targets = distil.labelled(run.sampler, net).draw(run.config.seed, 1)
+    _, targets = distil.labelled(run.sampler, net).draw(run.config.seed, 1)
     patch = TINY.patch
     for target in targets.permute(0, 2, 3, 1).numpy():
         found = any(
