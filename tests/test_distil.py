@@ -159,7 +159,10 @@ def test_a_card_reads_another_members_odd_distillation_facts_as_nothing(facts):
 def test_a_card_says_whether_the_student_is_above_or_below_its_teacher():
     facts = {"teacher": "0123456789abcdef", "saving": 3.6, "loss_db": -0.03}
     labels = {"0123456789abcdef": "ink #1 (0123456789abcdef)"}
-    assert "0.03 dB above it" in distilled_text({"metrics": {"distilled": facts}}, labels)
+    above = distilled_text({"metrics": {"distilled": facts}}, labels)
+    assert "0.03 dB above it on" in above and "within" not in above, "a student above its teacher is not 'within'"
+    below = distilled_text({"metrics": {"distilled": facts | {"loss_db": 0.12}}}, labels)
+    assert "0.12 dB below it (within 0.2 dB)" in below
 
 
 def test_a_card_never_prints_a_members_free_text_as_a_teacher():

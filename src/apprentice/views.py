@@ -87,10 +87,10 @@ def distilled_text(manifest: dict, labels: dict[str, str]) -> str:
         return ""
     if not is_id(teacher, "apprentice"):  # a member's manifest names ids, never free text for the terminal
         return ""
-    side = "below" if cost > 0 else "above"
+    scores = f"{-cost:.2f} dB above it" if cost <= 0 else f"{cost:.2f} dB below it (within {MAX_LOSS_DB} dB)"
     return (
         f"a student of {labels.get(teacher, teacher)}: it needs {saving:.1f}× fewer multiply-adds per pixel and "
-        f"scores {abs(cost):.2f} dB {side} it on the held-out examples (within {MAX_LOSS_DB} dB), so it replaces it"
+        f"scores {scores} on the held-out examples, so it replaces it"
     )
 
 

@@ -138,6 +138,13 @@ def labelled(sampler: PatchSampler, teacher: torch.nn.Module) -> PatchSampler | 
     )
 
 
+def closeness(cost: float) -> str:
+    """How a published student scores beside its teacher on the held-out examples, from the dB it loses."""
+    if cost <= 0:
+        return f"{-cost:.2f} dB above its teacher"
+    return f"{cost:.2f} dB below its teacher, within {MAX_LOSS_DB} dB"
+
+
 def student_config(run: Run) -> dict | None:
     """The task's settings with the kind's cheaper network, or None when the kind names no student."""
     student = run.kind.student
@@ -222,7 +229,6 @@ def judged(run: Run, pupil: Run, teacher: Apprentice, student: dict, saving: flo
     student_made = publish(run.workshop, made)
     why = (
         f"{student_made.label()} learned from {teacher.label()} and scores {student_psnr:.2f} dB on the held-out "
-        f"examples ({abs(cost):.2f} dB {'below' if cost > 0 else 'above'} its teacher, within {MAX_LOSS_DB} dB) with "
-        f"{saving:.1f}× fewer multiply-adds per pixel, so apply uses it."
+        f"examples ({closeness(cost)}) with {saving:.1f}× fewer multiply-adds per pixel, so apply uses it."
     )
     return Lesson(student_made, why)
