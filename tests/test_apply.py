@@ -123,3 +123,18 @@ def test_the_pipeline_writes_every_drawing_in_order_as_one_at_a_time_would(
     assert [Path(r.input).name for r in results] == sorted(expected) and seen == [(n, 4) for n in range(1, 5)]
     for name, pixels in expected.items():
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / name)), pixels)
+
+
+@pytest.mark.parametrize("broken", ["a.png", "b.png", "c.png"])  # first, between, last
+def test_a_damaged_drawing_is_named_and_the_others_are_still_drawn(shop, trained, tmp_path, broken):
+    inputs = tmp_path / "new"
+    inputs.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("RGB", (40, 30), "white").save(inputs / name)
+    (inputs / broken).write_bytes((inputs / broken).read_bytes()[:60])
+    with pytest.raises(BadInput, match=rf"^Wrote 2 of 3 drawings to .*out; .*{broken} is damaged or cut short"):
+        apply_files(shop, trained, [inputs], tmp_path / "out")
+    drawn = sorted({"a.png", "b.png", "c.png"} - {broken})
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == drawn
+    jobs = shop.catalog.rows("SELECT input, output FROM jobs ORDER BY input")
+    assert [(Path(j["input"]).name, Path(j["output"]).name) for j in jobs] == [(name, name) for name in drawn]

@@ -92,33 +92,50 @@ def draw_each(
     A pipeline of three stages, one drawing each: the next drawing is decoded and the last one finished, encoded
     and written on their own threads while the network draws this one (Pillow, NumPy and PyTorch let go of the
     interpreter while they work). A drawing over ALONE_PIXELS goes through on its own, so memory stays bounded
-    by one large page.
+    by one large page. A drawing that cannot be read is passed over; once the others are written, the first such
+    is named in the BadInput raised.
     """
     todo = sources(paths, options.layer)
     targets = [target_of(source, out_dir) for source in todo]
     out_dir.mkdir(parents=True, exist_ok=True)
+    unread: list[BadInput] = []
     with ThreadPoolExecutor(1, "apprentice-decode") as reader, ThreadPoolExecutor(1, "apprentice-encode") as writer:
         reading, writing = reader.submit(read_drawing, todo[0]), None
         for number, target in enumerate(targets):
-            image, before = reading.result()
+            try:
+                image, before = reading.result()
+            except BadInput as error:  # one damaged file costs the artist that drawing, not the whole batch
+                unread.append(error)
+                if number + 1 < len(todo):
+                    reading = reader.submit(read_drawing, todo[number + 1])
+                continue
             alone = before.shape[0] * before.shape[1] > ALONE_PIXELS
             if alone and writing is not None:
-                yield from written(writing, todo, number - 1, on_progress)
+                yield from written(writing, todo, on_progress)
                 writing = None
             if number + 1 < len(todo) and not alone:
                 reading = reader.submit(read_drawing, todo[number + 1])
             [made] = kind.apply(net, [before], options)
             if writing is not None:
-                yield from written(writing, todo, number - 1, on_progress)
-            writing = writer.submit(write_drawing, workshop, apprentice, made.pixels, before, image, target)
+                yield from written(writing, todo, on_progress)
+            writing = number, writer.submit(write_drawing, workshop, apprentice, made.pixels, before, image, target)
             del image, before, made
             if alone:
-                yield from written(writing, todo, number, on_progress)
+                yield from written(writing, todo, on_progress)
                 writing = None
                 if number + 1 < len(todo):
                     reading = reader.submit(read_drawing, todo[number + 1])
         if writing is not None:
-            yield from written(writing, todo, len(todo) - 1, on_progress)
+            yield from written(writing, todo, on_progress)
+    if unread:
+        raise BadInput(passed_over(unread, len(todo), out_dir))
+
+
+def passed_over(unread: list[BadInput], count: int, out_dir: Path) -> str:
+    """One sentence: how many drawings were written, and the first that could not be read with its fix."""
+    first = str(unread[0]).rstrip(".")
+    more = f" ({len(unread) - 1} more could not be read either)" if len(unread) > 1 else ""
+    return f"Wrote {count - len(unread)} of {count} drawings to {out_dir}; {first}{more}."
 
 
 def target_of(source: Source, out_dir: Path) -> Path:
@@ -146,9 +163,10 @@ def write_drawing(
 
 
 def written(
-    writing: Future, todo: list[Source], index: int, on_progress: Callable[[int, int, str], None] | None
+    writing: tuple[int, Future], todo: list[Source], on_progress: Callable[[int, int, str], None] | None
 ) -> Iterator[tuple[Source, Path]]:
     """(input, file written) once the write of drawing `index` is done; progress reported after it."""
-    yield todo[index], writing.result()
+    index, future = writing
+    yield todo[index], future.result()
     if on_progress:
         on_progress(index + 1, len(todo), str(todo[index]))
