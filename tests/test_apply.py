@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from apprentice import drawings
-from apprentice.errors import BadInput, NotFound
+from apprentice.errors import BadInput, NotFound, PartlyDone
 from apprentice.formats.images import read_metadata
 from apprentice.imports import add_examples
 from apprentice.jobs import apply_files
@@ -132,9 +132,12 @@ def test_a_damaged_drawing_is_named_and_the_others_are_still_drawn(shop, trained
     for name in ("a.png", "b.png", "c.png"):
         Image.new("RGB", (40, 30), "white").save(inputs / name)
     (inputs / broken).write_bytes((inputs / broken).read_bytes()[:60])
-    with pytest.raises(BadInput, match=rf"^Wrote 2 of 3 drawings to .*out; .*{broken} is damaged or cut short"):
+    with pytest.raises(
+        PartlyDone, match=rf"^Wrote 2 of 3 drawings to .*out; .*{broken} is damaged or cut short"
+    ) as partly:
         apply_files(shop, trained, [inputs], tmp_path / "out")
     drawn = sorted({"a.png", "b.png", "c.png"} - {broken})
+    assert [Path(result.output).name for result in partly.value.results] == drawn
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == drawn
     jobs = shop.catalog.rows("SELECT input, output FROM jobs ORDER BY input")
     assert [(Path(j["input"]).name, Path(j["output"]).name) for j in jobs] == [(name, name) for name in drawn]

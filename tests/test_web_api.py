@@ -165,6 +165,10 @@ async def test_training_from_the_page_publishes_an_apprentice_that_applies_and_d
     cards = (await client.get(f"/api/tasks/{ink}/apprentices")).json()
     assert cards[0]["id"] == state["apprentice"] and cards[0]["manifest"]["training"]["steps"] == 6
     assert (await client.get(f"/api/tasks/{ink}")).json()["manifest"]["id"] == state["apprentice"]
+    broken = ("files", ("broken.png", png(Image.new("RGB", (70, 50), "white"))[:60], "image/png"))
+    partly = await client.post(f"/api/tasks/{ink}/apply", files=[page, broken])
+    assert partly.status_code == 200 and [r["input"] for r in partly.json()["results"]] == ["page.png"]
+    assert partly.json()["error"].startswith("Wrote 1 of 2 drawings to this job; broken.png is damaged or cut short")
 
 
 async def test_a_run_cannot_start_twice_and_stopping_keeps_the_best_so_far(client, ink):

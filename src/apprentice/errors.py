@@ -2,6 +2,7 @@
 
     ApprenticeError          a problem the user can fix; its message is one sentence naming the file and the fix
     ├── BadInput             a file that cannot be used as it is (corrupt, too large, wrong size, missing layer)
+    │   └── PartlyDone       a batch drew and recorded what it could read; `results` holds those
     ├── NotFound             a task, apprentice or workshop that does not exist yet
     ├── Conflict             a request that clashes with what is stored (a task name taken, a kind mismatch)
     ├── Unreachable          another member's node did not answer, refused, or answered outside the guild protocol
@@ -17,6 +18,14 @@ class ApprenticeError(Exception):
 
 class BadInput(ApprenticeError):
     """A file that cannot be used as it is."""
+
+
+class PartlyDone(BadInput):
+    """Some drawings of a batch could not be read; the others were drawn, written and recorded (`results`)."""
+
+    def __init__(self, message: str, results: list) -> None:
+        super().__init__(message)
+        self.results = results
 
 
 class NotFound(ApprenticeError):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from apprentice.calibration import precision_for
 from apprentice.drawings import draw_each
+from apprentice.errors import BadInput, PartlyDone
 from apprentice.formats.pairs import Source
 from apprentice.inbetweens import draw_sequence
 from apprentice.kinds import ApplyOptions, get_kind
@@ -45,6 +46,7 @@ def apply(
     """Apply the task's (newest or chosen) apprentice to the inputs the paths name; write results into out_dir.
 
     The task's kind says whether each drawing is applied on its own or all inputs are one sequence of key poses.
+    Raises PartlyDone, holding the results, when some inputs could not be read but others were drawn.
     """
     options = options or ApplyOptions()
     kind = get_kind(workshop.task(task_name).kind)
@@ -52,7 +54,15 @@ def apply(
     net, paths = load_network(apprentice), [Path(path) for path in paths]
     net = runner(net, precision_for(workshop, apprentice, net, options.precision))
     made = DRAW[kind.inputs](workshop, apprentice, kind, net, paths, out_dir, options, on_progress)
-    return [record_job(workshop, apprentice, source, target) for source, target in made]
+    results: list[JobResult] = []
+    try:
+        for source, target in made:
+            results.append(record_job(workshop, apprentice, source, target))
+    except BadInput as error:
+        if results:  # what was drawn stays drawn and recorded; the caller shows it beside the sentence
+            raise PartlyDone(str(error), results) from None
+        raise
+    return results
 
 
 def apply_files(

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from apprentice.errors import NotFound
+from apprentice.errors import NotFound, PartlyDone
 from apprentice.jobs import apply
 from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.web.api import Shop
@@ -64,14 +64,18 @@ def apply_to_uploads(
         layer=layer, apprentice=apprentice or None, between=between, timing=timing, formats=FORMATS, shot=name
     )
     in_order = get_kind(shop.task(name).kind).uploads_in_order  # uploaded key poses: one sequence, in name order
+    problem = ""
     with saved(files) as paths:
+        folder = paths[0].parent
         try:
-            results = apply(shop, name, [paths[0].parent] if in_order and len(paths) > 1 else paths, out_dir, options)
+            results = apply(shop, name, [folder] if in_order and len(paths) > 1 else paths, out_dir, options)
+        except PartlyDone as error:  # the drawings made are the artist's to download; the sentence names the rest
+            results, problem = error.results, without_folder(str(error), folder).replace(str(out_dir), "this job")
         finally:
             with suppress(OSError):
                 out_dir.rmdir()  # only when nothing was made
-        folder = paths[0].parent
-    return {"job": job, "results": [result_entry(job, r.to_dict(), folder) for r in results]}
+    entries = [result_entry(job, r.to_dict(), folder) for r in results]
+    return {"job": job, "results": entries} | ({"error": problem} if problem else {})
 
 
 def result_entry(job: str, result: dict, folder: Path) -> dict:

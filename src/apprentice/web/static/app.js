@@ -1009,6 +1009,7 @@ async function runApply(pictures) {
     const frames = (job.results || []).filter((result) => SHOT_FRAME.test(result.output)).length;
     const shot = page.detail?.kind === "inbetween";
     say($("#apply-status"), `Done: ${shot ? plural(frames, "in-between") : plural((job.results || []).length, "drawing")}.`);
+    if (job.error) showError($("#apply-error"), job.error); // some drawings could not be read: the rest are above
   } catch (error) {
     say($("#apply-status"), "");
     showError($("#apply-error"), error.message);
