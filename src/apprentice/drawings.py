@@ -165,7 +165,7 @@ def write_drawing(
 def written(
     writing: tuple[int, Future], todo: list[Source], on_progress: Callable[[int, int, str], None] | None
 ) -> Iterator[tuple[Source, Path]]:
-    """(input, file written) once the write of drawing `index` is done; progress reported after it."""
+    """(input, file written) once `writing` (the drawing's index in `todo`, its write) is done; progress after it."""
     index, future = writing
     yield todo[index], future.result()
     if on_progress:
