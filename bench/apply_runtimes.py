@@ -121,10 +121,8 @@ def inbetween_unseen() -> list[Pair]:
     return found
 
 
-def train_paired(
-    shop: Workshop, root: Path, task: str, minutes: float, student: float
-) -> tuple[Apprentice, Apprentice]:
-    """(the apprentice, its student), both through the app's own training."""
+def paired_task(shop: Workshop, root: Path, task: str) -> None:
+    """The task in the workshop with its 8 training pairs of 256² (seed 1), written under root/task and added."""
     for number, (before, after) in enumerate(task_pairs(task, 8, 1, (256, 256))):
         for role, image in (("before", before), ("after", after)):
             (root / task / role).mkdir(parents=True, exist_ok=True)
@@ -132,6 +130,13 @@ def train_paired(
     augment = "mirror" if task == "glyphs" else "mirror+rotate"
     shop.new_task(task, "paired", get_kind("paired").default_config() | {"augment": augment})
     add_examples(shop, task, [root / task])
+
+
+def train_paired(
+    shop: Workshop, root: Path, task: str, minutes: float, student: float
+) -> tuple[Apprentice, Apprentice]:
+    """(the apprentice, its student), both through the app's own training."""
+    paired_task(shop, root, task)
     distil.MAX_LOSS_DB = float("inf")  # keep every student, to measure it; `published` below applies the app's rule
     made = train_and_distil(shop, task, Budget(minutes=minutes), Budget(minutes=student))
     return find(shop, task, made.manifest["lineage"]["successor_of"]), made

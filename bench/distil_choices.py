@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from apply_runtimes import paired_unseen
+from apply_runtimes import paired_task, paired_unseen
 from apprentice.formats.images import premultiply, unpremultiply
-from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.kinds.finish import Finish, finish
 from apprentice.kinds.tiling import transform
@@ -70,13 +69,7 @@ def psnr(made: list[np.ndarray], wanted: list[np.ndarray]) -> float:
 
 
 def teacher_of(shop: Workshop, root: Path, task: str, minutes: float) -> Apprentice:
-    for number, (before, after) in enumerate(task_pairs(task, 8, 1, (256, 256))):
-        for role, image in (("before", before), ("after", after)):
-            (root / task / role).mkdir(parents=True, exist_ok=True)
-            image.save(root / task / role / f"{number}.png")
-    augment = "mirror" if task == "glyphs" else "mirror+rotate"
-    shop.new_task(task, "paired", get_kind("paired").default_config() | {"augment": augment})
-    add_examples(shop, task, [root / task])
+    paired_task(shop, root, task)
     return train(shop, task, Budget(minutes=minutes))
 
 
