@@ -141,3 +141,16 @@ def test_a_damaged_drawing_is_named_and_the_others_are_still_drawn(shop, trained
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == drawn
     jobs = shop.catalog.rows("SELECT input, output FROM jobs ORDER BY input")
     assert [(Path(j["input"]).name, Path(j["output"]).name) for j in jobs] == [(name, name) for name in drawn]
+
+
+def test_a_batch_of_only_damaged_drawings_is_refused_with_nothing_recorded(shop, trained, tmp_path):
+    inputs = tmp_path / "new"
+    inputs.mkdir()
+    for name in ("a.png", "b.png"):
+        (inputs / name).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    with pytest.raises(
+        BadInput, match=r"^Wrote 0 of 2 drawings .*a\.png .*\(1 more could not be read either\)\.$"
+    ) as refused:
+        apply_files(shop, trained, [inputs], tmp_path / "out")
+    assert not isinstance(refused.value, PartlyDone)
+    assert shop.catalog.row("SELECT COUNT(*) AS n FROM jobs")["n"] == 0 and not any((tmp_path / "out").iterdir())
