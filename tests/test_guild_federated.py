@@ -8,6 +8,7 @@ does not name, refused by the SuperLink and named on the guild's log.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from apprentice.guild.flower_run import command, flower_env
 from apprentice.guild.log import GuildLog
 from apprentice.guild.network import SOCKETS
 from apprentice.guild.records import record_hash
+from apprentice.guild.run_files import RESULT
 from apprentice.store.workshop import Workshop
 
 from conftest import write_pair_folder
@@ -100,8 +102,11 @@ def test_federated_rounds_train_where_the_pictures_are_and_refuse_a_node_not_in_
 
     release = next(r for r in ada.guild()["releases"])
     assert release["training"] == "federated" and release["host"] == "Ada" and release["rounds"] == 3
-    assert release["took_part"]["Ben"] == [1, 2, 3]
-    assert 1 in release["took_part"]["Cleo"] and 3 not in release["took_part"]["Cleo"], "Cleo left after withdrawing"
+    kept = release["kept_round"]  # the round that scored best on the contributors' held-out works
+    assert release["took_part"]["Ben"] == list(range(1, kept + 1))
+    assert 1 in release["took_part"]["Cleo"], "Cleo's works taught round 1"
+    result = json.loads((ada.home / "runs" / f"federated-{digest[:16]}" / RESULT).read_text())
+    assert [r["members"] for r in result["rounds"]][::2] == [2, 1], "Cleo left after withdrawing, Ben went on"
     assert release["refused"] == ["Dan"], "the node the proposal does not name was refused, and named on the log"
     assert "Dan" not in release["took_part"] and {c["name"] for c in release["contributors"]} == {"Ben", "Cleo"}
     assert "Attempted to register SuperNode" in read(link_log)

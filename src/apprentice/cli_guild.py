@@ -249,5 +249,8 @@ def show(guild_ref: str | None, as_json: bool) -> None:
         if r["training"] == "federated":
             rounds = "; ".join(f"{who} rounds {', '.join(map(str, taken))}" for who, taken in r["took_part"].items())
             refused = f"; refused: {', '.join(r['refused'])}" if r["refused"] else ""
-            lines.append(f"  federated, {r['rounds']} round(s) hosted by {r['host']}: {rounds}{refused}")
+            kept = ""
+            if r["kept_round"] < r["rounds"]:
+                kept = f", releasing round {r['kept_round']}'s (best on held-out works)"
+            lines.append(f"  federated, {r['rounds']} round(s) hosted by {r['host']}{kept}: {rounds}{refused}")
     emit(view, as_json, "\n".join(lines))

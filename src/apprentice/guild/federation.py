@@ -63,12 +63,16 @@ def reply_counts(state: State, proposal: Proposal, person: str, fingerprints: li
     return person in proposal.body["contributors"] and set(fingerprints) <= offered_here(state, proposal, person)
 
 
-def release_extras(proposal: Proposal, state: State, took_part: dict[str, list[int]], refused: list[str]) -> dict:
-    """What a federated release adds to a pooled one: how it trained, its rounds and host, who took part when."""
+def release_extras(
+    proposal: Proposal, state: State, took_part: dict[str, list[int]], refused: list[str], kept: int
+) -> dict:
+    """What a federated release adds to a pooled one: how it trained, its rounds and host, who took part in the
+    rounds up to the one whose aggregate it releases, and that round."""
     return {
         "training": "federated",
         "rounds": proposal.body["rounds"],
         "host": host_of(proposal),
         "took_part": {person: sorted(rounds) for person, rounds in sorted(took_part.items())},
+        "kept_round": kept,
         "refused": sorted(set(refused)),
     }

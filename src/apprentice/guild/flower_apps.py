@@ -33,15 +33,17 @@ from apprentice.train.rounds import local_round, local_score
 
 class GuildFedAvg(FedAvg):
     """FedAvg weighted by examples, counting a reply only from a contributor's authenticated node, trained only on
-    what that contributor offered and still lends; it keeps who took part in which round."""
+    what that contributor offered and still lends; it keeps who took part in which round, and the aggregate that
+    scored best on the contributors' held-out examples (a later round can undo an earlier one, as a late step can in
+    pooled training, which publishes its best step too)."""
 
     def __init__(self, plan: dict, **settings: object) -> None:
         super().__init__(**settings)
         self.plan = plan
-        self.took_part: dict[str, list[int]] = {}
-        self.trained_on: dict[str, set[str]] = {}
-        self.held_out: dict[str, set[str]] = {}
-        self.steps, self.gray, self.rounds = 0, True, []
+        self.parts: dict[int, Part] = {}
+        self.rounds: list[dict] = []
+        self.latest: ArrayRecord | None = None
+        self.best: tuple[int, float, ArrayRecord] | None = None
 
     def state_now(self) -> tuple:
         guild_log = GuildLog(Workshop.open(Path(self.plan["home"])), self.plan["guild"])
@@ -49,31 +51,30 @@ class GuildFedAvg(FedAvg):
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple:
         state, proposal = self.state_now()
-        counted, sent = [], 0
+        counted, sent, part = [], 0, Part()
         for reply in replies:
             if reply.has_error():
                 continue
             person = self.plan["nodes"].get(str(reply.metadata.src_node_id), "")
-            trained = list(reply.content["trained"]["trained_on"])[
-                1:
-            ]  # the first is a placeholder: lists may not be empty
+            # the lists' first item is a placeholder: Flower's lists may not be empty
+            trained = list(reply.content["trained"]["trained_on"])[1:]
             sent += sum(len(array.data) for array in reply.content["arrays"].values())
-            counted_here = trained and federation.reply_counts(state, proposal, person, trained)
-            if counted_here:
+            if trained and federation.reply_counts(state, proposal, person, trained):
                 counted.append(reply)
-                self.took_part.setdefault(person, []).append(server_round)
-                self.trained_on.setdefault(person, set()).update(trained)
-                self.held_out.setdefault(person, set()).update(list(reply.content["trained"]["held_out"])[1:])
-                self.steps += int(reply.content["metrics"]["steps"])
-                self.gray = self.gray and bool(reply.content["trained"]["gray"])
+                made = reply.content
+                held = list(made["trained"]["held_out"])[1:]
+                part.add(person, trained, held, int(made["metrics"]["steps"]), bool(made["trained"]["gray"]))
         loss = [float(r.content["metrics"]["loss"]) for r in counted]
+        self.parts[server_round] = part
         self.rounds.append({"round": server_round, "members": len(counted), "bytes_up": sent})
         note(
             Path(self.plan["folder"]),
             {"round": server_round, "members": len(counted), "loss": mean(loss)},
             HOST_PROGRESS,
         )
-        return super().aggregate_train(server_round, counted) if counted else (None, None)
+        arrays, metrics = super().aggregate_train(server_round, counted) if counted else (None, None)
+        self.latest = arrays
+        return arrays, metrics
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         scored = [r for r in replies if not r.has_error() and int(r.content["metrics"]["num-examples"]) > 0]
@@ -82,7 +83,57 @@ class GuildFedAvg(FedAvg):
             facts = {name: float(metrics[name]) for name in ("psnr", "ssim", "identity_psnr")}
             self.rounds[-1].update(facts)
             note(Path(self.plan["folder"]), {"round": server_round, "held_out": facts}, HOST_PROGRESS)
+            self.scored(server_round, facts["psnr"])
         return metrics
+
+    def scored(self, server_round: int, psnr: float) -> None:
+        """Keep this round's aggregate when it scores better on the held-out examples than every round before."""
+        if self.latest is not None and (self.best is None or psnr > self.best[1]):
+            self.best = (server_round, psnr, self.latest)
+
+    def kept(self) -> tuple[int, ArrayRecord | None]:
+        """(the round whose aggregate is released, its weights): the best scored, else the last trained."""
+        if self.best is not None:
+            return self.best[0], self.best[2]
+        trained = [number for number, part in self.parts.items() if part.took_part]
+        return (max(trained), self.latest) if trained else (0, None)
+
+    def facts(self, kept: int) -> dict:
+        """Who took part in which round, and what they trained on and held out, up to the `kept` round."""
+        took_part: dict[str, list[int]] = {}
+        trained_on: dict[str, set[str]] = {}
+        held_out: dict[str, set[str]] = {}
+        steps, gray = 0, True
+        for number in sorted(n for n in self.parts if n <= kept):
+            part = self.parts[number]
+            for person in part.took_part:
+                took_part.setdefault(person, []).append(number)
+                trained_on.setdefault(person, set()).update(part.trained_on[person])
+                held_out.setdefault(person, set()).update(part.held_out[person])
+            steps, gray = steps + part.steps, gray and part.gray
+        return {
+            "took_part": took_part,
+            "trained_on": {person: sorted(fps) for person, fps in trained_on.items()},
+            "held_out": {person: sorted(fps) for person, fps in held_out.items()},
+            "steps": steps,
+            "gray": gray,
+            "kept_round": kept,
+        }
+
+
+class Part:
+    """One round's counted replies: who, on what, and how many steps."""
+
+    def __init__(self) -> None:
+        self.took_part: list[str] = []
+        self.trained_on: dict[str, list[str]] = {}
+        self.held_out: dict[str, list[str]] = {}
+        self.steps, self.gray = 0, True
+
+    def add(self, person: str, trained: list[str], held: list[str], steps: int, gray: bool) -> None:
+        self.took_part.append(person)
+        self.trained_on[person], self.held_out[person] = trained, held
+        self.steps, self.gray = self.steps + steps, self.gray and gray
 
 
 def mean(values: list[float]) -> float | None:
@@ -103,18 +154,13 @@ def host(grid: Grid, context: Context) -> None:
     strategy = GuildFedAvg(plan, min_train_nodes=everyone, min_evaluate_nodes=everyone, min_available_nodes=everyone)
     train_config = ConfigRecord({"seconds": float(plan["seconds"])})
     result = strategy.start(grid, ArrayRecord(net.state_dict()), plan["rounds"], plan["timeout"], train_config)
-    weights = result.arrays.to_torch_state_dict()
-    bytes_down = sum(len(array.data) for array in result.arrays.values())
+    kept, arrays = strategy.kept()
+    arrays = result.arrays if arrays is None else arrays
+    weights = arrays.to_torch_state_dict()
+    bytes_down = sum(len(array.data) for array in arrays.values())
     folder = Path(plan["folder"])
     save_file({k: v.contiguous() for k, v in weights.items()}, str(folder / WEIGHTS))
-    facts = {
-        "took_part": strategy.took_part,
-        "trained_on": {person: sorted(fps) for person, fps in strategy.trained_on.items()},
-        "held_out": {person: sorted(fps) for person, fps in strategy.held_out.items()},
-        "rounds": [r | {"bytes_down": bytes_down * r["members"]} for r in strategy.rounds],
-        "steps": strategy.steps,
-        "gray": strategy.gray,
-    }
+    facts = strategy.facts(kept) | {"rounds": [r | {"bytes_down": bytes_down * r["members"]} for r in strategy.rounds]}
     write_atomically(folder / RESULT, json.dumps(facts).encode())
 
 

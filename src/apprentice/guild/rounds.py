@@ -171,15 +171,17 @@ def release(
     made = publish(
         shop, trained(proposal, result, records, sorted(held), load_file(str(folder / WEIGHTS)), name, seconds)
     )
-    extras = federation.release_extras(proposal, state, result["took_part"], refused)
+    extras = federation.release_extras(proposal, state, result["took_part"], refused, result["kept_round"])
     return guild_log.append("release", release_body(proposal, made) | extras)
 
 
 def trained(
     proposal: Proposal, result: dict, records: list, held: list[str], weights: dict, name: str, seconds: float
 ) -> Trained:
-    """What `publish` takes from a federated run: the aggregate, and the held-out scores its contributors reported."""
-    body, last = proposal.body, next((r for r in reversed(result["rounds"]) if "psnr" in r), {})
+    """What `publish` takes from a federated run: the kept round's aggregate, and the held-out scores its contributors
+    reported for it."""
+    body, kept = proposal.body, result["kept_round"]
+    last = next((r for r in reversed(result["rounds"]) if "psnr" in r and r["round"] <= kept), {})
     kind = get_kind(body["task_kind"])
     metrics = {
         "validation": "each contributor's own held-out examples, scored on their own node",
@@ -191,6 +193,7 @@ def trained(
         "training": "federated",
         "aggregation": "FedAvg, weighted by examples",
         "rounds": body["rounds"],
+        "kept_round": kept,  # the round whose aggregate scored best on the contributors' held-out examples
         "host": federation.host_of(proposal),
         "took_part": result["took_part"],
         "round_facts": result["rounds"],

@@ -174,6 +174,7 @@ class Release(Shape):
     rounds: Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)] | None = None
     host: Key | None = None
     took_part: Annotated[dict[Key, Rounds], Field(max_length=MAX_MEMBERS)] = {}  # member → the rounds they trained
+    kept_round: Annotated[int, Field(ge=1, le=MAX_ROUNDS, strict=True)] | None = None  # the aggregate released
     refused: Annotated[list[NodeKey], Field(max_length=MAX_MEMBERS)] = []  # Flower nodes the host turned away
 
 

@@ -232,6 +232,9 @@ class State:
         rounds = {r for taken in body.get("took_part", {}).values() for r in taken}
         if not people <= set(proposal["contributors"]) or any(r > proposal["rounds"] for r in rounds):
             return Verdict("reject", "it credits rounds to others than its contributors, or rounds it never ran")
+        kept = body.get("kept_round") or proposal["rounds"]
+        if kept > proposal["rounds"] or any(r > kept for r in rounds):
+            return Verdict("reject", "it releases a round it never ran, or credits rounds after the one it releases")
         return OK
 
     def electorate_allowed(self, record: dict) -> Verdict:

@@ -105,6 +105,7 @@ def federated_view(state: State, release: dict) -> dict:
         "training": "federated",
         "host": name(release["host"]),
         "rounds": release["rounds"],
+        "kept_round": release.get("kept_round") or release["rounds"],
         "took_part": {name(person): rounds for person, rounds in release.get("took_part", {}).items()},
         "refused": federation.refused_names(state, release.get("refused", [])),
     }

@@ -1274,7 +1274,8 @@ function releaseCard(release) {
   card.append(head);
   if (release.training === "federated") {
     const rounds = Object.entries(release.took_part).map(([name, taken]) => `${name} rounds ${taken.join(", ")}`).join("; ");
-    card.append(element("p", "small", `Federated, ${release.rounds} rounds combined on ${release.host}’s computer: ${rounds}.`));
+    const kept = release.kept_round < release.rounds ? ` (round ${release.kept_round}’s combination scored best on the members’ held-out works, so it is the one released)` : "";
+    card.append(element("p", "small", `Federated, ${release.rounds} rounds combined on ${release.host}’s computer${kept}: ${rounds}.`));
     if (release.refused.length) card.append(element("p", "warning small", `Turned away: ${release.refused.join(", ")}.`));
   }
   if (release.tainted_by.length) {
