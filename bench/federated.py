@@ -3,7 +3,9 @@
 Each task's training pairs are split across three members (each holds different works). Pooled: one workshop
 trains on all of them for M minutes. Federated: the three members' nodes (`apprentice serve`, `apprentice guild
 work`, as real processes on 127.0.0.1) train the same M minutes in R rounds on Flower, Ada hosting. Both are
-scored on the same unseen pairs. Run: python bench/federated.py [--tasks cleanup flats glyphs] [--minutes 2]
+scored on the same unseen pairs. With --laptops, the federated run gets M × 3 minutes of this machine: its three nodes
+share this machine's cores, so that is about the time each would have on a laptop of its own in M minutes.
+Run: python bench/federated.py [--tasks cleanup flats glyphs] [--minutes 2] [--rounds 12] [--laptops]
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def pooled(root: Path, task: str, pairs: list[Pair], minutes: float, unseen: lis
     node.run("task", "new", task, "--augment", AUGMENT[task])
     node.run("add", task, write_pairs(root / "pooled-pairs", pairs))
     started = time.monotonic()
-    node.run("train", task, "--minutes", str(minutes))
+    node.run("train", task, "--minutes", str(minutes), "--student-minutes", "0")  # a federated release has none
     wall = time.monotonic() - started
     shop = Workshop.open(node.home)
     scores = unseen_scores(load_network(find(shop, task)), unseen)
@@ -118,7 +120,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--pairs", type=int, default=12, help="training pairs, split across the three members")
     parser.add_argument("--size", type=int, default=128, help="px, the side of every picture")
+    parser.add_argument(
+        "--laptops",
+        action="store_true",
+        help="give the federated run minutes × 3 here: about M minutes on each member's own machine",
+    )
     args = parser.parse_args()
+    shared = len(MEMBERS) if args.laptops else 1
     os.environ["APPRENTICE_SYNC_SECONDS"] = "0"  # the nodes sync when `guild work` says so
     print(f"python {shlex.join(sys.argv)}\nCPU: {cpu()}\n")
     print("| task | way | held-out PSNR (dB) | SSIM | bytes sent per round | wall time (s) |")
@@ -130,8 +138,8 @@ def main() -> None:
             root = Path(folder)
             results = {
                 "pooled": pooled(root / "pooled", task, pairs, args.minutes, unseen),
-                f"federated, {args.rounds} rounds": federated(
-                    root / "federated", task, pairs, args.minutes, args.rounds, unseen
+                f"federated, {args.rounds} rounds{', as on 3 laptops' if args.laptops else ''}": federated(
+                    root / "federated", task, pairs, args.minutes * shared, args.rounds, unseen
                 ),
             }
         for way, r in results.items():
