@@ -75,6 +75,8 @@ def release(guild_log: GuildLog, **changes) -> dict:
         ({"kept_round": 1, "took_part": {}}, ""),
         ({"kept_round": 3}, "releases a round it never ran"),
         ({"kept_round": 1}, "credits rounds after the one it releases"),
+        ({"kept_round": 0}, "kept_round"),
+        ({"kept_round": "2"}, "kept_round"),
     ],
     ids=[
         "honest",
@@ -85,6 +87,8 @@ def release(guild_log: GuildLog, **changes) -> dict:
         "an earlier round kept",
         "a round never run",
         "credit after the kept round",
+        "round zero kept",
+        "a kept round as text",
     ],
 )
 def test_a_federated_release_says_how_its_proposal_trained_and_credits_rounds_only_to_contributors(guild, changes, why):

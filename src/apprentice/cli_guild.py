@@ -251,6 +251,6 @@ def show(guild_ref: str | None, as_json: bool) -> None:
             refused = f"; refused: {', '.join(r['refused'])}" if r["refused"] else ""
             kept = ""
             if r["kept_round"] < r["rounds"]:
-                kept = f", releasing round {r['kept_round']}'s (best on held-out works)"
+                kept = f", releasing round {r['kept_round']}'s aggregate, the best on held-out works"
             lines.append(f"  federated, {r['rounds']} round(s) hosted by {r['host']}{kept}: {rounds}{refused}")
     emit(view, as_json, "\n".join(lines))
