@@ -2,7 +2,8 @@
 
 Each task's training pairs are split across three members as in `bench/federated.py`. Pooled: one workshop trains
 N steps on all of them. Federated: every round, each member trains the aggregate k steps on its own pairs
-(`train.rounds.local_round`'s loop: the same network, batches, schedule and held-out split), and the aggregate is
+(`train.rounds.local_round`'s loop: the same network, batches, schedule, and the examples pooled would hold out,
+as `guild.federation.held_out` chooses them), and the aggregate is
 their FedAvg, weighted by examples. Each member trains N steps in all, as on its own laptop in the pooled run's time.
 Compared: restarting Adam every round against keeping each member's moments between rounds, at R rounds. Scored on
 the same unseen pairs as `bench/federated.py`.
@@ -27,6 +28,7 @@ from apprentice.store.examples import example_records
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, step, train
 from apprentice.train.rounds import moments_of, restore_moments, started
+from apprentice.train.split import held_out_among
 from federated import AUGMENT, MEMBERS, UNSEEN, cpu, write_pairs
 
 from paired import unseen_scores
@@ -56,11 +58,15 @@ def federated(shops: list[Workshop], task: str, rounds: int, steps: int, keep: b
     net = get_kind("paired").network(get_kind("paired").default_config())
     weights = {name: value.clone() for name, value in net.state_dict().items()}
     moments: list[dict] = [{} for _ in shops]
+    holdout = held_out_among([r.fingerprint for shop in shops for r in example_records(shop.catalog, task)])
     per_round, done = steps // rounds, 0
     for _ in range(rounds):
         made, counts = [], []
         for number, shop in enumerate(shops):
-            run = started(shop, task, example_records(shop.catalog, task), weights, 0)
+            records = example_records(shop.catalog, task)
+            if {r.fingerprint for r in records} <= set(holdout.fingerprints):
+                continue  # this member only scores
+            run = started(shop, task, records, weights, 0, holdout)
             run.state.step = done
             restore_moments(run.optimizer, moments[number] if keep else {})
             for _ in range(per_round):

@@ -21,12 +21,14 @@ from safetensors.torch import load_file, save, save_file
 from apprentice.files import write_atomically
 from apprentice.guild import federation
 from apprentice.guild.log import GuildLog
-from apprentice.guild.run_files import HOST_PROGRESS, MOMENTS, RESULT, STEPS, WEIGHTS, note, run_folder
+from apprentice.guild.run_files import HELD, HOST_PROGRESS, MOMENTS, RESULT, STEPS, WEIGHTS, note, run_folder
+from apprentice.guild.state import Proposal, State
 from apprentice.kinds import get_kind
-from apprentice.store.examples import example_records
+from apprentice.store.examples import ExampleRecord, example_records
 from apprentice.store.workshop import Workshop
 from apprentice.train.process import ready_for_training
 from apprentice.train.rounds import local_round, local_score
+from apprentice.train.split import HeldOut
 
 # -- the host ---------------------------------------------------------------------------------------------------
 
@@ -55,15 +57,13 @@ class GuildFedAvg(FedAvg):
         for reply in replies:
             if reply.has_error():
                 continue
-            person = self.plan["nodes"].get(str(reply.metadata.src_node_id), "")
+            person, made = self.plan["nodes"].get(str(reply.metadata.src_node_id), ""), reply.content
             # the lists' first item is a placeholder: Flower's lists may not be empty
-            trained = list(reply.content["trained"]["trained_on"])[1:]
-            sent += sum(len(array.data) for array in reply.content["arrays"].values())
-            if trained and federation.reply_counts(state, proposal, person, trained):
-                counted.append(reply)
-                made = reply.content
-                held = list(made["trained"]["held_out"])[1:]
+            trained, held = (list(made["trained"][key])[1:] for key in ("trained_on", "held_out"))
+            sent += sum(len(array.data) for array in made["arrays"].values())
+            if (trained or held) and federation.reply_counts(state, proposal, person, trained + held):
                 part.add(person, trained, held, int(made["metrics"]["steps"]), bool(made["trained"]["gray"]))
+                counted += [reply] if trained else []
         loss = [float(r.content["metrics"]["loss"]) for r in counted]
         self.parts[server_round] = part
         self.rounds.append({"round": server_round, "members": len(counted), "bytes_up": sent})
@@ -109,7 +109,8 @@ class GuildFedAvg(FedAvg):
             for person in part.took_part:
                 took_part.setdefault(person, []).append(number)
                 trained_on.setdefault(person, set()).update(part.trained_on[person])
-                held_out.setdefault(person, set()).update(part.held_out[person])
+            for person, held in part.held_out.items():
+                held_out.setdefault(person, set()).update(held)
             steps, gray = steps + part.steps, gray and part.gray
         return {
             "took_part": took_part,
@@ -122,7 +123,7 @@ class GuildFedAvg(FedAvg):
 
 
 class Part:
-    """One round's counted replies: who, on what, and how many steps."""
+    """One round's counted replies: who trained, on what, how many steps, and what each held out to score."""
 
     def __init__(self) -> None:
         self.took_part: list[str] = []
@@ -131,9 +132,12 @@ class Part:
         self.steps, self.gray = 0, True
 
     def add(self, person: str, trained: list[str], held: list[str], steps: int, gray: bool) -> None:
-        self.took_part.append(person)
-        self.trained_on[person], self.held_out[person] = trained, held
-        self.steps, self.gray = self.steps + steps, self.gray and gray
+        """Count a reply; one that trained on nothing (its every example held out for the run) only scores."""
+        self.held_out[person] = held
+        if trained:
+            self.took_part.append(person)
+            self.trained_on[person] = trained
+            self.steps, self.gray = self.steps + steps, self.gray and gray
 
 
 def mean(values: list[float]) -> float | None:
@@ -171,32 +175,54 @@ client = ClientApp()
 
 
 def here(context: Context) -> tuple:
-    """This node's workshop, the proposal the run trains, and the examples it may train on now."""
+    """This node's workshop, the proposal the run trains, the examples it may train on now, and the run's held-out
+    examples."""
     ready_for_training()  # Flower started this process: its edge is here
     shop = Workshop.open(Path(str(context.node_config["home"])))
     guild = str(context.node_config["guild"])
     state = GuildLog(shop, guild).state
     proposal = state.proposals.get(str(context.run_config["proposal"]))
     if proposal is None or state.outcome(proposal) != "passed":
-        return shop, None, []
-    records = example_records(shop.catalog, proposal.body["task"])
-    return shop, proposal, federation.examples_here(state, proposal, records, shop.member, guild)
+        return shop, None, [], None
+    records = federation.examples_here(
+        state, proposal, example_records(shop.catalog, proposal.body["task"]), shop.member, guild
+    )
+    return shop, proposal, records, held_out_here(shop, state, proposal, records)
+
+
+def held_out_here(shop: Workshop, state: State, proposal: Proposal, records: list[ExampleRecord]) -> HeldOut | None:
+    """The examples the run holds out, across every contributor's (`federation.held_out`), chosen at this node's
+    first round and kept for the run: a later withdrawal must not move an example it trained on into scoring.
+    None for animations, where each node holds out its own as training does."""
+    path = run_folder(shop, proposal.hash) / HELD
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        return HeldOut(tuple(kept["fingerprints"]), kept["among"]) if kept else None
+    chosen = None if any(r.sequence for r in records) else federation.held_out(state, proposal)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, json.dumps(chosen and {"fingerprints": chosen.fingerprints, "among": chosen.among}).encode())
+    return chosen
 
 
 @client.train()
 def train_here(msg: Message, context: Context) -> Message:
     """One round on this node's own consented examples (asked anew each round); nothing to train on: no part."""
-    shop, proposal, records = here(context)
+    shop, proposal, records, holdout = here(context)
     round_, weights = int(msg.content["config"]["server-round"]), msg.content["arrays"].to_torch_state_dict()
+    scored_only = holdout is not None and {r.fingerprint for r in records} <= set(holdout.fingerprints)
     if not records:
         made_weights, trained, held, steps, loss, gray = weights, [], [], 0, 0.0, True
         note(run_folder(shop, str(context.run_config["proposal"])), {"round": round_, "left": True})
+    elif scored_only:  # every example here is held out for the run: this node scores, and trains nothing
+        made_weights, trained, steps, loss, gray = weights, [], 0, 0.0, True
+        held = [r.fingerprint for r in records]
+        note(run_folder(shop, proposal.hash), {"round": round_, "examples": 0, "held_out": len(held)})
     else:
         folder = run_folder(shop, proposal.hash)
         done = int((folder / STEPS).read_text()) if (folder / STEPS).is_file() else 0
         seconds = float(msg.content["config"]["seconds"])
         moments = load_file(str(folder / MOMENTS)) if (folder / MOMENTS).is_file() else {}
-        made = local_round(shop, proposal.body["task"], records, weights, seconds, 0, done, moments)
+        made = local_round(shop, proposal.body["task"], records, weights, seconds, 0, done, moments, holdout)
         write_atomically(folder / MOMENTS, save(made.moments))
         write_atomically(folder / STEPS, str(done + made.steps).encode())
         made_weights, trained, held, steps, loss, gray = (
@@ -221,11 +247,11 @@ def train_here(msg: Message, context: Context) -> Message:
 @client.evaluate()
 def score_here(msg: Message, context: Context) -> Message:
     """Score the aggregate on this node's own held-out examples (none when it has nothing left to train on)."""
-    shop, proposal, records = here(context)
+    shop, proposal, records, holdout = here(context)
     facts = {"num-examples": 0, "psnr": 0.0, "ssim": 0.0, "identity_psnr": 0.0}
     if records:
         weights = msg.content["arrays"].to_torch_state_dict()
-        score = local_score(shop, proposal.body["task"], records, weights, 0)
+        score = local_score(shop, proposal.body["task"], records, weights, 0, holdout)
         facts = {"num-examples": score.examples, "psnr": score.psnr, "ssim": score.ssim}
         facts["identity_psnr"] = score.identity_psnr
         note(run_folder(shop, proposal.hash), {"round": int(msg.content["config"]["server-round"]), "held_out": facts})

@@ -184,7 +184,8 @@ def trained(
     last = next((r for r in reversed(result["rounds"]) if "psnr" in r and r["round"] <= kept), {})
     kind = get_kind(body["task_kind"])
     metrics = {
-        "validation": "each contributor's own held-out examples, scored on their own node",
+        "validation": "held-out examples chosen across the contributors as a pooled run would (animations: each node's"
+        " own), each scored on its owner's node",
         "best": {"psnr": last.get("psnr"), "ssim": last.get("ssim"), "step": result["steps"]},
         "identity": {"psnr": last.get("identity_psnr", 0.0)},
         "baseline": kind.baseline_name,

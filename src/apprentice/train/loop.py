@@ -33,7 +33,16 @@ from apprentice.train.metrics import image_scores
 from apprentice.train.precision import measure_guard
 from apprentice.train.process import flush_denormals
 from apprentice.train.sampler import PatchSampler
-from apprentice.train.split import Pair, cut_regions, held_out_crops, split_indices, validation_crops
+from apprentice.train.split import (
+    HOLDOUT,
+    HeldOut,
+    Pair,
+    cut_regions,
+    held_as_chosen,
+    held_out_crops,
+    split_indices,
+    validation_crops,
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class TrainConfig:
     validate_every: int = 50
     checkpoint_seconds: float = 20.0
     patience: int = 40  # validations without improvement before stopping early
-    holdout: float = 0.2
+    holdout: float = HOLDOUT
     focus: float = 0.5  # share of patches centred where the step changes the picture
 
     @classmethod
@@ -233,9 +242,11 @@ def prepare(
     fresh: bool,
     records: list[ExampleRecord] | None = None,
     picking: bool = True,
+    holdout: HeldOut | None = None,
 ) -> Run:
     """The run of a task, on its consented examples (or on `records`, already chosen by the caller's consent rule).
-    Without `picking` the network has no head over the palette judged here (federated nodes share one network)."""
+    Without `picking` the network has no head over the palette judged here (federated nodes share one network);
+    with `holdout` the caller chose the held-out examples (a guild's, across its contributors)."""
     task = workshop.task(task_name)
     kind = get_kind(task.kind)
     config = config.for_kind(kind)
@@ -244,7 +255,8 @@ def prepare(
         raise BadInput(
             f"The task '{task_name}' has no examples yet; add some with `apprentice add {task_name} FOLDER`."
         )
-    training, areas, validation, how, held_out = divide(Decoded(workshop, kind, records), records, config.holdout)
+    examples = Decoded(workshop, kind, records)
+    training, areas, validation, how, held_out = divide(examples, records, config.holdout, holdout)
     never_trained, chosen = set(held_out), settings(task.config)
     judged = judged_finish(workshop, [r for r in records if r.fingerprint not in never_trained], kind, chosen)
     torch.manual_seed(config.seed)
@@ -267,12 +279,14 @@ def prepare(
 
 
 def divide(
-    examples: Decoded, records: list[ExampleRecord], holdout: float
+    examples: Decoded, records: list[ExampleRecord], holdout: float, chosen: HeldOut | None = None
 ) -> tuple[Sequence[Pair], list[int] | None, list[Pair], str, list[str]]:
     """(training examples, their areas, validation pairs, how they were held out, fingerprints not trained on)."""
-    split = split_indices(
-        [r.fingerprint for r in records], holdout, [r.group for r in records], [r.position for r in records]
-    )
+    fingerprints = [r.fingerprint for r in records]
+    if chosen is not None:
+        split = held_as_chosen(fingerprints, set(chosen.fingerprints), chosen.among)
+    else:
+        split = split_indices(fingerprints, holdout, [r.group for r in records], [r.position for r in records])
     if split is None:  # one or two examples: train on the start of each, score on its end
         training, validation, how = cut_regions(list(examples))
         return training, None, validation, how, []
@@ -361,6 +375,8 @@ def draw(run: Run, source: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 def scores(run: Run, predictions: list[np.ndarray]) -> dict[str, float]:
     per_image = [image_scores(p, y) for p, (_, y) in zip(predictions, run.validation, strict=True)]
+    if not per_image:  # a guild's node that holds none of the run's held-out examples
+        return {"psnr": math.nan, "ssim": math.nan}
     return {name: float(np.mean([s[name] for s in per_image])) for name in ("psnr", "ssim")}
 
 

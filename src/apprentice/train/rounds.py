@@ -15,6 +15,7 @@ from apprentice.store.examples import ExampleRecord
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Run, TrainConfig, prepare, step, validate
 from apprentice.train.process import flush_denormals
+from apprentice.train.split import HeldOut
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,16 @@ class LocalScore:
 
 
 def started(
-    workshop: Workshop, task: str, records: list[ExampleRecord], weights: dict[str, torch.Tensor], seed: int
+    workshop: Workshop,
+    task: str,
+    records: list[ExampleRecord],
+    weights: dict[str, torch.Tensor],
+    seed: int,
+    holdout: HeldOut | None = None,
 ) -> Run:
-    """A run of `task` on exactly `records`, its network holding `weights`."""
+    """A run of `task` on exactly `records`, its network holding `weights`, holding out `holdout` where given."""
     flush_denormals()
-    run = prepare(workshop, task, TrainConfig(seed=seed), fresh=True, records=records, picking=False)
+    run = prepare(workshop, task, TrainConfig(seed=seed), fresh=True, records=records, picking=False, holdout=holdout)
     run.net.load_state_dict(weights)
     return run
 
@@ -60,11 +66,12 @@ def local_round(
     seed: int,
     first_step: int,
     moments: dict[str, torch.Tensor] | None = None,
+    holdout: HeldOut | None = None,
 ) -> LocalRound:
     """Train `weights` on `records` for `seconds` (one step at least), counting steps on from `first_step` so the
     learning-rate schedule and the batches go on across rounds, and Adam's moments from this node's last round
     (restarting them each round cost 1.6 dB on the flats bench task: `bench/federated_rounds.py`)."""
-    run = started(workshop, task, records, weights, seed)
+    run = started(workshop, task, records, weights, seed, holdout)
     run.state.step = first_step
     restore_moments(run.optimizer, moments or {})
     deadline, losses = time.monotonic() + seconds, []
@@ -108,10 +115,18 @@ def restore_moments(optimizer: torch.optim.Optimizer, moments: dict[str, torch.T
 
 
 def local_score(
-    workshop: Workshop, task: str, records: list[ExampleRecord], weights: dict[str, torch.Tensor], seed: int
+    workshop: Workshop,
+    task: str,
+    records: list[ExampleRecord],
+    weights: dict[str, torch.Tensor],
+    seed: int,
+    holdout: HeldOut | None = None,
 ) -> LocalScore:
-    """Score `weights` on this node's held-out examples of `records`, the way training validates."""
-    run = started(workshop, task, records, weights, seed)
+    """Score `weights` on this node's held-out examples of `records`, the way training validates (none held out
+    here: nothing scored)."""
+    if holdout is not None and not set(holdout.fingerprints) & {r.fingerprint for r in records}:
+        return LocalScore(0.0, 0.0, 0.0, 0)
+    run = started(workshop, task, records, weights, seed, holdout)
     validate(run)
     scored = run.state.val
     return LocalScore(scored["psnr"], scored["ssim"], run.state.identity["psnr"], len(run.validation))

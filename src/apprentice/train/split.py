@@ -21,6 +21,7 @@ Pair = tuple[np.ndarray, np.ndarray]
 GAP = 3  # triplets whose middles are 3 frames apart share no frame
 VALIDATION_PIXELS = 2**21  # held-out pixels scored at each validation; beyond, examples are scored on crops
 SMALLEST_CROP = 128
+HOLDOUT = 0.2  # share of whole examples or animations held out
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,30 @@ def split_indices(
         "held-out last frames of each animation",
         [fingerprints[i] for i in sorted(held | unused)],
     )
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Whole examples chosen for holding out beyond one workshop's, and among how many."""
+
+    fingerprints: tuple[str, ...]
+    among: int
+
+
+def held_out_among(fingerprints: list[str], holdout: float = HOLDOUT) -> HeldOut | None:
+    """The examples `split_indices` holds out of stand-alone `fingerprints` (None below three, where it cuts)."""
+    names = sorted(set(fingerprints))
+    split = split_indices(names, holdout) if len(names) >= 3 else None
+    return None if split is None else HeldOut(tuple(split.not_trained), len(names))
+
+
+def held_as_chosen(fingerprints: list[str], chosen: set[str], among: int) -> Split:
+    """Hold out the examples a caller chose among `among` examples beyond these (a guild's federated run holds out
+    across every contributor's examples, as pooled training would, each node scoring its own share)."""
+    held = [i for i, fingerprint in enumerate(fingerprints) if fingerprint in chosen]
+    training = [i for i in range(len(fingerprints)) if i not in set(held)]
+    how = f"{len(chosen)} held-out example(s) of {among} across the contributors, {len(held)} of them here"
+    return Split(training, held, how, [fingerprints[i] for i in held])
 
 
 def cut_regions(pairs: list[Pair]) -> tuple[list[Pair], list[Pair], str]:
