@@ -7,7 +7,7 @@ as `guild.federation.held_out` chooses them), and the aggregate is
 their FedAvg, weighted by examples. Each member trains N steps in all, as on its own laptop in the pooled run's time.
 Compared: restarting Adam every round against keeping each member's moments between rounds, at R rounds. Scored on
 the same unseen pairs as `bench/federated.py`.
-Run: python bench/federated_rounds.py [--tasks flats cleanup] [--steps 900] [--rounds 4 12]
+Run: python bench/federated_rounds.py [--tasks flats cleanup] [--steps 900] [--rounds 4 12] [--palette off]
 """
 
 from __future__ import annotations
@@ -35,17 +35,18 @@ from paired import unseen_scores
 from paired_tasks import TASKS, task_pairs
 
 
-def workshop(root: Path, name: str, task: str, pairs: list) -> Workshop:
+def workshop(root: Path, name: str, task: str, pairs: list, palette: str = "auto") -> Workshop:
     shop = Workshop.init(root / name, name)
-    shop.new_task(task, "paired", get_kind("paired").default_config() | {"augment": AUGMENT[task]})
+    config = {"augment": AUGMENT[task], "finish": {"palette": palette}}
+    shop.new_task(task, "paired", get_kind("paired").default_config() | config)
     add_examples(shop, task, [write_pairs(root / f"pairs-{name}", pairs)])
     return shop
 
 
-def pooled(root: Path, task: str, pairs: list, steps: int, unseen: list) -> dict:
-    """One workshop, every pair, `steps` steps; its network's own drawing scored (no picking head: the nodes have
-    none either)."""
-    shop = workshop(root, "pooled", task, pairs)
+def pooled(root: Path, task: str, pairs: list, steps: int, unseen: list, palette: str) -> dict:
+    """One workshop, every pair, `steps` steps; its network's own drawing scored (its picks unused: the nodes have
+    no picking head; with `palette` off it trains none either)."""
+    shop = workshop(root, "pooled", task, pairs, palette)
     train(shop, task, Budget(steps=steps), TrainConfig(seed=0))
     net = load_network(find(shop, task))
     net.picking = False
@@ -85,6 +86,12 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["flats", "cleanup"], choices=TASKS)
     parser.add_argument("--steps", type=int, default=900, help="training steps: pooled, and each member's in all")
     parser.add_argument("--rounds", type=int, nargs="+", default=[4, 12])
+    parser.add_argument(
+        "--palette",
+        choices=["auto", "off"],
+        default="auto",
+        help="pooled run's palette: off trains no picking head, as the nodes have none",
+    )
     args = parser.parse_args()
     print(f"python {shlex.join(sys.argv)}\nCPU: {cpu()}\n")
     print("| task | way | unseen PSNR (dB) | SSIM | seconds |")
@@ -94,9 +101,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder)
             started_at = time.monotonic()
-            scores = pooled(root, task, pairs, args.steps, unseen)
+            scores = pooled(root, task, pairs, args.steps, unseen, args.palette)
             row = f"{scores['psnr']:.2f} | {scores['ssim']:.3f} | {time.monotonic() - started_at:.0f}"
-            print(f"| {task} | pooled, {args.steps} steps | {row} |", flush=True)
+            print(f"| {task} | pooled, {args.steps} steps, palette {args.palette} | {row} |", flush=True)
             shops = [workshop(root, name, task, pairs[n :: len(MEMBERS)]) for n, name in enumerate(MEMBERS)]
             for rounds in args.rounds:
                 for keep in (False, True):
