@@ -222,8 +222,8 @@ def test_the_host_releases_the_round_that_scored_best_and_credits_only_the_round
 
 
 def test_a_federated_run_holds_out_what_pooled_training_would_and_each_node_trains_on_the_rest(guild):
-    """Each node holding out one of its own few examples left flats 1.6 dB behind pooled: a third of the guild's
-    examples held back where pooled holds back a fifth."""
+    """Both ways score the same examples; a node holding a fifth of its own few would hold back a third of the
+    guild's examples where pooled holds back a fifth."""
     shop, records, sent = guild.workshop, example_records(guild.workshop.catalog, "ink"), fresh_weights()
     chosen = federation.held_out(guild.state, proposal(guild))
     pooled = split_indices([r.fingerprint for r in records], HOLDOUT)

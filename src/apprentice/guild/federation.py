@@ -60,8 +60,8 @@ def examples_here(
 
 def held_out(state: State, proposal: Proposal) -> HeldOut | None:
     """The examples a run holds out: those pooled training would hold out of every contributor's offered examples
-    (`train.split`), each scored on its owner's node. A node holding out one of its own few examples instead left
-    flats 1.6 dB behind pooled (bench/federated.py), the pairs each kept back."""
+    (`train.split`), each scored on its owner's node; so both ways score the same examples, and a member offering one
+    or two works trains on all of each or only scores, instead of holding out a quarter of each. None below three."""
     offered = state.consented(proposal.body["task"], proposal.body["contributors"])
     return held_out_among([example["fingerprint"] for example in offered])
 
