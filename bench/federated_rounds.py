@@ -3,7 +3,7 @@
 Each task's training pairs are split across three members as in `bench/federated.py`. Pooled: one workshop trains
 N steps on all of them. Federated: every round, each member trains the aggregate k steps on its own pairs
 (`train.rounds.local_round`'s loop: the same network, batches, schedule, and the examples pooled would hold out,
-as `guild.federation.held_out` chooses them), and the aggregate is
+as `guild.federation.held_out` chooses them, and each member's own picking head, never averaged), and the aggregate is
 their FedAvg, weighted by examples. Each member trains N steps in all, as on its own laptop in the pooled run's time.
 Compared: restarting Adam every round against keeping each member's moments between rounds, at R rounds. Scored on
 the same unseen pairs as `bench/federated.py`.
@@ -23,6 +23,7 @@ import torch
 
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
+from apprentice.kinds.network import PICKER_WEIGHTS, without_picker
 from apprentice.provenance.manifest import find, load_network
 from apprentice.store.examples import example_records
 from apprentice.store.workshop import Workshop
@@ -59,6 +60,7 @@ def federated(shops: list[Workshop], task: str, rounds: int, steps: int, keep: b
     net = get_kind("paired").network(get_kind("paired").default_config())
     weights = {name: value.clone() for name, value in net.state_dict().items()}
     moments: list[dict] = [{} for _ in shops]
+    heads: list[dict] = [{} for _ in shops]  # each member's own picking head, kept at home and never averaged
     holdout = held_out_among([r.fingerprint for shop in shops for r in example_records(shop.catalog, task)])
     per_round, done = steps // rounds, 0
     for _ in range(rounds):
@@ -67,13 +69,15 @@ def federated(shops: list[Workshop], task: str, rounds: int, steps: int, keep: b
             records = example_records(shop.catalog, task)
             if {r.fingerprint for r in records} <= set(holdout.fingerprints):
                 continue  # this member only scores
-            run = started(shop, task, records, weights, 0, holdout)
+            run = started(shop, task, records, weights, 0, holdout, heads[number])
             run.state.step = done
             restore_moments(run.optimizer, moments[number] if keep else {})
             for _ in range(per_round):
                 step(run)
             moments[number] = moments_of(run.optimizer)
-            made.append({name: value.detach().clone() for name, value in run.net.state_dict().items()})
+            drawn = {name: value.detach().clone() for name, value in run.net.state_dict().items()}
+            heads[number] = {name: value for name, value in drawn.items() if name in PICKER_WEIGHTS}
+            made.append(without_picker(drawn))
             counts.append(len(run.records) - len(run.state.held_out))
         done += per_round
         weights = {name: sum(w[name] * n for w, n in zip(made, counts, strict=True)) / sum(counts) for name in weights}

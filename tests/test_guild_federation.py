@@ -19,6 +19,7 @@ from apprentice.guild.log import GuildLog
 from apprentice.guild.records import record_hash, sign
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
+from apprentice.kinds.network import PICKER_WEIGHTS
 from apprentice.provenance.consent import set_consent
 from apprentice.store.examples import example_records
 from apprentice.store.workshop import Workshop
@@ -158,8 +159,9 @@ def test_a_nodes_next_round_goes_on_from_its_own_optimizer_moments_and_the_weigh
     assert float(local_round(shop, "ink", records, first.weights, 0.0, 0, 1, wrong).moments["0.step"]) == 1.0
 
 
-def test_a_node_whose_own_afters_have_a_small_palette_trains_the_shared_network_as_sent(shop, tmp_path):
-    """Each node would judge its own palette: a picking head of its own would not fit the network all nodes share."""
+def test_a_node_with_a_small_palette_keeps_a_picking_head_of_its_own_and_sends_only_the_shared_network(shop, tmp_path):
+    """Each node judges its own palette, so its head fits no other node's: it stays home, and shapes the shared
+    network's features through its own rounds."""
     import numpy as np
     from PIL import Image
 
@@ -176,7 +178,12 @@ def test_a_node_whose_own_afters_have_a_small_palette_trains_the_shared_network_
     records = example_records(shop.catalog, "sprites")
     sent = fresh_weights()
     made = local_round(shop, "sprites", records, sent, 0.0, 0, 1)
-    assert made.weights.keys() == sent.keys()
+    assert made.weights.keys() == sent.keys(), "only the shared network is sent"
+    assert set(made.head) == set(PICKER_WEIGHTS) and len(made.head["palette"]) == 2, "its head, over its 2 colours"
+    kept = safetensors.torch.load(safetensors.torch.save(made.head))  # as the node keeps it between rounds
+    again = local_round(shop, "sprites", records, made.weights, 0.0, 0, 2, made.moments, head=kept)
+    afresh = local_round(shop, "sprites", records, made.weights, 0.0, 0, 2, made.moments)
+    assert not torch.equal(again.head["picker.weight"], afresh.head["picker.weight"]), "its next round goes on from it"
     assert local_score(shop, "sprites", records, made.weights, 0).psnr > 0
 
 

@@ -21,7 +21,17 @@ from safetensors.torch import load_file, save, save_file
 from apprentice.files import write_atomically
 from apprentice.guild import federation
 from apprentice.guild.log import GuildLog
-from apprentice.guild.run_files import HELD, HOST_PROGRESS, MOMENTS, RESULT, STEPS, WEIGHTS, note, run_folder
+from apprentice.guild.run_files import (
+    HEAD,
+    HELD,
+    HOST_PROGRESS,
+    MOMENTS,
+    RESULT,
+    STEPS,
+    WEIGHTS,
+    note,
+    run_folder,
+)
 from apprentice.guild.state import Proposal, State
 from apprentice.kinds import get_kind
 from apprentice.store.examples import ExampleRecord, example_records
@@ -172,6 +182,7 @@ def host(grid: Grid, context: Context) -> None:
 
 
 client = ClientApp()
+KEPT = (MOMENTS, HEAD)  # what a node keeps between its rounds, on its own disk
 
 
 def here(context: Context) -> tuple:
@@ -221,9 +232,10 @@ def train_here(msg: Message, context: Context) -> Message:
         folder = run_folder(shop, proposal.hash)
         done = int((folder / STEPS).read_text()) if (folder / STEPS).is_file() else 0
         seconds = float(msg.content["config"]["seconds"])
-        moments = load_file(str(folder / MOMENTS)) if (folder / MOMENTS).is_file() else {}
-        made = local_round(shop, proposal.body["task"], records, weights, seconds, 0, done, moments, holdout)
+        moments, head = ({} if not (folder / name).is_file() else load_file(str(folder / name)) for name in KEPT)
+        made = local_round(shop, proposal.body["task"], records, weights, seconds, 0, done, moments, holdout, head)
         write_atomically(folder / MOMENTS, save(made.moments))
+        write_atomically(folder / HEAD, save(made.head))
         write_atomically(folder / STEPS, str(done + made.steps).encode())
         made_weights, trained, held, steps, loss, gray = (
             made.weights,

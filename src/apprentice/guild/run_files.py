@@ -12,6 +12,7 @@ from apprentice.store.workshop import Workshop
 
 RESULT, WEIGHTS, PROGRESS, STEPS = "result.json", "weights.safetensors", "progress.jsonl", "steps"
 MOMENTS = "moments.safetensors"  # a node's optimizer state between its rounds: stays on its disk
+HEAD = "head.safetensors"  # a node's own picking head over its own palette: stays on its disk, never averaged
 HELD = "held-out.json"  # the run's held-out examples as this node chose them at its first round
 HOST_PROGRESS = "host-progress.jsonl"  # the aggregate's rounds, beside the host's own node's progress
 

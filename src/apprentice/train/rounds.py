@@ -6,11 +6,12 @@ The examples are read from this workshop's store and never leave it; what a roun
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from apprentice.kinds.network import PICKER_WEIGHTS, without_picker
 from apprentice.store.examples import ExampleRecord
 from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Run, TrainConfig, prepare, step, validate
@@ -30,6 +31,7 @@ class LocalRound:
     loss: float
     gray_output: bool
     moments: dict[str, torch.Tensor]  # the optimizer's running moments, for this node's next round (never sent)
+    head: dict[str, torch.Tensor] = field(default_factory=dict)  # this node's own picking head (never sent)
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,18 @@ def started(
     weights: dict[str, torch.Tensor],
     seed: int,
     holdout: HeldOut | None = None,
+    head: dict[str, torch.Tensor] | None = None,
 ) -> Run:
-    """A run of `task` on exactly `records`, its network holding `weights`, holding out `holdout` where given."""
+    """A run of `task` on exactly `records`, its network holding `weights`, holding out `holdout` where given. With
+    `head` (this node's own, {} at its first round) the network also has a picking head over the palette judged
+    from this node's examples: `head` where it still fits that palette, else a fresh one."""
     flush_denormals()
-    run = prepare(workshop, task, TrainConfig(seed=seed), fresh=True, records=records, picking=False, holdout=holdout)
-    run.net.load_state_dict(weights)
+    picking = head is not None
+    config = TrainConfig(seed=seed)
+    run = prepare(workshop, task, config, fresh=True, records=records, picking=picking, holdout=holdout)
+    fresh = {name: value for name, value in run.net.state_dict().items() if name in PICKER_WEIGHTS}
+    fits = bool(head) and head.keys() == fresh.keys() and all(head[n].shape == fresh[n].shape for n in fresh)
+    run.net.load_state_dict(weights | (head if fits else fresh))
     return run
 
 
@@ -67,11 +76,17 @@ def local_round(
     first_step: int,
     moments: dict[str, torch.Tensor] | None = None,
     holdout: HeldOut | None = None,
+    head: dict[str, torch.Tensor] | None = None,
 ) -> LocalRound:
     """Train `weights` on `records` for `seconds` (one step at least), counting steps on from `first_step` so the
     learning-rate schedule and the batches go on across rounds, and Adam's moments from this node's last round
-    (restarting them each round cost 1.6 dB on the flats bench task: `bench/federated_rounds.py`)."""
-    run = started(workshop, task, records, weights, seed, holdout)
+    (restarting them each round cost 1.6 dB on the flats bench task: `bench/federated_rounds.py`).
+
+    Where this node's afters have a small palette, it also trains a picking head of its own over it (`head`, from
+    its last round), which it keeps and never sends: the head's cross-entropy shapes the shared network's features
+    (pooled training's head lifts its flats drawing by 1.6 dB), while one head averaged across nodes lifted nothing
+    (bench/RESULTS.md, "Pooled against federated"). The weights returned are the shared network's alone."""
+    run = started(workshop, task, records, weights, seed, holdout, head or {})
     run.state.step = first_step
     restore_moments(run.optimizer, moments or {})
     deadline, losses = time.monotonic() + seconds, []
@@ -79,8 +94,9 @@ def local_round(
         losses.append(step(run))
     held = set(run.state.held_out)
     trained_on = [r for r in records if r.fingerprint not in held]
+    made = {name: tensor.detach().clone() for name, tensor in run.net.state_dict().items()}
     return LocalRound(
-        {name: tensor.detach().clone() for name, tensor in run.net.state_dict().items()},
+        without_picker(made),
         [r.fingerprint for r in trained_on],
         sorted(held),
         sum(r.width * r.height for r in trained_on),
@@ -88,6 +104,7 @@ def local_round(
         float(np.mean(losses[-20:])),
         run.state.gray_output,
         moments_of(run.optimizer),
+        {name: value.contiguous() for name, value in made.items() if name in PICKER_WEIGHTS},  # packed: kept on disk
     )
 
 
