@@ -84,8 +84,9 @@ def local_round(
 
     Where this node's afters have a small palette, it also trains a picking head of its own over it (`head`, from
     its last round), which it keeps and never sends: the head's cross-entropy shapes the shared network's features
-    (pooled training's head lifts its flats drawing by 1.6 dB), while one head averaged across nodes lifted nothing
-    (bench/RESULTS.md, "Pooled against federated"). The weights returned are the shared network's alone."""
+    (pooled training's head lifts its flats drawing by 1.6 dB; one head averaged across nodes lifted nothing; a head
+    of each node's own, +0.25 dB over three seeds, not yet established: bench/RESULTS.md, "Pooled against
+    federated"). A kept head whose palette changed size starts afresh. The weights returned are the shared network's."""
     run = started(workshop, task, records, weights, seed, holdout, head or {})
     run.state.step = first_step
     restore_moments(run.optimizer, moments or {})
