@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +25,7 @@ from apprentice.imports import add_examples
 from apprentice.jobs import apply
 from apprentice.kinds import ApplyOptions
 from apprentice.train.loop import Budget, TrainConfig, train
+from krita_runs import run_krita_until
 
 from conftest import ball
 from layered_files import write_animated_kra
@@ -166,20 +164,7 @@ def test_an_animated_document_saved_by_a_real_krita_reads_as_its_keyframes(tmp_p
     (config / "kritarc").write_text("[python]\nenable_krita_walk_save=true\n[General]\nshowCanvasMessages=false\n")
     environment = os.environ | {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(config)}
     environment |= {"HOME": str(tmp_path), "KRITA_WALK_OUT": str(out)}
-    command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita", "--nosplash"]
-    for _ in range(3):  # xvfb-run -a can hand Krita a display whose server is not up yet: Krita aborts at once
-        with (out / "krita.log").open("wb") as log:
-            output = {"stdout": log, "stderr": subprocess.STDOUT}
-            krita = subprocess.Popen(command, env=environment, start_new_session=True, **output)
-            try:
-                deadline = time.monotonic() + 240
-                while not (out / "done").exists() and time.monotonic() < deadline and krita.poll() is None:
-                    time.sleep(0.5)
-            finally:
-                os.killpg(krita.pid, signal.SIGTERM)
-                krita.wait(timeout=30)
-        if "could not connect to display" not in (out / "krita.log").read_text(errors="replace"):
-            break
+    run_krita_until(environment, out, "done")
     assert (out / "done").exists(), (out / "krita.log").read_text(errors="replace")[-3000:]
     assert (out / "done").read_text() == "True"
     [sequence] = find_sequences([out / "walk.kra"])

@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from apprentice.krita import install
+from krita_runs import run_krita_until
 from test_krita_plugin import bgra, workshop  # noqa: F401 (the fixture: a real workshop on a free port)
 
 from conftest import ball, drawing_pair
@@ -42,20 +40,7 @@ def krita_home(tmp_path: Path, address: str) -> dict:
 
 
 def run_krita(environment: dict, out: Path, limit: float = 240.0) -> dict:
-    command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita", "--nosplash"]
-    for _ in range(3):  # xvfb-run -a can hand Krita a display whose server is not up yet: Krita aborts at once
-        with (out / "krita.log").open("wb") as log:
-            output = {"stdout": log, "stderr": subprocess.STDOUT}
-            krita = subprocess.Popen(command, env=environment, start_new_session=True, **output)
-            try:
-                deadline = time.monotonic() + limit
-                while not (out / "report.json").exists() and time.monotonic() < deadline and krita.poll() is None:
-                    time.sleep(0.5)
-            finally:
-                os.killpg(krita.pid, signal.SIGTERM)
-                krita.wait(timeout=30)
-        if "could not connect to display" not in (out / "krita.log").read_text(errors="replace"):
-            break
+    run_krita_until(environment, out, "report.json", limit)
     assert (out / "report.json").exists(), (out / "krita.log").read_text(errors="replace")[-3000:]
     return json.loads((out / "report.json").read_text())
 
