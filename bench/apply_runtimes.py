@@ -196,6 +196,8 @@ def rows_for(
         e2e = "–"
         if precision == BF16 and not Bf16Guard.from_dict(first.manifest["metrics"]["bf16"]).allowed:
             e2e = "– (its guard refuses bf16)"
+        elif precision == BF16 and not native_bf16(cpu_flags(read_cpuinfo())):
+            e2e = "– (bf16 is emulated here: apply runs fp32)"
         elif precision:
             out = work["root"] / f"out-{first.id}-{precision}"
             e2e = "{:.2f} ({:.2f})".format(*end_to_end(shop, first, work["inputs"], out, precision, work["drawn"]))

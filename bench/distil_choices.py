@@ -9,7 +9,10 @@ scored on the held-out pairs and on 6 unseen pairs (seed 2); loss is the teacher
 (negative: the student scores higher). Rules: `truth`, the best check against the true afters (the app's);
 `teacher`, the check closest to the teacher's own finished drawings of the held-out befores (the truth unused);
 `last`, the last step. --befores N adds N befores of the task (seed 3, never in another set) to the lessons.
-Run: python bench/distil_choices.py [--teacher 5] [--steps 5000] [--seed 1] [--blocks 6 8] [--befores 0 24]
+--shapes replaces --blocks with whole student shapes, WIDTHxDEEPxBLOCKS (features at half resolution, at quarter
+resolution, residual blocks; link 1 as the app's student), e.g. 16x32x8 (the app's) 8x24x8.
+Run: python bench/distil_choices.py [--teacher 5] [--steps 5000] [--seed 1] [--blocks 6 8 | --shapes 16x32x8 8x24x8]
+[--befores 0 24] [--rules truth teacher last]
 """
 
 from __future__ import annotations
@@ -73,9 +76,16 @@ def teacher_of(shop: Workshop, root: Path, task: str, minutes: float) -> Apprent
     return train(shop, task, Budget(minutes=minutes))
 
 
-def student(run: Run, teacher: Apprentice, blocks: int, befores: int) -> Run:
-    """The run `distil` would make for a student of `blocks` blocks, with `befores` unpaired befores added."""
-    shape = dict(get_kind("paired").student or {}) | {"blocks": blocks}
+def shape_of(name: str) -> dict:
+    """The student's network shape: "8" (the app's student with 8 blocks) or "8x24x8" (width x deep width x blocks)."""
+    sizes = [int(size) for size in name.split("x")]
+    if len(sizes) == 1:
+        return dict(get_kind("paired").student or {}) | {"blocks": sizes[0]}
+    return dict(get_kind("paired").student or {}) | dict(zip(("width", "deep_width", "blocks"), sizes, strict=True))
+
+
+def student(run: Run, teacher: Apprentice, shape: dict, befores: int) -> Run:
+    """The run `distil` would make for a student of this shape, with `befores` unpaired befores added."""
     pupil = distil.pupil_run(run, teacher, load_network(teacher).eval(), distil.student_config(run) | {"net": shape})
     if befores:
         extra = [(premultiply(np.asarray(b.convert("RGBA"))), None) for b, _ in task_pairs(run.task, befores, 3)]
@@ -87,18 +97,22 @@ def student(run: Run, teacher: Apprentice, blocks: int, befores: int) -> Run:
     return pupil
 
 
-def kept_weights(pupil: Run, steps: int, teacher_drawn: list[np.ndarray], how: Finish) -> dict[str, dict]:
-    """The weights each rule keeps over `steps` steps."""
+def kept_weights(
+    pupil: Run, steps: int, teacher_drawn: list[np.ndarray], how: Finish, rules: Sequence[str]
+) -> dict[str, dict]:
+    """The weights each of `rules` keeps over `steps` steps."""
     truths = [target for _, target in pupil.validation]
     best = {"truth": (-np.inf, None), "teacher": (-np.inf, None)}
     while pupil.state.step < steps:
         step(pupil)
         if pupil.state.step % pupil.config.validate_every == 0:
             made = finished(pupil.net.eval(), pupil.validation, how)
-            for rule, score in (("truth", psnr(made, truths)), ("teacher", psnr(made, teacher_drawn))):
+            for rule in set(rules) & set(best):
+                score = psnr(made, truths if rule == "truth" else teacher_drawn)
                 if score > best[rule][0]:
                     best[rule] = (score, copy.deepcopy(pupil.net.state_dict()))
-    return {rule: weights for rule, (_, weights) in best.items()} | {"last": copy.deepcopy(pupil.net.state_dict())}
+    kept = {rule: weights for rule, (_, weights) in best.items()} | {"last": copy.deepcopy(pupil.net.state_dict())}
+    return {rule: kept[rule] for rule in rules}
 
 
 def main() -> None:
@@ -106,13 +120,15 @@ def main() -> None:
     parser.add_argument("--teacher", type=float, default=5.0, help="minutes of training per teacher")
     parser.add_argument("--steps", type=int, default=5000, help="steps per student")
     parser.add_argument("--seed", type=int, default=1, help="the students' seed")
-    parser.add_argument("--blocks", type=int, nargs="+", default=[6, 8])
+    parser.add_argument("--blocks", nargs="+", default=["6", "8"])
+    parser.add_argument("--shapes", nargs="+", help="student shapes WIDTHxDEEPxBLOCKS, instead of --blocks")
+    parser.add_argument("--rules", nargs="+", default=["truth", "teacher", "last"], choices=("truth", "teacher", "last"))
     parser.add_argument("--befores", type=int, nargs="+", default=[0, 24])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     args = parser.parse_args()
     ready_for_training()
     print(f"{args.teacher} min per teacher; {args.steps} steps per student; seed {args.seed}")
-    print("| task | blocks | unpaired befores | rule | loss held-out / unseen (dB) |")
+    print("| task | student | unpaired befores | rule | loss held-out / unseen (dB) |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         shop = Workshop.init(Path(folder) / "workshop", "bench")
@@ -125,17 +141,17 @@ def main() -> None:
             held = psnr(teacher_drawn, [y for _, y in run.validation])
             seen = psnr(finished(tnet, unseen, how), [y for _, y in unseen])
             plain = replace(how, picks=False, sure=0.0)  # the student draws its teacher's picks; the finish snaps
-            for blocks in args.blocks:
+            for name in args.shapes or args.blocks:
                 for befores in args.befores:
-                    pupil = student(run, teacher, blocks, befores)
-                    for rule, weights in kept_weights(pupil, args.steps, teacher_drawn, plain).items():
+                    pupil = student(run, teacher, shape_of(name), befores)
+                    for rule, weights in kept_weights(pupil, args.steps, teacher_drawn, plain, args.rules).items():
                         net = copy.deepcopy(pupil.net)
                         net.load_state_dict(weights)
                         net.eval()
                         held_loss = held - psnr(finished(net, run.validation, plain), [y for _, y in run.validation])
                         seen_loss = seen - psnr(finished(net, unseen, plain), [y for _, y in unseen])
                         print(
-                            f"| {task} | {blocks} | {befores} | {rule} | {held_loss:+.2f} / {seen_loss:+.2f} |",
+                            f"| {task} | {name} | {befores} | {rule} | {held_loss:+.2f} / {seen_loss:+.2f} |",
                             flush=True,
                         )
 

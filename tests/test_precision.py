@@ -107,6 +107,28 @@ def test_bf16_apply_stays_close_to_fp32(net):
     assert np.abs(fp32.astype(int) - bf16.astype(int)).mean() < 1.0
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [NetConfig(width=8, deep_width=8, blocks=1), NetConfig(width=8, deep_width=8, blocks=1, link=1),
+     NetConfig(width=0, deep_width=8, blocks=1)],  # fmt: skip
+)
+def test_the_form_apply_runs_is_the_same_function(shape):
+    """Folding each pixel-unshuffle into the strided convolution after it changes the passes, not the drawing."""
+    torch.manual_seed(0)
+    net = PairedNet(shape)
+    net.pick_from(torch.tensor([[255, 255, 255, 255], [20, 30, 200, 255]], dtype=torch.uint8))
+    for parameter in net.parameters():  # far from initial weights, so that every tap matters
+        parameter.data.normal_(0.0, 0.1)
+    net.eval()
+    x = torch.rand(2, 4, 36, 28)
+    applied = runner(net, FP32)
+    assert applied.strided and not net.strided and applied.stem.stride == (2 if shape.width else 4,) * 2
+    with torch.inference_mode():
+        (drawn, scores), (fast_drawn, fast_scores) = net.both(x), applied.both(x)
+    assert torch.allclose(drawn, fast_drawn, rtol=1e-4, atol=1e-4)
+    assert torch.allclose(scores, fast_scores, rtol=1e-4, atol=1e-4)
+
+
 def test_guard_refuses_bf16_where_it_costs_more_than_two_tenths_of_a_decibel():
     """The held-out targets are the fp32 network's own drawings: fp32 scores them perfectly, bf16's rounding cannot."""
     net = random_paired()
