@@ -122,7 +122,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="the students' seed")
     parser.add_argument("--blocks", nargs="+", default=["6", "8"])
     parser.add_argument("--shapes", nargs="+", help="student shapes WIDTHxDEEPxBLOCKS, instead of --blocks")
-    parser.add_argument("--rules", nargs="+", default=["truth", "teacher", "last"], choices=("truth", "teacher", "last"))
+    parser.add_argument(
+        "--rules", nargs="+", default=["truth", "teacher", "last"], choices=("truth", "teacher", "last")
+    )
     parser.add_argument("--befores", type=int, nargs="+", default=[0, 24])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     args = parser.parse_args()

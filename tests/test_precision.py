@@ -109,8 +109,11 @@ def test_bf16_apply_stays_close_to_fp32(net):
 
 @pytest.mark.parametrize(
     "shape",
-    [NetConfig(width=8, deep_width=8, blocks=1), NetConfig(width=8, deep_width=8, blocks=1, link=1),
-     NetConfig(width=0, deep_width=8, blocks=1)],  # fmt: skip
+    [
+        NetConfig(width=8, deep_width=8, blocks=1),
+        NetConfig(width=8, deep_width=8, blocks=1, link=1),
+        NetConfig(width=0, deep_width=8, blocks=1),
+    ],  # fmt: skip
 )
 def test_the_form_apply_runs_is_the_same_function(shape):
     """Folding each pixel-unshuffle into the strided convolution after it changes the passes, not the drawing."""

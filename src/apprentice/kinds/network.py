@@ -6,9 +6,8 @@ resolution and the input itself keep thin lines sharp. Every weight is learned f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import copy
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
