@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from apprentice.calibration import measure, precision_for, read_cpuinfo
+from apprentice.calibration import cpu_model, measure, precision_for, read_cpuinfo
 from apprentice.demo.cartoons import animation_set
 from apprentice.export import export_onnx
 from apprentice.formats.images import premultiply
@@ -226,7 +226,7 @@ def main() -> None:
     args = parser.parse_args()
     cpuinfo = read_cpuinfo()
     flags = sorted(cpu_flags(cpuinfo) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
-    model = next((line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line), "?")
+    model = cpu_model(cpuinfo) or "?"
     bf16 = "native" if native_bf16(cpu_flags(cpuinfo)) else "emulated"
     print(f"{model}; flags {' '.join(flags)}; bf16 {bf16}", flush=True)
     print(

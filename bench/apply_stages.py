@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from apply_runtimes import paired_pages, paired_task
-from apprentice.calibration import read_cpuinfo
+from apprentice.calibration import describe_cpu, read_cpuinfo
 from apprentice.drawings import finish_of, finished_image, read_drawing
 from apprentice.formats.images import write_image
 from apprentice.formats.pairs import Source
@@ -48,7 +48,6 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=2048)
     parser.add_argument("--tile", type=int, default=1024)
     args = parser.parse_args()
-    model = next((line.split(":")[1].strip() for line in read_cpuinfo().splitlines() if "model name" in line), "?")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         ready_for_training()
@@ -58,7 +57,10 @@ def main() -> None:
         student = train_and_distil(shop, "cleanup", Budget(steps=20), Budget(steps=20))
         page = paired_pages(root / "pages", args.side, 1) / "page00.png"
         ready_for_applying()
-        print(f"{model}; {torch.get_num_threads()} threads; one {args.side}² page; tiles of {args.tile}; ms, best of 3")
+        print(
+            f"{describe_cpu(read_cpuinfo())}; {torch.get_num_threads()} threads; "
+            f"one {args.side}² page; tiles of {args.tile}; ms, best of 3"
+        )
         print("| stage | ms | Mpx/s |")
         print("|---|---|---|")
         megapixels = args.side * args.side / 1e6

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from apprentice.calibration import describe_cpu, read_cpuinfo
 from apprentice.guild.records import record_hash
 from apprentice.provenance.manifest import find, load_network
 from apprentice.store.workshop import Workshop
@@ -105,14 +105,6 @@ def work(node: Node) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def cpu() -> str:
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    have = [flag for flag in ("avx2", "avx512f", "avx512_bf16") if flag in flags]
-    return f"{model or platform.processor()}, {os.cpu_count()} cores, flags: {' '.join(have) or 'none of avx2/avx512'}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
@@ -128,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     shared = len(MEMBERS) if args.laptops else 1
     os.environ["APPRENTICE_SYNC_SECONDS"] = "0"  # the nodes sync when `guild work` says so
-    print(f"python {shlex.join(sys.argv)}\nCPU: {cpu()}\n")
+    print(f"python {shlex.join(sys.argv)}\nCPU: {describe_cpu(read_cpuinfo())}\n")
     print("| task | way | held-out PSNR (dB) | SSIM | bytes sent per round | wall time (s) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for task in args.tasks:

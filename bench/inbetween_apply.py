@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from apprentice.calibration import describe_cpu, read_cpuinfo
 from apprentice.demo.cartoons import animation_set
 
 APPRENTICE = str(Path(sys.executable).with_name("apprentice"))
@@ -67,15 +68,6 @@ def apply(home: Path, folder: Path, spacing: list[str]) -> tuple[str, float, int
     return done.stdout.strip().splitlines()[-1], seconds, peak
 
 
-def cpu() -> str:
-    """The CPU's model, its cores as this process sees them, and the vector flags that matter to PyTorch."""
-    text = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"model name\s*:\s*(.*)", text)[1]
-    flags = set(re.search(r"flags\s*:\s*(.*)", text)[1].split())
-    vector = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni") if f in flags]
-    return f"{model}, {os.cpu_count()} cores, flags: {' '.join(vector)}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=24)
@@ -91,7 +83,7 @@ def main() -> None:
         said, seconds, peak = apply(home, Path(folder), spaced)
         frames = len(list((Path(folder) / "shot").glob("keys-*.png")))
     whole = frames * size[0] * size[1] * 4 / 2**20
-    print(f"CPU: {cpu()}")
+    print(f"CPU: {describe_cpu(read_cpuinfo())}")
     print(f"shot: {args.keys} keys of {size[0]}×{size[1]}, {' '.join(spaced)}: {frames} frames written")
     print(f"CLI: {said}")
     print(

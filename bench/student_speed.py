@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from apply_runtimes import network_speed
-from apprentice.calibration import read_cpuinfo
+from apprentice.calibration import describe_cpu, read_cpuinfo
 from apprentice.kinds import get_kind
 from apprentice.kinds.network import NetConfig
 from apprentice.train.process import ready_for_applying
@@ -39,8 +39,10 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=2048)
     args = parser.parse_args()
     ready_for_applying()
-    model = next((line.split(":")[1].strip() for line in read_cpuinfo().splitlines() if "model name" in line), "?")
-    print(f"{model}; {torch.get_num_threads()} threads; {args.side}² page; best of two runs, each measured twice")
+    print(
+        f"{describe_cpu(read_cpuinfo())}; {torch.get_num_threads()} threads; "
+        f"{args.side}² page; best of two runs, each measured twice"
+    )
     print("| network | multiply-adds per pixel | as trained: Mpx/s (CPU-s/Mpx) | as applied: Mpx/s (CPU-s/Mpx) |")
     print("|---|---|---|---|")
     kind = get_kind("paired")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -33,9 +34,25 @@ def read_cpuinfo() -> str:
         return ""
 
 
+def cpu_model(cpuinfo: str) -> str:
+    """The first processor's model name in /proc/cpuinfo's text ("" where it names none)."""
+    return next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+
+
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")  # what PyTorch's speed follows
+
+
+def describe_cpu(cpuinfo: str) -> str:
+    """One line for a benchmark's result: the model, the cores this process may use, and the vector flags."""
+    flags = cpu_flags(cpuinfo)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    vector = " ".join(flag for flag in VECTOR_FLAGS if flag in flags) or "none of " + "/".join(VECTOR_FLAGS)
+    return f"{cpu_model(cpuinfo) or '?'}, {cores} cores, flags: {vector}"
+
+
 def machine_key(cpuinfo: str, net: nn.Module) -> str:
     """What a timing depends on: the processor, its flags, PyTorch, the thread count and the network's shape."""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+    model = cpu_model(cpuinfo)
     config = getattr(net, "config", None)
     facts = [model, sorted(cpu_flags(cpuinfo)), torch.__version__, torch.get_num_threads(), type(net).__name__]
     facts.append(repr(config))
