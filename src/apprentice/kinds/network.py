@@ -176,9 +176,9 @@ class PairedNet(nn.Module):
 
 
 def strided(net: PairedNet) -> PairedNet:
-    """A copy of the network whose pixel-unshuffles and the convolutions after them (stem,
-    down) are single strided convolutions, the same function with two fewer passes over memory (the app's student
-    on a 1024-px tile of a 2-core Zen 3: 11 of its 213 ms, timed op by op)."""
+    """A copy of the network whose pixel-unshuffles and the convolutions after them (stem, down) are single strided
+    convolutions: the same function with two fewer passes over memory (the app's student on a 1024-px tile of a
+    2-core Zen 3: 11 of its 213 ms, timed op by op)."""
     if net.strided:
         return net
     made = copy.deepcopy(net)
