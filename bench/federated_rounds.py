@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from apprentice.calibration import describe_cpu, read_cpuinfo
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.kinds.network import PICKER_WEIGHTS, without_picker
@@ -30,7 +31,7 @@ from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, step, train
 from apprentice.train.rounds import moments_of, restore_moments, started
 from apprentice.train.split import held_out_among
-from federated import AUGMENT, MEMBERS, UNSEEN, cpu, write_pairs
+from federated import AUGMENT, MEMBERS, UNSEEN, write_pairs
 
 from paired import unseen_scores
 from paired_tasks import TASKS, task_pairs
@@ -97,7 +98,7 @@ def main() -> None:
         help="pooled run's palette: off trains no picking head, as the nodes have none",
     )
     args = parser.parse_args()
-    print(f"python {shlex.join(sys.argv)}\nCPU: {cpu()}\n")
+    print(f"python {shlex.join(sys.argv)}\nCPU: {describe_cpu(read_cpuinfo())}\n")
     print("| task | way | unseen PSNR (dB) | SSIM | seconds |")
     print("| --- | --- | --- | --- | --- |")
     for task in args.tasks:
