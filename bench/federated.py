@@ -98,7 +98,10 @@ def federated(root: Path, task: str, pairs: list[Pair], minutes: float, rounds: 
 
 
 def work(node: Node) -> subprocess.Popen:
-    env = os.environ | {"APPRENTICE_HOME": str(node.home), "APPRENTICE_SYNC_SECONDS": "0"}
+    # the three nodes share this machine's cores: more threads than cores spin in OpenMP and slow every node (2
+    # threads each on 2 cores: flats 4.4 dB behind pooled on a Zen 3; bench/RESULTS.md)
+    threads = str(max(1, (os.cpu_count() or 1) // len(MEMBERS)))
+    env = os.environ | {"APPRENTICE_HOME": str(node.home), "APPRENTICE_SYNC_SECONDS": "0", "OMP_NUM_THREADS": threads}
     log = (node.home.parent / f"{node.name}-work.log").open("ab")
     port = str(free_port())
     command = [sys.executable, "-m", "apprentice.cli", "guild", "work", "--flower-port", port]
