@@ -4,7 +4,8 @@ Each task's training pairs are split across three members (each holds different 
 trains on all of them for M minutes. Federated: the three members' nodes (`apprentice serve`, `apprentice guild
 work`, as real processes on 127.0.0.1) train the same M minutes in R rounds on Flower, Ada hosting. Both are
 scored on the same unseen pairs. With --laptops, the federated run gets M × 3 minutes of this machine: its three nodes
-share this machine's cores, so that is about the time each would have on a laptop of its own in M minutes.
+share this machine's cores (a third of its threads each), so that is about the time each would have on a laptop of its
+own in M minutes.
 Run: python bench/federated.py [--tasks cleanup flats glyphs] [--minutes 2] [--rounds 12] [--laptops]
 """
 
