@@ -1,5 +1,5 @@
-"""Apply speed of the default paired and in-between apprentices per runtime and precision, and the held-out dB
-each runtime loses against PyTorch fp32.
+"""Apply speed of the default paired and in-between apprentices per runtime and precision (fp32, bf16, int8 for the
+paired network; ONNX Runtime fp32), and the held-out dB each runtime loses against PyTorch fp32.
 
 Each apprentice is trained briefly through the app's path (workshop → add → train): a paired one per task of
 `paired_tasks.py` (8 pairs of 256², seed 1), which then teaches its distilled student (`train.distil`, --student
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from apprentice.calibration import cpu_model, measure, precision_for, read_cpuinfo
+from apprentice.calibration import cpu_model, int8_ranges, measure, precision_for, read_cpuinfo
 from apprentice.demo.cartoons import animation_set
 from apprentice.export import export_onnx
 from apprentice.formats.images import premultiply
@@ -34,7 +34,8 @@ from apprentice.imports import add_examples
 from apprentice.jobs import apply
 from apprentice.kinds import ApplyOptions, get_kind
 from apprentice.kinds.finish import Finish
-from apprentice.kinds.precision import BF16, FP32, MAX_LOSS_DB, Bf16Guard, cpu_flags, native_bf16, runner
+from apprentice.kinds.precision import BF16, FP32, INT8, MAX_LOSS_DB, Guard, cpu_flags, native_bf16, runner
+from apprentice.kinds.quantized import takes_int8
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import Apprentice, find, load_network
 from apprentice.store.workshop import Workshop
@@ -70,6 +71,8 @@ def runtimes(shop: Workshop, task: str, made: Apprentice, folder: Path) -> dict[
     """Each way this machine can run the apprentice, by name."""
     net = load_network(made)
     found = {"PyTorch fp32": runner(net, FP32), "PyTorch bf16": runner(net, BF16)}
+    if takes_int8(net):
+        found["PyTorch int8"] = runner(net, INT8, int8_ranges(made.manifest))
     try:
         found["ONNX Runtime fp32"] = OnnxNet(export_onnx(shop, task, folder / f"{made.id}.onnx", made.id), net)
     except Exception as error:  # noqa: BLE001 -- optional: any failure leaves the row out, said once
@@ -192,10 +195,10 @@ def rows_for(
     for name in runs[0]:
         net = runs[0][name]
         speed, cpu = network_speed(net, work["channels"], work["side"])
-        precision = {"PyTorch fp32": FP32, "PyTorch bf16": BF16}.get(name)
+        precision = {"PyTorch fp32": FP32, "PyTorch bf16": BF16, "PyTorch int8": INT8}.get(name)
         e2e = "–"
-        if precision == BF16 and not Bf16Guard.from_dict(first.manifest["metrics"]["bf16"]).allowed:
-            e2e = "– (its guard refuses bf16)"
+        if precision in (BF16, INT8) and not Guard.from_dict(first.manifest["metrics"][precision], precision).allowed:
+            e2e = f"– (its guard refuses {precision})"
         elif precision == BF16 and not native_bf16(cpu_flags(read_cpuinfo())):
             e2e = "– (bf16 is emulated here: apply runs fp32)"
         elif precision:
@@ -210,9 +213,12 @@ def rows_for(
         print(lines[-1], flush=True)
     chosen = precision_for(shop, first, load_network(first))
     print(f"`apply` on this machine chooses {chosen} for {first.label()} (precision auto)")
-    guards = " / ".join(f"{m.manifest['metrics']['bf16']['loss_db']:.3f}" for m in made)
-    lines.append(f"| {label} | bf16 guard recorded at training (dB lost) | | | | {guards} |")
-    print(lines[-1], flush=True)
+    for precision in (BF16, INT8):
+        if not first.manifest["metrics"].get(precision):
+            continue
+        guards = " / ".join(f"{m.manifest['metrics'][precision]['loss_db']:.3f}" for m in made)
+        lines.append(f"| {label} | {precision} guard recorded at training (dB lost) | | | | {guards} |")
+        print(lines[-1], flush=True)
     return lines, reference
 
 
@@ -261,7 +267,7 @@ def paired(shop: Workshop, work: dict, args: argparse.Namespace) -> None:
     _, reference = rows_for(f"paired ({tasks})", shop, teachers, unseen, work, None)
     rows_for(f"student ({tasks})", shop, students, unseen, work, reference)
     print("Students by the app's rule: " + "; ".join(published(student) for student in students))
-    calibrated = measure(load_network(teachers[0]), 4)
+    calibrated = measure(load_network(teachers[0]), 4, (FP32, BF16, INT8), int8_ranges(teachers[0].manifest))
     print(f"calibration on first apply (Mpx/s of a 256² square): {calibrated}")
 
 

@@ -1,4 +1,5 @@
-"""Applying in bfloat16: only where the CPU has it, it measures faster and the apprentice's held-out guard allows it."""
+"""Applying in bfloat16 or 8-bit integers: only where it measures faster and the apprentice's held-out guard allows it
+(bfloat16: only where the CPU has it)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from apprentice.kinds import ApplyOptions
 from apprentice.kinds.finish import Finish
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.network import NetConfig, PairedNet
-from apprentice.kinds.precision import BF16, FP32, Bf16Guard, choose, cpu_flags, in_bf16, native_bf16, runner
+from apprentice.kinds.precision import BF16, FP32, INT8, Guard, choose, cpu_flags, guards, in_bf16, native_bf16, runner
+from apprentice.kinds.quantized import Int8Net, in_int8, measure_ranges
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import find, load_network
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.metrics import image_scores
-from apprentice.train.precision import measure_guard
+from apprentice.train.precision import measure_guard, measure_int8
 from apprentice.views import apprentice_cards
 
 from conftest import write_pair_folder
@@ -45,9 +47,10 @@ def test_flags_are_the_first_processors_words():
     assert cpu_flags(ARM) == {"fp", "asimd", "sve"}
 
 
-KEEPS = Bf16Guard(30.0, 29.9)  # loses 0.1 dB
-LOSES = Bf16Guard(30.0, 29.7)  # loses 0.3 dB
+KEEPS = Guard(BF16, 30.0, 29.9)  # loses 0.1 dB
+LOSES = Guard(BF16, 30.0, 29.7)  # loses 0.3 dB
 FAST, SLOW, TIED = {FP32: 2.0, BF16: 8.0}, {FP32: 2.0, BF16: 0.3}, {FP32: 2.0, BF16: 2.1}
+INT8_KEEPS, INT8_LOSES = Guard(INT8, 30.0, 29.85), Guard(INT8, 30.0, 29.5)
 
 
 @pytest.mark.parametrize(
@@ -66,21 +69,46 @@ FAST, SLOW, TIED = {FP32: 2.0, BF16: 8.0}, {FP32: 2.0, BF16: 0.3}, {FP32: 2.0, B
     ],
 )
 def test_choice_of_precision(asked, native, guard, speeds, chosen):
-    assert choose(asked, native, guard, speeds) == chosen
+    assert choose(asked, native, {BF16: guard} if guard else {}, speeds) == chosen
 
 
-def test_guard_allows_at_most_two_tenths_of_a_decibel():
-    assert KEEPS.allowed and not LOSES.allowed and Bf16Guard(30.0, 29.8).allowed
-    assert Bf16Guard(30.0, 30.4).loss_db == 0.0  # bf16 scoring better loses nothing
-    assert Bf16Guard.from_dict(LOSES.to_dict()) == LOSES and not LOSES.to_dict()["bf16_allowed"]
+BOTH_FAST = {FP32: 2.0, BF16: 8.0, INT8: 4.0}
 
 
 @pytest.mark.parametrize(
-    "recorded", [None, {}, {"fp32_psnr": "30", "bf16_psnr": 29}, {"fp32_psnr": True, "bf16_psnr": 1}]
+    ("asked", "native", "recorded", "speeds", "chosen"),
+    [
+        ("auto", False, [INT8_KEEPS], BOTH_FAST, INT8),  # no bf16 here: int8, measured faster
+        ("auto", True, [KEEPS, INT8_KEEPS], BOTH_FAST, BF16),  # both allowed: the faster one
+        ("auto", True, [KEEPS, INT8_KEEPS], {FP32: 2.0, BF16: 3.0, INT8: 5.0}, INT8),
+        ("auto", True, [LOSES, INT8_KEEPS], BOTH_FAST, INT8),  # bf16 loses quality: the other one
+        ("auto", False, [KEEPS, INT8_LOSES], BOTH_FAST, FP32),  # bf16 emulated, int8 loses quality
+        ("auto", False, [INT8_KEEPS], {FP32: 2.0, INT8: 2.1}, FP32),  # within 10 %
+        ("int8", False, [INT8_KEEPS], None, INT8),  # asked for by name
+        ("int8", False, [INT8_LOSES], None, FP32),  # asked for by name, but it loses quality
+        ("int8", True, [KEEPS], BOTH_FAST, FP32),  # never measured for int8 (an older apprentice)
+    ],
+)
+def test_choice_between_faster_precisions(asked, native, recorded, speeds, chosen):
+    assert choose(asked, native, {guard.precision: guard for guard in recorded}, speeds) == chosen
+
+
+def test_guard_allows_at_most_two_tenths_of_a_decibel():
+    assert KEEPS.allowed and not LOSES.allowed and Guard(BF16, 30.0, 29.8).allowed
+    assert Guard(BF16, 30.0, 30.4).loss_db == 0.0  # bf16 scoring better loses nothing
+    assert Guard.from_dict(LOSES.to_dict(), BF16) == LOSES and not LOSES.to_dict()["bf16_allowed"]
+    assert Guard.from_dict(INT8_KEEPS.to_dict(), INT8) == INT8_KEEPS and INT8_KEEPS.to_dict()["int8_allowed"]
+    assert Guard.from_dict(INT8_KEEPS.to_dict(), BF16) is None  # one precision's guard is never read as another's
+    assert guards({"bf16": KEEPS.to_dict(), "int8": INT8_LOSES.to_dict()}) == {BF16: KEEPS, INT8: INT8_LOSES}
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [None, {}, [30, 29], {"fp32_psnr": "30", "bf16_psnr": 29}, {"fp32_psnr": True, "bf16_psnr": 1}],
 )
 def test_a_manifest_without_a_sound_guard_applies_in_fp32(recorded):
-    assert Bf16Guard.from_dict(recorded) is None
-    assert choose("auto", True, Bf16Guard.from_dict(recorded), FAST) == FP32
+    assert Guard.from_dict(recorded, BF16) is None
+    assert choose("auto", True, guards({"bf16": recorded, "int8": recorded}), FAST | BOTH_FAST) == FP32
 
 
 def random_paired(seed: int = 0) -> PairedNet:
@@ -169,22 +197,29 @@ def test_training_records_the_guard_and_the_card_shows_it(shop, trained):
     assert set(guard) == {"fp32_psnr", "bf16_psnr", "loss_db", "bf16_allowed"}
     assert guard["fp32_psnr"] == pytest.approx(find(shop, trained).manifest["metrics"]["best"]["psnr"], abs=1e-6)
     [card] = apprentice_cards(shop, trained)
-    assert card["precision"] == Bf16Guard.from_dict(guard).describe() and "dB" in card["precision"]
+    assert Guard.from_dict(guard, BF16).describe() in card["precision"] and "dB" in card["precision"]
 
 
 def on_a_cpu(monkeypatch, cpuinfo: str, speeds: dict[str, float]) -> list[int]:
-    """This machine seen as another CPU, its timing as given; returns a list that counts the timings made."""
-    timed: list[int] = []
+    """This machine seen as another CPU, its timing as given; returns a list of the precisions each timing timed."""
+    timed: list[tuple[str, ...]] = []
+
+    def measure(net, channels, precisions, ranges):
+        assert channels == 4
+        timed.append(precisions)
+        return {p: speeds[p] for p in precisions}
+
     monkeypatch.setattr(calibration, "read_cpuinfo", lambda: cpuinfo)
-    monkeypatch.setattr(calibration, "measure", lambda net, channels: timed.append(channels) or dict(speeds))
+    monkeypatch.setattr(calibration, "measure", measure)
     return timed
 
 
-def allow(shop, task: str, allowed: bool) -> None:
-    """Rewrite the apprentice's recorded guard (its manifest hash is not checked by apply)."""
+def allow(shop, task: str, allowed: bool, int8: bool = False) -> None:
+    """Rewrite the apprentice's recorded guards (its manifest hash is not checked by apply)."""
     made = find(shop, task)
     manifest = made.manifest
     manifest["metrics"]["bf16"] = (KEEPS if allowed else LOSES).to_dict()
+    manifest["metrics"]["int8"] |= (INT8_KEEPS if int8 else INT8_LOSES).to_dict()
     (made.folder / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -194,7 +229,7 @@ def test_calibration_runs_once_per_machine_and_is_kept_in_the_workshop(shop, tra
     net = load_network(find(shop, trained))
     assert calibration.precision_for(shop, find(shop, trained), net) == BF16
     assert calibration.precision_for(shop, find(shop, trained), net) == BF16
-    assert timed == [4]
+    assert timed == [(FP32, BF16)]  # int8's guard refuses it in this apprentice (`allow`)
     [entry] = json.loads((shop.root / calibration.FILE).read_text()).values()
     assert entry[BF16] == 8.0
     on_a_cpu(monkeypatch, ZEN4.replace("AMD EPYC", "Another CPU"), SLOW)  # the workshop moved to another machine
@@ -220,3 +255,139 @@ def test_apply_in_bf16_writes_outputs_close_to_fp32(shop, trained, monkeypatch, 
         apply(shop, trained, [tmp_path / "new" / "before"], tmp_path / precision, ApplyOptions(precision=precision))
         made[precision] = np.asarray(Image.open(tmp_path / precision / "p0.png").convert("RGBA"))
     assert over_white_psnr(made[FP32], made[BF16]) > 35.0
+
+
+def calibration_images(count: int = 3) -> list[torch.Tensor]:
+    images = [torch.rand(2, 4, 48, 48) for _ in range(count)]
+    for image in images:
+        image[:, 3] = 1.0
+    return images
+
+
+def test_int8_apply_stays_close_to_fp32():
+    torch.manual_seed(3)
+    net = random_paired()
+    ranges = measure_ranges(net, calibration_images())
+    image = np.random.default_rng(1).integers(0, 256, (96, 80, 4), dtype=np.uint8)
+    image[..., 3] = 255
+    fast = runner(net, INT8, ranges)
+    fp32, int8 = (transform(n, image, net.margin, tile=64) for n in (runner(net, FP32), fast))
+    assert isinstance(fast, Int8Net) and int8.dtype == np.uint8
+    assert not np.array_equal(fp32, int8)  # it really ran in 8 bits
+    assert over_white_psnr(fp32, int8) > 38.0
+    assert next(net.parameters()).dtype == torch.float32 and not net.strided  # the original is untouched
+
+
+def test_int8_reads_the_input_on_its_own_grid_and_keeps_the_borders():
+    """The stem absorbs the centring, so each uint8 level is one integer step; the padding stays the centred
+    network's zero: a flat grey page comes out as fp32 draws it, to the edges."""
+    net = random_paired()
+    ranges = measure_ranges(net, calibration_images())
+    assert ranges["activation_post_process_0"] == [0.0, 1.0]
+    page = np.full((64, 64, 4), 255, dtype=np.uint8)
+    page[..., :3] = 128
+    fp32, int8 = (transform(runner(net, p, ranges), page, net.margin) for p in (FP32, INT8))
+    assert np.abs(fp32.astype(int) - int8.astype(int)).max() <= 3
+
+
+def hostile(ranges: dict, how: str) -> object:
+    first = next(iter(ranges))
+    changed = {name: list(value) for name, value in ranges.items()}
+    if how == "missing":
+        del changed[first]
+    elif how == "extra":
+        changed["activation_post_process_999"] = [0.0, 1.0]
+    elif how == "nan":
+        changed[first] = [0.0, float("nan")]
+    elif how == "infinite":
+        changed[first] = [float("-inf"), 1.0]
+    elif how == "huge":
+        changed[first] = [0.0, 1e30]
+    elif how == "reversed":
+        changed[first] = [1.0, 0.0]
+    elif how == "text":
+        changed[first] = ["0", "1"]
+    elif how == "booleans":
+        changed[first] = [False, True]
+    elif how == "three":
+        changed[first] = [0.0, 0.5, 1.0]
+    elif how == "not a dict":
+        return list(changed.values())
+    return changed
+
+
+@pytest.mark.parametrize(
+    "how", ["missing", "extra", "nan", "infinite", "huge", "reversed", "text", "booleans", "three", "not a dict"]
+)
+def test_ranges_that_do_not_fit_the_network_apply_in_fp32(how):
+    """A manifest may come from another member: ranges it does not fit never reach the quantizer."""
+    net = random_paired()
+    ranges = measure_ranges(net, calibration_images(1))
+    assert in_int8(net, ranges) is not None
+    assert in_int8(net, hostile(ranges, how)) is None
+    fallback = runner(net, INT8, hostile(ranges, how))
+    assert isinstance(fallback, PairedNet) and fallback.strided
+
+
+def test_training_records_the_int8_guard_and_ranges_from_training_patches(shop, trained):
+    manifest = find(shop, trained).manifest
+    recorded = manifest["metrics"]["int8"]
+    assert set(recorded) == {"fp32_psnr", "int8_psnr", "loss_db", "int8_allowed", "ranges"}
+    assert recorded["fp32_psnr"] == pytest.approx(manifest["metrics"]["bf16"]["fp32_psnr"])
+    assert recorded["loss_db"] == pytest.approx(max(0.0, recorded["fp32_psnr"] - recorded["int8_psnr"]))
+    net = load_network(find(shop, trained))
+    assert isinstance(runner(net, INT8, recorded["ranges"]), Int8Net)
+    [card] = apprentice_cards(shop, trained)
+    assert "8-bit integers" in card["precision"] and "bfloat16" in card["precision"]
+
+
+def test_int8_ranges_are_measured_on_training_patches_never_on_held_out_ones(monkeypatch):
+    net = random_paired()
+    seen = []
+
+    def recording(net, patches):
+        seen.extend(patches)
+        return measure_ranges(net, seen)
+
+    monkeypatch.setattr("apprentice.train.precision.measure_ranges", recording)
+    source = np.random.default_rng(0).integers(0, 256, (40, 48, 4), dtype=np.uint8)
+    validation = [(premultiply(source), premultiply(source))]
+    patches = calibration_images(2)
+    recorded = measure_int8(net, validation, Finish(), iter(patches))
+    assert len(seen) == 2 and all(a is b for a, b in zip(seen, patches, strict=True))
+    assert set(recorded["ranges"]) == set(measure_ranges(net, patches))
+
+
+def test_calibration_chooses_int8_where_it_measures_faster(shop, trained, monkeypatch):
+    allow(shop, trained, True, int8=True)
+    timed = on_a_cpu(monkeypatch, ZEN3, {FP32: 2.0, INT8: 4.0})
+    net = load_network(find(shop, trained))
+    assert calibration.precision_for(shop, find(shop, trained), net) == INT8
+    assert timed == [(FP32, INT8)]  # bf16 is emulated on this CPU: never timed
+    on_a_cpu(monkeypatch, ZEN3.replace("AMD EPYC", "Slow int8"), {FP32: 2.0, INT8: 1.0})
+    assert calibration.precision_for(shop, find(shop, trained), net) == FP32
+
+
+def test_an_apprentice_trained_before_int8_applies_in_fp32(shop, trained, monkeypatch):
+    made = find(shop, trained)
+    manifest = made.manifest
+    del manifest["metrics"]["int8"]
+    (made.folder / "manifest.json").write_text(json.dumps(manifest))
+    timed = on_a_cpu(monkeypatch, ZEN3, {FP32: 2.0, INT8: 4.0})
+    net = load_network(find(shop, trained))
+    assert calibration.precision_for(shop, find(shop, trained), net, "int8") == FP32
+    assert calibration.precision_for(shop, find(shop, trained), net) == FP32 and timed == []
+
+
+def test_apply_in_int8_writes_outputs_close_to_fp32(shop, trained, monkeypatch, tmp_path):
+    allow(shop, trained, False, int8=True)
+    on_a_cpu(monkeypatch, ZEN3, {})
+    ran = []
+    monkeypatch.setattr("apprentice.jobs.runner", lambda *args: ran.append(runner(*args)) or ran[-1])
+    write_pair_folder(tmp_path / "new", 2, seed=7, size=(70, 52))
+    made = {}
+    for precision in (FP32, INT8):
+        apply(shop, trained, [tmp_path / "new" / "before"], tmp_path / precision, ApplyOptions(precision=precision))
+        made[precision] = np.asarray(Image.open(tmp_path / precision / "p0.png").convert("RGBA"))
+    assert isinstance(ran[0], PairedNet) and isinstance(ran[1], Int8Net)
+    assert over_white_psnr(made[FP32], made[INT8]) > 35.0

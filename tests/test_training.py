@@ -16,7 +16,7 @@ from apprentice.imports import add_examples
 from apprentice.provenance.manifest import find
 from apprentice.train import sampler as sampler_module
 from apprentice.train import split as split_module
-from apprentice.train.loop import Budget, TrainConfig, train
+from apprentice.train.loop import CALIBRATION, Budget, TrainConfig, train
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import crop_where_changed, held_out_crops, validation_crops
 
@@ -137,7 +137,7 @@ def test_with_three_or_more_examples_whole_examples_are_held_out_of_every_batch(
     assert made.manifest["metrics"]["validation"] == "1 held-out example(s) of 5"
     before, after = map(opaque, pairs[held[0]])
     assert pixel_values(shown[-1][0]) == {before}, "the held-out example is scored"
-    assert len(drawn) == 10
+    assert len(drawn) == 10 + CALIBRATION  # each step's batch, then those int8's ranges are measured on
     seen = set().union(*(colours(inputs) | colours(targets) for inputs, targets in drawn))
     assert not {before, after} & seen, "a held-out pixel reached a batch"
     assert {opaque(pairs[name][0]) for name in pairs if name not in held} <= seen
@@ -157,7 +157,7 @@ def test_with_one_example_a_region_is_held_out_and_never_sampled(shop, small_tas
     assert [e["split"] for e in made.manifest["examples"]] == ["training"]
     scored_before = shown[-1][0]
     assert scored_before.shape == (40, 12, 4) and pixel_values(scored_before) == {opaque(marked[0])}
-    assert len(drawn) == 10
+    assert len(drawn) == 10 + CALIBRATION  # each step's batch, then those int8's ranges are measured on
     seen = set().union(*(colours(inputs) | colours(targets) for inputs, targets in drawn))
     assert not {opaque(marked[0]), opaque(marked[1])} & seen, "a held-out pixel reached a batch"
     assert {opaque(plain[0]), opaque(plain[1])} <= seen

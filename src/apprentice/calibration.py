@@ -1,5 +1,5 @@
-"""Which precision apply runs an apprentice in on this machine: from the CPU's flags, the apprentice's quality guard
-and, on first apply, a short timing of float32 against bfloat16, kept per machine and network in the workshop.
+"""Which precision apply runs an apprentice in on this machine: from the CPU's flags, the apprentice's quality guards
+and, on first apply, a short timing of float32 against the faster precisions, kept per machine and network.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from torch import nn
 
 from apprentice.files import write_atomically
 from apprentice.kinds import get_kind
-from apprentice.kinds.precision import BF16, FP32, Bf16Guard, choose, cpu_flags, native_bf16, runner, takes_bf16
+from apprentice.kinds.precision import BF16, FP32, INT8, choose, cpu_flags, guards, native_bf16, runner, takes_bf16
+from apprentice.kinds.quantized import takes_int8
 from apprentice.kinds.tiling import run
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop, now
 
-FILE = "calibration.json"  # in the workshop: {machine and network key: {"fp32": Mpx/s, "bf16": Mpx/s, ...}}
+FILE = "calibration.json"  # in the workshop: {machine and network key: {"fp32": Mpx/s, "int8": Mpx/s, ...}}
 SIDE = 256  # the square timed; small enough to take about a second, large enough for the convolutions to dominate
 REPEATS = 5  # each precision is timed this often, alternating, and its best kept (the CPU may be shared)
 
@@ -59,12 +60,12 @@ def machine_key(cpuinfo: str, net: nn.Module) -> str:
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:32]
 
 
-def measure(net: nn.Module, channels: int) -> dict[str, float]:
-    """Mpx/s of the network in float32 and in bfloat16 on a SIDE² square, each the best of REPEATS alternating runs."""
+def measure(net: nn.Module, channels: int, precisions: tuple[str, ...] = (FP32, BF16), ranges: object = None) -> dict:
+    """Mpx/s of the network in each precision on a SIDE² square, each the best of REPEATS alternating runs."""
     align = getattr(net, "align", 4)
     side = -(-(SIDE + 2 * net.margin) // align) * align
     square = np.random.default_rng(0).integers(0, 256, (side, side, channels), dtype=np.uint8)
-    runners = {precision: runner(net, precision) for precision in (FP32, BF16)}
+    runners = {precision: runner(net, precision, ranges) for precision in precisions}
     best = dict.fromkeys(runners, float("inf"))
     for candidate in runners.values():
         run(candidate, square[: 2 * align * 4, : 2 * align * 4])  # warm up: first calls pick their kernels
@@ -76,31 +77,42 @@ def measure(net: nn.Module, channels: int) -> dict[str, float]:
     return {precision: side * side / seconds / 1e6 for precision, seconds in best.items()}
 
 
-def calibrated(workshop: Workshop, key: str, net: nn.Module, channels: int) -> dict[str, float]:
-    """The timing this machine made of this network before, or a new one, kept in the workshop."""
+def calibrated(
+    workshop: Workshop, key: str, net: nn.Module, channels: int, precisions: tuple[str, ...], ranges: object = None
+) -> dict[str, float]:
+    """The timing this machine made of this network in these precisions before, or a new one, kept in the workshop."""
     path = workshop.root / FILE
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
     known = known if isinstance(known, dict) else {}
-    entry = known.get(key)
-    if isinstance(entry, dict) and all(isinstance(entry.get(p), int | float) for p in (FP32, BF16)):
-        return {p: float(entry[p]) for p in (FP32, BF16)}
-    speeds = measure(net, channels)
-    known[key] = speeds | {"measured_at": now()}
+    entry = known.get(key) if isinstance(known.get(key), dict) else {}
+    if all(isinstance(entry.get(p), int | float) and not isinstance(entry.get(p), bool) for p in precisions):
+        return {p: float(entry[p]) for p in precisions}
+    speeds = measure(net, channels, precisions, ranges)
+    known[key] = entry | speeds | {"measured_at": now()}
     write_atomically(path, json.dumps(known, indent=2).encode())
     return speeds
 
 
 def precision_for(workshop: Workshop, apprentice: Apprentice, net: nn.Module, asked: str = "auto") -> str:
-    """fp32 or bf16 for applying this apprentice here: bf16 only where the CPU has it natively, the apprentice's
-    guard allows it, and (unless asked for by name) it measured faster on this machine."""
+    """The precision to apply this apprentice in here: float32, or a faster one (bf16 only where the CPU has it
+    natively) that the apprentice's guard allows and that, unless asked for by name, measured faster here."""
     cpuinfo = read_cpuinfo()
-    guard = Bf16Guard.from_dict(apprentice.manifest["metrics"].get("bf16"))
+    metrics = apprentice.manifest["metrics"]
+    recorded = {p: g for p, g in guards(metrics).items() if (takes_bf16 if p == BF16 else takes_int8)(net)}
     native = native_bf16(cpu_flags(cpuinfo))
+    candidates = tuple(p for p, guard in recorded.items() if guard.allowed and (native or p != BF16))
     speeds = None
-    if asked == "auto" and native and guard is not None and guard.allowed and takes_bf16(net):
+    if asked == "auto" and candidates:
         channels = get_kind(apprentice.manifest["kind"]).input_channels
-        speeds = calibrated(workshop, machine_key(cpuinfo, net), net, channels)
-    return choose(asked, native, guard, speeds) if takes_bf16(net) else FP32
+        key = machine_key(cpuinfo, net)
+        speeds = calibrated(workshop, key, net, channels, (FP32, *candidates), int8_ranges(apprentice.manifest))
+    return choose(asked, native, recorded, speeds)
+
+
+def int8_ranges(manifest: dict) -> object:
+    """The activation ranges 8-bit integers run at, as the manifest records them (checked where they are used)."""
+    recorded = manifest["metrics"].get(INT8)
+    return recorded.get("ranges") if isinstance(recorded, dict) else None

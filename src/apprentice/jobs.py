@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from apprentice.calibration import precision_for
+from apprentice.calibration import int8_ranges, precision_for
 from apprentice.drawings import draw_each
 from apprentice.errors import BadInput, PartlyDone
 from apprentice.formats.pairs import Source
@@ -52,7 +52,8 @@ def apply(
     kind = get_kind(workshop.task(task_name).kind)
     apprentice = find(workshop, task_name, options.apprentice)
     net, paths = load_network(apprentice), [Path(path) for path in paths]
-    net = runner(net, precision_for(workshop, apprentice, net, options.precision))
+    precision = precision_for(workshop, apprentice, net, options.precision)
+    net = runner(net, precision, int8_ranges(apprentice.manifest))
     made = DRAW[kind.inputs](workshop, apprentice, kind, net, paths, out_dir, options, on_progress)
     results: list[JobResult] = []
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from apprentice.errors import NotFound
 from apprentice.ids import is_id
 from apprentice.kinds.finish import Finish
-from apprentice.kinds.precision import MAX_LOSS_DB, Bf16Guard
+from apprentice.kinds.precision import MAX_LOSS_DB, guards
 from apprentice.provenance.manifest import apprentices, find
 from apprentice.store.apprentices import apprentice_row
 from apprentice.store.examples import example_count, example_records
@@ -73,8 +73,10 @@ def finish_text(manifest: dict) -> str:
 
 def precision_text(manifest: dict) -> str:
     """Which precision apply may use, and why, in the artist's words."""
-    guard = Bf16Guard.from_dict(manifest["metrics"].get("bf16"))
-    return guard.describe() if guard else "applies in float32 (bfloat16's cost was not measured for it)"
+    recorded = guards(manifest["metrics"])
+    if not recorded:
+        return "applies in float32 (what a faster precision would cost was not measured for it)"
+    return "; ".join(guard.describe() for guard in recorded.values())
 
 
 def distilled_text(manifest: dict, labels: dict[str, str]) -> str:

@@ -123,7 +123,11 @@ class PairedNet(nn.Module):
         self.picking = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        drawn, scores = self.both(x)
+        return self.chosen(x, *self.both(x))
+
+    def chosen(self, x: torch.Tensor, drawn: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
+        """What the network outputs: the drawing, or, while picking in eval mode, the best-scored choice where it is
+        sure enough."""
         if scores is None or self.training or not self.picking:
             return drawn
         chance, choice = scores.softmax(dim=1).max(dim=1, keepdim=True)
@@ -134,16 +138,27 @@ class PairedNet(nn.Module):
         """(the drawn image, the choices' scores N×(K+1)×H×W, or None without a palette). Features in the weights'
         dtype (float32, or bfloat16 for a faster apply); the input's skip and the outputs in x's."""
         centred = (x * 2.0 - 1.0).to(self.head.weight.dtype)  # paper is mostly white: centring keeps units alive
+        return self.shuffled(x, *self.trunk(centred))
+
+    def trunk(self, centred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The head's and the picking head's outputs (None without one), before their pixel shuffle, from the
+        centred input (x·2 − 1; x itself in `centred_stem`'s copy)."""
         if not self.config.width:
-            features, scale = self.blocks(act(self.unshuffled(self.stem, centred, 4))), 4
+            features = self.blocks(act(self.unshuffled(self.stem, centred, 4)))
         else:
             half = act(self.unshuffled(self.stem, centred, 2))
             deep = self.blocks(act(self.unshuffled(self.down, half, 2)))
             up = act(F.pixel_shuffle(self.up(deep), 2))
-            features, scale = act(self.fuse(torch.cat([half, up], dim=1))), 2
-        drawn = x + F.pixel_shuffle(self.head(features), scale).to(x.dtype)
-        scores = None if self.picker is None else F.pixel_shuffle(self.picker(features), scale).to(x.dtype)
-        return drawn, scores
+            features = act(self.fuse(torch.cat([half, up], dim=1)))
+        return self.head(features), None if self.picker is None else self.picker(features)
+
+    def shuffled(
+        self, x: torch.Tensor, head: torch.Tensor, picks: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`both`'s outputs from `trunk`'s: back to full resolution, the drawing as a change to the input."""
+        scale = 2 if self.config.width else 4
+        drawn = x + F.pixel_shuffle(head, scale).to(x.dtype)
+        return drawn, None if picks is None else F.pixel_shuffle(picks, scale).to(x.dtype)
 
     def unshuffled(self, conv: nn.Conv2d, x: torch.Tensor, scale: int) -> torch.Tensor:
         """conv(pixel_unshuffle(x, scale)): one strided convolution in `strided`'s copy."""

@@ -25,7 +25,7 @@ class ApplyOptions:
     fps: float = 12.0  # frames per second of a written animation
     shot: str | None = None  # the name of a written sequence; None means the inputs' folder or file name
     tile: int = 1024  # the largest square the network sees at once, in pixels
-    precision: str = "auto"  # fp32, bf16 (only where the apprentice's quality guard allows it), or auto: measured
+    precision: str = "auto"  # fp32, bf16 or int8 (each only where the apprentice's guard allows it), or auto: measured
     timing: str = ""  # a timing chart (kinds/timing.py) placing the in-betweens; replaces `between` when given
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from apprentice.train.examples import Decoded, Subset, gather, judged_finish, target_is_gray
 from apprentice.train.metrics import image_scores
-from apprentice.train.precision import measure_guard
+from apprentice.train.precision import measure_guard, measure_int8
 from apprentice.train.process import flush_denormals
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import (
@@ -43,6 +43,8 @@ from apprentice.train.split import (
     split_indices,
     validation_crops,
 )
+
+CALIBRATION = 8  # batches of training patches (another seed's draw) that 8-bit integers' ranges are measured on
 
 
 @dataclass(frozen=True)
@@ -462,7 +464,7 @@ def trained(run: Run, lineage: dict) -> Trained:
     how = state.finishes[state.best_val.get("finish", 0)]
     metrics = {"validation": run.validation_how, "best": state.best_val, "identity": state.identity}
     metrics["baseline"] = run.kind.baseline_name
-    metrics["bf16"] = bf16_guard(run, how)
+    metrics["bf16"], metrics["int8"] = precision_guards(run, how)
     return Trained(
         run.task,
         run.best if how.picks else without_picker(run.best),
@@ -479,10 +481,12 @@ def trained(run: Run, lineage: dict) -> Trained:
     )
 
 
-def bf16_guard(run: Run, how: Finish) -> dict | None:
-    """What applying the best weights in bfloat16 costs on the held-out examples (None: it cannot run in it)."""
+def precision_guards(run: Run, how: Finish) -> tuple[dict | None, dict | None]:
+    """What applying the best weights in bfloat16 and in 8-bit integers costs on the held-out examples (None: it
+    cannot run in it); 8-bit's activation ranges are measured on CALIBRATION batches of training patches."""
     net = copy.deepcopy(run.net)
     net.load_state_dict(run.best)
     net.picking, net.sure = how.picks, how.sure
-    guard = measure_guard(net, run.validation, how)
-    return guard.to_dict() if guard else None
+    bf16 = measure_guard(net, run.validation, how)
+    patches = (run.sampler.draw(run.config.seed + 1, step)[0] for step in range(CALIBRATION))
+    return (bf16.to_dict() if bf16 else None), measure_int8(net, run.validation, how, patches)

@@ -1,17 +1,22 @@
-"""The quality guard on a faster apply: what bfloat16 costs a trained apprentice on its held-out examples.
+"""The quality guards on a faster apply: what bfloat16 and 8-bit integers cost a trained apprentice on its held-out
+examples, and the activation ranges 8-bit integers run at, measured on its training patches.
 
-Measured once, when the apprentice is published; the manifest records it and apply never runs in bfloat16 where
-it costs more than `kinds.precision.MAX_LOSS_DB`.
+Measured once, when the apprentice is published; the manifest records them and apply never runs in a precision
+that costs more than `kinds.precision.MAX_LOSS_DB`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+import torch
 from torch import nn
 
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds.finish import Finish, finish
-from apprentice.kinds.precision import BF16, FP32, Bf16Guard, runner, takes_bf16
+from apprentice.kinds.precision import BF16, FP32, INT8, Guard, runner, takes_bf16
+from apprentice.kinds.quantized import measure_ranges, takes_int8
 from apprentice.kinds.tiling import transform
 from apprentice.train.metrics import image_scores
 
@@ -29,9 +34,19 @@ def held_out_psnr(net: nn.Module, validation: list[Pair], how: Finish) -> float:
     return float(np.mean(scores))
 
 
-def measure_guard(net: nn.Module, validation: list[Pair], how: Finish) -> Bf16Guard | None:
+def measure_guard(net: nn.Module, validation: list[Pair], how: Finish) -> Guard | None:
     """bfloat16 against float32 on the held-out examples; None for a network that cannot run in bfloat16."""
     if not takes_bf16(net) or not validation:
         return None
     fp32, bf16 = (held_out_psnr(runner(net.eval(), precision), validation, how) for precision in (FP32, BF16))
-    return Bf16Guard(fp32, bf16)
+    return Guard(BF16, fp32, bf16)
+
+
+def measure_int8(net: nn.Module, validation: list[Pair], how: Finish, patches: Iterable[torch.Tensor]) -> dict | None:
+    """8-bit integers against float32 on the held-out examples, at activation ranges measured on `patches` (training
+    inputs, never the held-out ones): the guard's record and the ranges; None for a network it cannot convert."""
+    if not takes_int8(net) or not validation:
+        return None
+    ranges = measure_ranges(net.eval(), patches)
+    fp32, int8 = (held_out_psnr(runner(net, p, ranges), validation, how) for p in (FP32, INT8))
+    return Guard(INT8, fp32, int8).to_dict() | {"ranges": ranges}

@@ -1,0 +1,144 @@
+"""The paired network in 8-bit integers for a faster apply on CPUs without bfloat16: PyTorch's FX quantization on
+oneDNN, with activation ranges measured on the apprentice's own training patches when it was trained.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from torch.ao.quantization import MinMaxObserver, PerChannelMinMaxObserver, QConfig, QConfigMapping
+from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+from torch.nn import functional as F
+
+from apprentice.kinds.network import PairedNet, strided
+
+ENGINE = "onednn"  # on a 2-core Zen 3 1.7× the Mpx/s of "x86" (fbgemm) for the app's student
+PAD = 0.5  # the centred network's zero padding, in the input's own units (x·2 − 1 = 0)
+
+# Weights in 7 bits (per output channel, symmetric), activations in 8: without VNNI, x86 adds pairs of u8×s8
+# products in 16 bits, which 8-bit weights can overflow, so the drawing would depend on the CPU. 7-bit activations
+# instead cost the flats bench 0.5 dB; 7-bit weights cost it 0.04 (bench/RESULTS.md, issue 18).
+QCONFIG = QConfig(
+    activation=MinMaxObserver.with_args(dtype=torch.quint8),
+    weight=PerChannelMinMaxObserver.with_args(
+        dtype=torch.qint8, qscheme=torch.per_channel_symmetric, quant_min=-64, quant_max=63
+    ),
+)
+
+
+def can_int8() -> bool:
+    """Whether this PyTorch has the oneDNN engine its 8-bit convolutions run on."""
+    return ENGINE in torch.backends.quantized.supported_engines
+
+
+def takes_int8(net: nn.Module) -> bool:
+    """Whether `net` is a network `in_int8` converts (the paired network; not the in-betweener)."""
+    return isinstance(net, PairedNet) and can_int8()
+
+
+class Trunk(nn.Module):
+    """The network up to its heads, reading x itself: the stem's weights absorb the centring (x·2 − 1) and its
+    padding is done by the caller, with PAD, so the 8-bit input holds each uint8 level exactly."""
+
+    def __init__(self, net: PairedNet) -> None:
+        super().__init__()
+        self.net = strided(net)
+        stem = self.net.stem
+        self.pad = stem.padding[0]
+        made = nn.Conv2d(stem.in_channels, stem.out_channels, stem.kernel_size, stride=stem.stride, padding=0)
+        with torch.no_grad():
+            made.weight.copy_(stem.weight * 2.0)
+            made.bias.copy_(stem.bias - stem.weight.sum(dim=(1, 2, 3)))
+        self.net.stem = made
+
+    def forward(self, padded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.net.trunk(padded)
+
+
+class Int8Net(nn.Module):
+    """A paired network whose trunk runs in 8-bit integers; takes and returns float32 like the original."""
+
+    def __init__(self, net: PairedNet, core: nn.Module, pad: int) -> None:
+        super().__init__()
+        self.net, self.core, self.pad = net, core, pad
+
+    @property
+    def margin(self) -> int:
+        return self.net.margin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(x, (self.pad,) * 4, value=PAD)
+        head, picks = self.core(padded)
+        return self.net.chosen(x, *self.net.shuffled(x, head, picks))
+
+
+def prepared(net: PairedNet) -> tuple[torch.fx.GraphModule, int]:
+    """The trunk with an observer on every activation, and the padding its caller does."""
+    torch.backends.quantized.engine = ENGINE
+    trunk = Trunk(copy.deepcopy(net).float().eval())
+    example = torch.zeros(1, net.config.channels, 16 + 2 * trunk.pad, 16 + 2 * trunk.pad)
+    with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao; it is pinned here
+        warnings.simplefilter("ignore")
+        made = prepare_fx(trunk, QConfigMapping().set_global(QCONFIG), (example,))
+    return made, trunk.pad
+
+
+def observers(model: torch.fx.GraphModule) -> dict[str, MinMaxObserver]:
+    """The activation observers of a prepared trunk, by name; the input's first."""
+    found = {name: module for name, module in model.named_modules() if isinstance(module, MinMaxObserver)}
+    return found
+
+
+def input_observer(model: torch.fx.GraphModule) -> str:
+    """The name of the observer on the trunk's input."""
+    for node in model.graph.nodes:
+        if node.op == "call_module" and node.args and getattr(node.args[0], "op", "") == "placeholder":
+            return str(node.target)
+    raise AssertionError("a prepared trunk observes its input")
+
+
+def measure_ranges(net: PairedNet, batches: Iterable[torch.Tensor]) -> dict[str, list[float]]:
+    """Each activation's [min, max] over the batches (N×4×H×W in [0, 1], premultiplied), by observer name; the
+    input's is [0, 1] whatever the batches hold."""
+    model, pad = prepared(net)
+    with torch.inference_mode():
+        for batch in batches:
+            model(F.pad(batch.float(), (pad,) * 4, value=PAD))
+    ranges = {name: [float(o.min_val), float(o.max_val)] for name, o in observers(model).items()}
+    ranges[input_observer(model)] = [0.0, 1.0]
+    return ranges
+
+
+def valid_ranges(ranges: object, names: Iterable[str]) -> bool:
+    """Whether `ranges` (perhaps from another member's manifest) gives exactly these observers finite [min, max]."""
+    if not isinstance(ranges, dict) or set(ranges) != set(names):
+        return False
+    for value in ranges.values():
+        if not isinstance(value, list) or len(value) != 2:
+            return False
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+            return False
+        if not -1e6 <= value[0] <= value[1] <= 1e6:
+            return False
+    return True
+
+
+def in_int8(net: PairedNet, ranges: object) -> Int8Net | None:
+    """The network with its trunk in 8-bit integers at the recorded ranges; None where they do not fit it."""
+    model, pad = prepared(net)
+    found = observers(model)
+    if not valid_ranges(ranges, found):
+        return None
+    for name, observer in found.items():
+        low, high = ranges[name]
+        observer.min_val.fill_(min(float(low), 0.0))
+        observer.max_val.fill_(max(float(high), 0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        core = convert_fx(model)
+    return Int8Net(net.eval(), core, pad).eval()
