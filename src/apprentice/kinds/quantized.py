@@ -89,9 +89,8 @@ def prepared(net: PairedNet) -> tuple[torch.fx.GraphModule, int]:
 
 
 def observers(model: torch.fx.GraphModule) -> dict[str, MinMaxObserver]:
-    """The activation observers of a prepared trunk, by name; the input's first."""
-    found = {name: module for name, module in model.named_modules() if isinstance(module, MinMaxObserver)}
-    return found
+    """The activation observers of a prepared trunk, by name."""
+    return {name: module for name, module in model.named_modules() if isinstance(module, MinMaxObserver)}
 
 
 def input_observer(model: torch.fx.GraphModule) -> str:
