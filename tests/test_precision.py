@@ -24,7 +24,7 @@ from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import find, load_network
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.metrics import image_scores
-from apprentice.train.precision import measure_guard, measure_int8
+from apprentice.train.precision import measure_guards
 from apprentice.views import apprentice_cards
 
 from conftest import write_pair_folder
@@ -160,6 +160,11 @@ def test_the_form_apply_runs_is_the_same_function(shape):
     assert torch.allclose(scores, fast_scores, rtol=1e-4, atol=1e-4)
 
 
+def bf16_guard(net, validation) -> Guard:
+    recorded, _ = measure_guards(net, validation, Finish(), calibration_images(1))
+    return Guard.from_dict(recorded, BF16)
+
+
 def test_guard_refuses_bf16_where_it_costs_more_than_two_tenths_of_a_decibel():
     """The held-out targets are the fp32 network's own drawings: fp32 scores them perfectly, bf16's rounding cannot."""
     net = random_paired()
@@ -167,7 +172,7 @@ def test_guard_refuses_bf16_where_it_costs_more_than_two_tenths_of_a_decibel():
     for source in sources:
         source[..., 3] = 255
     validation = [(premultiply(s), premultiply(transform(net, s, net.margin))) for s in sources]
-    guard = measure_guard(net, validation, Finish())
+    guard = bf16_guard(net, validation)
     assert guard.fp32_psnr == 100.0 and guard.loss_db > 0.2 and not guard.allowed
 
 
@@ -175,7 +180,7 @@ def test_guard_allows_bf16_where_its_rounding_is_lost_in_the_error():
     net = random_paired()
     pairs = [(np.random.default_rng(n).integers(0, 256, (40, 48, 4), dtype=np.uint8), n) for n in range(2)]
     validation = [(premultiply(s), premultiply(np.full_like(s, 255))) for s, _ in pairs]  # white paper wanted
-    guard = measure_guard(net, validation, Finish())
+    guard = bf16_guard(net, validation)
     assert guard.loss_db <= 0.2 and guard.allowed
 
 
@@ -353,7 +358,7 @@ def test_int8_ranges_are_measured_on_training_patches_never_on_held_out_ones(mon
     source = np.random.default_rng(0).integers(0, 256, (40, 48, 4), dtype=np.uint8)
     validation = [(premultiply(source), premultiply(source))]
     patches = calibration_images(2)
-    recorded = measure_int8(net, validation, Finish(), iter(patches))
+    _, recorded = measure_guards(net, validation, Finish(), iter(patches))
     assert len(seen) == 2 and all(a is b for a, b in zip(seen, patches, strict=True))
     assert set(recorded["ranges"]) == set(measure_ranges(net, patches))
 

@@ -16,8 +16,7 @@ from torch import nn
 
 from apprentice.files import write_atomically
 from apprentice.kinds import get_kind
-from apprentice.kinds.precision import BF16, FP32, INT8, choose, cpu_flags, guards, native_bf16, runner, takes_bf16
-from apprentice.kinds.quantized import takes_int8
+from apprentice.kinds.precision import BF16, FP32, INT8, choose, cpu_flags, guards, native_bf16, runner, takes
 from apprentice.kinds.tiling import run
 from apprentice.provenance.manifest import Apprentice
 from apprentice.store.workshop import Workshop, now
@@ -100,8 +99,7 @@ def precision_for(workshop: Workshop, apprentice: Apprentice, net: nn.Module, as
     """The precision to apply this apprentice in here: float32, or a faster one (bf16 only where the CPU has it
     natively) that the apprentice's guard allows and that, unless asked for by name, measured faster here."""
     cpuinfo = read_cpuinfo()
-    metrics = apprentice.manifest["metrics"]
-    recorded = {p: g for p, g in guards(metrics).items() if (takes_bf16 if p == BF16 else takes_int8)(net)}
+    recorded = {p: guard for p, guard in guards(apprentice.manifest["metrics"]).items() if takes(net, p)}
     native = native_bf16(cpu_flags(cpuinfo))
     candidates = tuple(p for p, guard in recorded.items() if guard.allowed and (native or p != BF16))
     speeds = None

@@ -142,7 +142,7 @@ class PairedNet(nn.Module):
 
     def trunk(self, centred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The head's and the picking head's outputs (None without one), before their pixel shuffle, from the
-        centred input (x·2 − 1; x itself in `centred_stem`'s copy)."""
+        centred input (x·2 − 1; x itself in `kinds.quantized.Trunk`'s copy, whose stem absorbs the centring)."""
         if not self.config.width:
             features = self.blocks(act(self.unshuffled(self.stem, centred, 4)))
         else:

@@ -105,13 +105,18 @@ def in_bf16(net: nn.Module) -> nn.Module:
     return copy.deepcopy(net).to(dtype=torch.bfloat16, memory_format=torch.channels_last).eval()
 
 
+def takes(net: nn.Module, precision: str) -> bool:
+    """Whether the network can run in `precision` (any network in fp32)."""
+    return {BF16: takes_bf16, INT8: takes_int8}.get(precision, lambda _: True)(net)
+
+
 def runner(net: nn.Module, precision: str, ranges: object = None) -> nn.Module:
     """The network to apply in `precision`, in the form that applies fastest where it has one (`for_applying`: the
     same function); in float32 where it cannot take that precision (int8: or where `ranges`, the activation ranges
     its manifest records, do not fit it)."""
     fastest = net.for_applying() if hasattr(net, "for_applying") else net
-    if precision == BF16 and takes_bf16(fastest):
+    if precision == BF16 and takes(fastest, BF16):
         return in_bf16(fastest)
-    if precision == INT8 and takes_int8(net):
+    if precision == INT8 and takes(net, INT8):
         return in_int8(net, ranges) or fastest
     return fastest

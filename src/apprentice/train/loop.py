@@ -30,7 +30,7 @@ from apprentice.train.checkpoint import FILE as CHECKPOINT
 from apprentice.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from apprentice.train.examples import Decoded, Subset, gather, judged_finish, target_is_gray
 from apprentice.train.metrics import image_scores
-from apprentice.train.precision import measure_guard, measure_int8
+from apprentice.train.precision import measure_guards
 from apprentice.train.process import flush_denormals
 from apprentice.train.sampler import PatchSampler
 from apprentice.train.split import (
@@ -487,6 +487,5 @@ def precision_guards(run: Run, how: Finish) -> tuple[dict | None, dict | None]:
     net = copy.deepcopy(run.net)
     net.load_state_dict(run.best)
     net.picking, net.sure = how.picks, how.sure
-    bf16 = measure_guard(net, run.validation, how)
     patches = (run.sampler.draw(run.config.seed + 1, step)[0] for step in range(CALIBRATION))
-    return (bf16.to_dict() if bf16 else None), measure_int8(net, run.validation, how, patches)
+    return measure_guards(net, run.validation, how, patches)

@@ -15,8 +15,8 @@ from torch import nn
 
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds.finish import Finish, finish
-from apprentice.kinds.precision import BF16, FP32, INT8, Guard, runner, takes_bf16
-from apprentice.kinds.quantized import measure_ranges, takes_int8
+from apprentice.kinds.precision import BF16, FP32, INT8, Guard, runner, takes
+from apprentice.kinds.quantized import measure_ranges
 from apprentice.kinds.tiling import transform
 from apprentice.train.metrics import image_scores
 
@@ -34,19 +34,18 @@ def held_out_psnr(net: nn.Module, validation: list[Pair], how: Finish) -> float:
     return float(np.mean(scores))
 
 
-def measure_guard(net: nn.Module, validation: list[Pair], how: Finish) -> Guard | None:
-    """bfloat16 against float32 on the held-out examples; None for a network that cannot run in bfloat16."""
-    if not takes_bf16(net) or not validation:
-        return None
-    fp32, bf16 = (held_out_psnr(runner(net.eval(), precision), validation, how) for precision in (FP32, BF16))
-    return Guard(BF16, fp32, bf16)
-
-
-def measure_int8(net: nn.Module, validation: list[Pair], how: Finish, patches: Iterable[torch.Tensor]) -> dict | None:
-    """8-bit integers against float32 on the held-out examples, at activation ranges measured on `patches` (training
-    inputs, never the held-out ones): the guard's record and the ranges; None for a network it cannot convert."""
-    if not takes_int8(net) or not validation:
-        return None
-    ranges = measure_ranges(net.eval(), patches)
-    fp32, int8 = (held_out_psnr(runner(net, p, ranges), validation, how) for p in (FP32, INT8))
-    return Guard(INT8, fp32, int8).to_dict() | {"ranges": ranges}
+def measure_guards(
+    net: nn.Module, validation: list[Pair], how: Finish, patches: Iterable[torch.Tensor]
+) -> tuple[dict | None, dict | None]:
+    """The records of bfloat16's and 8-bit integers' guards (None for a precision the network cannot run in): each
+    against float32 on the held-out examples; 8-bit's with the activation ranges measured on `patches` (training
+    inputs, never the held-out ones)."""
+    if not validation:
+        return None, None
+    fp32 = held_out_psnr(runner(net.eval(), FP32), validation, how)
+    bf16 = Guard(BF16, fp32, held_out_psnr(runner(net, BF16), validation, how)).to_dict() if takes(net, BF16) else None
+    if not takes(net, INT8):
+        return bf16, None
+    ranges = measure_ranges(net, patches)
+    int8 = Guard(INT8, fp32, held_out_psnr(runner(net, INT8, ranges), validation, how))
+    return bf16, int8.to_dict() | {"ranges": ranges}
