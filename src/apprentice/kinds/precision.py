@@ -72,7 +72,8 @@ class Guard:
         """The decision in the artist's words, for the apprentice's card."""
         name, cost = NAMES[self.precision], f"{self.loss_db:.2f} dB on the held-out examples"
         if self.allowed:
-            return f"may apply in {name} where it measures faster (costs {cost})"
+            where = " on CPUs that have it" if self.precision == BF16 else ""
+            return f"may apply in {name}{where} where it measures faster (costs {cost})"
         return f"never applies in {name} (it would cost {cost}, more than {MAX_LOSS_DB} dB)"
 
 
