@@ -19,7 +19,7 @@ from apprentice.kinds.finish import Finish
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.network import NetConfig, PairedNet
 from apprentice.kinds.precision import BF16, FP32, INT8, Guard, choose, cpu_flags, guards, in_bf16, native_bf16, runner
-from apprentice.kinds.quantized import Int8Net, in_int8, measure_ranges
+from apprentice.kinds.quantized import FORM, PAD, Int8Net, SplitFuse, Trunk, in_int8, measure_ranges
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import find, load_network
 from apprentice.train.loop import Budget, TrainConfig, train
@@ -283,6 +283,36 @@ def test_int8_apply_stays_close_to_fp32():
     assert next(net.parameters()).dtype == torch.float32 and not net.strided  # the original is untouched
 
 
+@pytest.mark.parametrize(
+    "shape", [NetConfig(width=8, deep_width=8, blocks=1), NetConfig(width=0, deep_width=8, blocks=1)]
+)
+def test_the_trunk_quantized_is_the_same_function_before_rounding(shape):
+    """The copy that is quantized reads x itself (its stem absorbs the centring) and joins the half-resolution
+    features by two convolutions added instead of one over both: before any rounding, the same drawing."""
+    torch.manual_seed(0)
+    net = PairedNet(shape)
+    for parameter in net.parameters():  # far from initial weights, so that every tap matters
+        parameter.data.normal_(0.0, 0.1)
+    net.eval()
+    trunk = Trunk(net)
+    assert isinstance(getattr(trunk.net, "fuse", None), SplitFuse) == bool(shape.width)
+    x = torch.rand(2, 4, 36, 28)
+    with torch.inference_mode():
+        expected, _ = net.trunk(x * 2.0 - 1.0)
+        made, _ = trunk(torch.nn.functional.pad(x, (trunk.pad,) * 4, value=PAD))
+    assert torch.allclose(expected, made, rtol=1e-4, atol=1e-4)
+
+
+def test_an_int8_guard_measured_on_another_layout_is_not_used():
+    """Ranges are per activation of one layout of the 8-bit network: an apprentice measured on an earlier one
+    applies in fp32 (or bf16) until it is trained again."""
+    recorded = INT8_KEEPS.to_dict()
+    assert recorded["form"] == FORM and guards({"int8": recorded}) == {INT8: INT8_KEEPS}
+    for earlier in ({k: v for k, v in recorded.items() if k != "form"}, recorded | {"form": FORM - 1}):
+        assert guards({"int8": earlier}) == {}
+        assert choose("auto", False, guards({"int8": earlier}), BOTH_FAST) == FP32
+
+
 def test_int8_reads_the_input_on_its_own_grid_and_keeps_the_borders():
     """The stem absorbs the centring, so each uint8 level is one integer step; the padding stays the centred
     network's zero: a flat grey page comes out as fp32 draws it, to the edges."""
@@ -337,7 +367,7 @@ def test_ranges_that_do_not_fit_the_network_apply_in_fp32(how):
 def test_training_records_the_int8_guard_and_ranges_from_training_patches(shop, trained):
     manifest = find(shop, trained).manifest
     recorded = manifest["metrics"]["int8"]
-    assert set(recorded) == {"fp32_psnr", "int8_psnr", "loss_db", "int8_allowed", "ranges"}
+    assert set(recorded) == {"fp32_psnr", "int8_psnr", "loss_db", "int8_allowed", "ranges", "form"}
     assert recorded["fp32_psnr"] == pytest.approx(manifest["metrics"]["bf16"]["fp32_psnr"])
     assert recorded["loss_db"] == pytest.approx(max(0.0, recorded["fp32_psnr"] - recorded["int8_psnr"]))
     net = load_network(find(shop, trained))

@@ -74,6 +74,14 @@ class ResidualBlock(nn.Module):
         return x + self.conv2(act(self.conv1(x)))
 
 
+class Fuse(nn.Conv2d):
+    """The 3×3 convolution that joins the half-resolution features with those brought up from quarter resolution:
+    one convolution over both, side by side (`kinds.quantized` splits it in two, one for each, and adds them)."""
+
+    def forward(self, half: torch.Tensor, up: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(torch.cat([half, up], dim=1))
+
+
 class PairedNet(nn.Module):
     """Maps a premultiplied RGBA image (N×4×H×W, H and W multiples of 4) to one of the same shape.
 
@@ -99,7 +107,7 @@ class PairedNet(nn.Module):
         self.stem = nn.Conv2d(4 * c, w, 3, padding=1)
         self.down = nn.Conv2d(4 * w, d, config.link, padding=config.link // 2)
         self.up = nn.Conv2d(d, 4 * w, config.link, padding=config.link // 2)
-        self.fuse = nn.Conv2d(2 * w, w, 3, padding=1)
+        self.fuse = Fuse(2 * w, w, 3, padding=1)
         self.head = nn.Conv2d(w, 4 * c, 3, padding=1)
 
     @property
@@ -149,7 +157,7 @@ class PairedNet(nn.Module):
             half = act(self.unshuffled(self.stem, centred, 2))
             deep = self.blocks(act(self.unshuffled(self.down, half, 2)))
             up = act(F.pixel_shuffle(self.up(deep), 2))
-            features = act(self.fuse(torch.cat([half, up], dim=1)))
+            features = act(self.fuse(half, up))
         return self.head(features), None if self.picker is None else self.picker(features)
 
     def shuffled(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from apprentice.kinds.quantized import in_int8, takes_int8
+from apprentice.kinds.quantized import FORM, in_int8, takes_int8
 
 FP32, BF16, INT8 = "fp32", "bf16", "int8"
 FASTER = (BF16, INT8)  # the precisions apply may choose over float32, each only within its guard
@@ -55,14 +55,21 @@ class Guard:
 
     def to_dict(self) -> dict:
         p = self.precision
-        return {"fp32_psnr": self.fp32_psnr, f"{p}_psnr": self.psnr, "loss_db": self.loss_db} | {
-            f"{p}_allowed": self.allowed
+        made = {
+            "fp32_psnr": self.fp32_psnr,
+            f"{p}_psnr": self.psnr,
+            "loss_db": self.loss_db,
+            f"{p}_allowed": self.allowed,
         }
+        return made | ({"form": FORM} if p == INT8 else {})
 
     @classmethod
     def from_dict(cls, data: object, precision: str) -> Guard | None:
-        """The guard a manifest records; None for apprentices trained before it was measured (float32 only)."""
+        """The guard a manifest records; None for apprentices trained before it was measured (float32 only), and for
+        an 8-bit guard measured on another layout of the 8-bit network than this version runs."""
         data = data if isinstance(data, dict) else {}
+        if precision == INT8 and data.get("form") != FORM:
+            return None
         values = [data.get(name) for name in ("fp32_psnr", f"{precision}_psnr")]
         if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
             return None
