@@ -2,15 +2,15 @@
 paired network; ONNX Runtime fp32), and the held-out dB each runtime loses against PyTorch fp32.
 
 Each apprentice is trained briefly through the app's path (workshop → add → train): a paired one per task of
-`paired_tasks.py` (8 pairs of 256², seed 1), which then teaches its distilled student (`train.distil`, --student
-minutes; the bench keeps every student to measure it, and says which ones the app's 0.2 dB rule would publish), and
-an in-betweener on the demo's cartoons (8 sequences, seed 1).
+`paired_tasks.py` (8 pairs of 256², seed 1), which then teaches its distilled student (`train.distil`, the app's
+lesson unless --student gives minutes; the bench keeps every student to measure it, and says which ones the app's
+0.2 dB rule would publish), and an in-betweener on the demo's cartoons (8 sequences, seed 1).
 Speed: the network alone on a 2048² page (tiles of 1024 with the network's margin, as `apply` cuts them), and
 end to end through `jobs.apply` (decode, network, finish, credentials, PNG encode, write) on --pages pages of
 2048² in one process (in-betweens: --pages frames drawn between --pages + 1 keys). Quality: PSNR over white of
 the finished output on unseen examples (paired: 6 pairs of 384×288, seed 2; in-betweens: the triplets of 3
 unseen cartoons), and each runtime's loss against fp32; beside it, the guard the manifest recorded at training.
-Run: python bench/apply_runtimes.py [--minutes 1] [--student 1] [--pages 16] [--side 2048] (ONNX Runtime rows need
+Run: python bench/apply_runtimes.py [--minutes 1] [--student MINUTES] [--pages 16] [--side 2048] (ONNX Runtime rows need
 `pip install -e '.[onnx]'`; they are left out without it, and their end to end is not measured: apply runs PyTorch).
 """
 
@@ -40,7 +40,7 @@ from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import Apprentice, find, load_network
 from apprentice.store.workshop import Workshop
 from apprentice.train import distil
-from apprentice.train.distil import train_and_distil
+from apprentice.train.distil import student_budget, train_and_distil
 from apprentice.train.loop import Budget, train
 from apprentice.train.precision import held_out_psnr
 from apprentice.train.process import ready_for_applying, ready_for_training
@@ -136,21 +136,22 @@ def paired_task(shop: Workshop, root: Path, task: str) -> None:
 
 
 def train_paired(
-    shop: Workshop, root: Path, task: str, minutes: float, student: float
+    shop: Workshop, root: Path, task: str, minutes: float, student: float | None
 ) -> tuple[Apprentice, Apprentice]:
     """(the apprentice, its student), both through the app's own training."""
     paired_task(shop, root, task)
     distil.MAX_LOSS_DB = float("inf")  # keep every student, to measure it; `published` below applies the app's rule
-    made = train_and_distil(shop, task, Budget(minutes=minutes), Budget(minutes=student))
+    made = train_and_distil(shop, task, Budget(minutes=minutes), student_budget(minutes, None, student))
     return find(shop, task, made.manifest["lineage"]["successor_of"]), made
 
 
 def published(student: Apprentice) -> str:
     """Whether the app would publish this student: within 0.2 dB of its teacher on the held-out examples."""
-    facts = student.manifest["metrics"]["distilled"]
+    facts, lesson = student.manifest["metrics"]["distilled"], student.manifest["training"]
     verdict = "published" if facts["loss_db"] <= MAX_LOSS_DB else "refused"
     return (
-        f"{student.task}: {verdict} ({facts['loss_db']:+.2f} dB held-out, {facts['saving']:.1f}× fewer multiply-adds)"
+        f"{student.task}: {verdict} ({facts['loss_db']:+.2f} dB held-out, {facts['saving']:.1f}× fewer multiply-adds; "
+        f"{lesson['steps']:,} steps in {lesson['seconds'] / 60:.1f} min)"
     )
 
 
@@ -225,7 +226,7 @@ def rows_for(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=1.0, help="training per apprentice")
-    parser.add_argument("--student", type=float, default=1.0, help="minutes each paired apprentice teaches its student")
+    parser.add_argument("--student", type=float, help="minutes each paired student learns (default: as the app does)")
     parser.add_argument("--pages", type=int, default=16)
     parser.add_argument("--only", choices=("paired", "inbetween"), help="measure only these apprentices")
     parser.add_argument("--side", type=int, default=2048)
@@ -238,7 +239,8 @@ def main() -> None:
     print(
         f"{torch.get_num_threads()} threads; {args.pages} pages of {args.side}²; {args.minutes} min of training each, "
     )
-    print(f"then {args.student} min for each paired apprentice's student")
+    lesson = f"{args.student} min" if args.student else f"{student_budget(args.minutes, None, None)}"
+    print(f"then for each paired apprentice's student: {lesson}")
     print("| apprentice | runtime | network Mpx/s (CPU-s/Mpx) | end to end Mpx/s (CPU-s/Mpx) | unseen dB | loss |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:

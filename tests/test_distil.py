@@ -21,7 +21,7 @@ from apprentice.provenance.consent import set_consent
 from apprentice.provenance.credentials import check
 from apprentice.provenance.manifest import MANIFEST, apprentices, find, load_network
 from apprentice.train import distil
-from apprentice.train.distil import TEACHING, train_and_distil
+from apprentice.train.distil import STUDENT_STEPS, TEACHING, student_budget, train_and_distil
 from apprentice.train.loop import Budget, TrainConfig, prepare, train
 from apprentice.views import apprentice_cards, distilled_text
 
@@ -103,6 +103,24 @@ def test_the_student_learns_what_the_teacher_draws_on_whole_examples_as_apply_dr
             for x in range(drawing.shape[1] - patch + 1)
         )
         assert found, "every target is a piece of the teacher's whole drawing"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "steps", "student_minutes", "budget"),
+    [
+        (None, None, None, Budget(steps=STUDENT_STEPS, minutes=5.0)),  # the default run: the same lesson everywhere
+        (2.0, None, None, Budget(steps=STUDENT_STEPS, minutes=2.0)),  # never longer than its teacher trained
+        (0.2, None, None, Budget(steps=STUDENT_STEPS, minutes=1.0)),  # …but at least a minute
+        (60.0, None, None, Budget(steps=STUDENT_STEPS, minutes=10.0)),  # …and at most ten
+        (None, 300, None, None),  # a run counted in steps teaches none unless asked
+        (None, 300, 0.5, Budget(minutes=0.5)),  # asked: that long
+        (5.0, None, 0, None),  # asked for none
+    ],
+)
+def test_the_student_learns_a_fixed_number_of_steps_within_its_teachers_minutes(
+    minutes, steps, student_minutes, budget
+):
+    assert student_budget(minutes, steps, student_minutes) == budget
 
 
 def test_without_a_student_budget_nothing_is_distilled(shop, small_task, pairs):

@@ -195,7 +195,7 @@ def add(name: str, paths: tuple[Path, ...], before_layer: str, after_layer: str,
     "--student-minutes",
     type=float,
     help="Then teach a faster student this long; it replaces the apprentice only if it scores within 0.2 dB of it "
-    "(default: half the training minutes, 1 to 5; 0: none).",
+    "(default: 5,000 steps, within the training minutes, 1 to 10; 0: none).",
 )
 @json_option
 def train(

@@ -39,6 +39,10 @@ from apprentice.train.split import Pair
 
 DISTILLED = "distilled"  # how a student's lineage begins its "because"
 TEACHING = "teaching a faster student"  # the progress note while a student learns
+# A student's lesson, in steps so that a slower CPU teaches the same one: 5,000 steps kept all three bench tasks'
+# students within 0.2 dB of their teachers on a 2-core Zen 3, where 2.5 minutes (half as many steps) left flats' and
+# glyphs' 0.3–0.5 dB below (bench/RESULTS.md, issue 18, fifth round).
+STUDENT_STEPS = 5_000
 MIN_SAVING = 2.0  # a student must need at most half its teacher's multiply-adds per pixel to be worth teaching
 
 
@@ -80,14 +84,14 @@ def train_and_distil(
 
 
 def student_budget(minutes: float | None, steps: int | None, student_minutes: float | None) -> Budget | None:
-    """How long a student learns: as asked (0: not at all), else half a timed run (the default five minutes when
-    neither minutes nor steps are given), at least one minute and at most five; a run counted in steps teaches
-    none unless asked. (A third of 5 minutes was too short on flats: 1.2 dB below its teacher.)"""
+    """How long a student learns: for the minutes asked (0: not at all), else STUDENT_STEPS, the same lesson on every
+    CPU, within as many minutes as its teacher trained (the default five when neither minutes nor steps are given),
+    at least one and at most ten; a run counted in steps teaches none unless asked."""
     if student_minutes is not None:
         return Budget(minutes=student_minutes) if student_minutes > 0 else None
     if steps is not None and minutes is None:
         return None
-    return Budget(minutes=min(5.0, max(1.0, (minutes or 5.0) / 2)))
+    return Budget(steps=STUDENT_STEPS, minutes=min(10.0, max(1.0, minutes or 5.0)))
 
 
 def student_of(workshop: Workshop, teacher: Apprentice) -> Apprentice | None:
