@@ -1,4 +1,5 @@
-"""Where the time of applying one page goes, stage by stage: decode, network, finish, credentials, PNG encode.
+"""Where the time of applying one page goes, stage by stage: decode, network (fp32, int8), finish, credentials, PNG
+encode.
 
 A cleanup apprentice and its student (trained a few steps: speed does not depend on the weights) draw one 2048²
 page of unseen cleanup befores; each stage is timed alone, best of three, in this one process. The stages overlap
@@ -17,12 +18,12 @@ from pathlib import Path
 import torch
 
 from apply_runtimes import paired_pages, paired_task
-from apprentice.calibration import describe_cpu, read_cpuinfo
+from apprentice.calibration import describe_cpu, int8_ranges, read_cpuinfo
 from apprentice.drawings import finish_of, finished_image, read_drawing
 from apprentice.formats.images import write_image
 from apprentice.formats.pairs import Source
 from apprentice.kinds.finish import finish
-from apprentice.kinds.precision import FP32, runner
+from apprentice.kinds.precision import FP32, INT8, runner
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.credentials import credentials
 from apprentice.provenance.manifest import load_network
@@ -64,11 +65,13 @@ def main() -> None:
         print("| stage | ms | Mpx/s |")
         print("|---|---|---|")
         megapixels = args.side * args.side / 1e6
+        shape = f"{load_network(student).multiply_adds:,} multiply-adds a pixel"
         (image, before), spent = best_of(lambda: read_drawing(Source(page)))
         stages = [("decode (PNG, to straight RGBA)", spent)]
-        net = runner(load_network(student), FP32)
-        made, spent = best_of(lambda: transform(net, before, net.margin, args.tile))
-        stages.append((f"network (the student, {net.multiply_adds:,} multiply-adds a pixel, as applied)", spent))
+        for precision in (FP32, INT8):
+            net = runner(load_network(student), precision, int8_ranges(student.manifest))
+            made, spent = best_of(lambda net=net: transform(net, before, net.margin, args.tile))
+            stages.append((f"network in {precision} (the student, {shape}, as applied)", spent))
         finished, spent = best_of(lambda: finish(made, [before], finish_of(student)))
         stages.append(("finish (paper, palette)", spent))
         result, spent = best_of(lambda: finished_image(finished, image, student))

@@ -337,6 +337,28 @@ def test_a_network_picking_where_it_is_sure_keeps_its_drawing_where_it_is_not():
     assert torch.equal(mixed, torch.where(sure, picked, drawn)) and not torch.equal(picked, drawn)
 
 
+@pytest.mark.parametrize("width", [8, 0])
+def test_each_pixel_picks_the_best_of_its_scores_at_full_resolution(width):
+    """The choice is made before the pixel shuffle (cheaper); it must be the one the full-resolution scores name."""
+    import torch
+
+    from apprentice.kinds.network import NetConfig, PairedNet, add_picker
+
+    torch.manual_seed(1)
+    net = PairedNet(NetConfig(width=width, deep_width=16, blocks=1))
+    palette = [[30, 20, 40, 255], [200, 40, 40, 255], [0, 0, 0, 0], [250, 250, 250, 255]]
+    assert add_picker(net, palette)
+    with torch.no_grad():
+        net.picker.weight.normal_(0, 1.0)
+        page = torch.from_numpy(sprite(3)).permute(2, 0, 1)[None].float() / 255
+        _, scores = net.eval().both(page)
+        choice = scores.argmax(dim=1, keepdim=True)
+        colours = net.colours()[(choice[:, 0] - 1).clamp(min=0)].permute(0, 3, 1, 2)
+        expected = torch.where(choice == 0, page, colours)
+        assert len(choice.unique()) == len(palette) + 1  # every choice wins somewhere
+        assert torch.equal(net(page), expected)
+
+
 def test_a_manifest_that_says_the_network_picks_must_come_with_weights_that_do(shop, tmp_path):
     from dataclasses import replace
 

@@ -131,22 +131,33 @@ class PairedNet(nn.Module):
         self.picking = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.chosen(x, *self.both(x))
+        return self.chosen(x, *self.trunk(self.centred(x)))
 
-    def chosen(self, x: torch.Tensor, drawn: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
-        """What the network outputs: the drawing, or, while picking in eval mode, the best-scored choice where it is
-        sure enough."""
-        if scores is None or self.training or not self.picking:
+    def chosen(self, x: torch.Tensor, head: torch.Tensor, picks: torch.Tensor | None) -> torch.Tensor:
+        """What the network outputs from `trunk`'s outputs: the drawing, or, while picking in eval mode, the
+        best-scored choice where it is sure enough. Each pixel chooses before the pixel shuffle, among its K+1 scores
+        there, so that only the choice is brought to full resolution (not K+1 scores: most of a student's apply)."""
+        drawn, _ = self.shuffled(x, head, None)
+        if picks is None or self.training or not self.picking:
             return drawn
-        chance, choice = scores.softmax(dim=1).max(dim=1, keepdim=True)
-        picked = self.picked(x, choice)
-        return torch.where(chance >= self.sure, picked, drawn) if self.sure else picked
+        scale = 2 if self.config.width else 4
+        scores = picks.to(x.dtype).unflatten(1, (-1, scale * scale))  # N×(K+1)×s²×h×w, in pixel_shuffle's order
+        best, choice = scores.max(dim=1)  # (shuffled as floats: ONNX Runtime's pixel shuffle takes no integers)
+        picked = self.picked(x, F.pixel_shuffle(choice.to(x.dtype), scale).long())
+        if not self.sure:
+            return picked
+        chance = 1.0 / torch.exp(scores - best.unsqueeze(1)).sum(dim=1)  # the softmax's largest share
+        return torch.where(F.pixel_shuffle(chance, scale) >= self.sure, picked, drawn)
 
     def both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(the drawn image, the choices' scores N×(K+1)×H×W, or None without a palette). Features in the weights'
-        dtype (float32, or bfloat16 for a faster apply); the input's skip and the outputs in x's."""
-        centred = (x * 2.0 - 1.0).to(self.head.weight.dtype)  # paper is mostly white: centring keeps units alive
-        return self.shuffled(x, *self.trunk(centred))
+        """(the drawn image, the choices' scores N×(K+1)×H×W, or None without a palette), as training sees them.
+        Features in the weights' dtype (float32, or bfloat16 for a faster apply); the input's skip and the outputs
+        in x's."""
+        return self.shuffled(x, *self.trunk(self.centred(x)))
+
+    def centred(self, x: torch.Tensor) -> torch.Tensor:
+        """x·2 − 1 in the weights' dtype: paper is mostly white, and centring keeps units alive."""
+        return (x * 2.0 - 1.0).to(self.head.weight.dtype)
 
     def trunk(self, centred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The head's and the picking head's outputs (None without one), before their pixel shuffle, from the

@@ -96,7 +96,7 @@ class Int8Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (self.pad,) * 4, value=PAD)
         head, picks = self.core(padded)
-        return self.net.chosen(x, *self.net.shuffled(x, head, picks))
+        return self.net.chosen(x, head, picks)
 
 
 def prepared(net: PairedNet) -> tuple[torch.fx.GraphModule, int]:
