@@ -65,13 +65,13 @@ class Trunk(nn.Module):
 
 class SplitFuse(nn.Module):
     """`network.Fuse` as two convolutions, one for each side, added: the same function without the concatenation,
-    which in 8 bits would bring both sides back to float32 (their ranges differ) and cost more than every
-    convolution of the app's student together."""
+    which in 8 bits brings both sides back to float32 (their ranges differ): 30 % of the student's time on a tile."""
 
     def __init__(self, fuse: nn.Conv2d) -> None:
         super().__init__()
         side = fuse.in_channels // 2
-        self.from_half, self.from_up = (nn.Conv2d(side, fuse.out_channels, 3, padding=1) for _ in range(2))
+        shape = {"kernel_size": fuse.kernel_size, "padding": fuse.padding}
+        self.from_half, self.from_up = (nn.Conv2d(side, fuse.out_channels, **shape) for _ in range(2))
         with torch.no_grad():
             self.from_half.weight.copy_(fuse.weight[:, :side])
             self.from_half.bias.copy_(fuse.bias)
