@@ -136,7 +136,7 @@ class PairedNet(nn.Module):
     def chosen(self, x: torch.Tensor, head: torch.Tensor, picks: torch.Tensor | None) -> torch.Tensor:
         """What the network outputs from `trunk`'s outputs: the drawing, or, while picking in eval mode, the
         best-scored choice where it is sure enough. Each pixel chooses before the pixel shuffle, among its K+1 scores
-        there, so that only the choice is brought to full resolution (not K+1 scores: most of a student's apply)."""
+        there, so only the choice reaches full resolution (all K+1 there took most of an 8-bit student's time)."""
         drawn, _ = self.shuffled(x, head, None)
         if picks is None or self.training or not self.picking:
             return drawn
