@@ -65,11 +65,12 @@ def main() -> None:
         print("| stage | ms | Mpx/s |")
         print("|---|---|---|")
         megapixels = args.side * args.side / 1e6
-        shape = f"{load_network(student).multiply_adds:,} multiply-adds a pixel"
+        loaded = load_network(student)
+        shape = f"{loaded.multiply_adds:,} multiply-adds a pixel"
         (image, before), spent = best_of(lambda: read_drawing(Source(page)))
         stages = [("decode (PNG, to straight RGBA)", spent)]
         for precision in (FP32, INT8):
-            net = runner(load_network(student), precision, int8_ranges(student.manifest))
+            net = runner(loaded, precision, int8_ranges(student.manifest))
             made, spent = best_of(lambda net=net: transform(net, before, net.margin, args.tile))
             stages.append((f"network in {precision} (the student, {shape}, as applied)", spent))
         finished, spent = best_of(lambda: finish(made, [before], finish_of(student)))

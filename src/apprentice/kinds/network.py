@@ -115,6 +115,11 @@ class PairedNet(nn.Module):
         return self.config.margin
 
     @property
+    def scale(self) -> int:
+        """How many pixels a side each of the heads' features draws (its pixel shuffle's factor)."""
+        return 2 if self.config.width else 4
+
+    @property
     def multiply_adds(self) -> int:
         return self.config.multiply_adds
 
@@ -124,8 +129,7 @@ class PairedNet(nn.Module):
 
     def pick_from(self, palette: torch.Tensor) -> None:
         """Add the picking head over a K×4 uint8 palette of straight RGBA colours (K+1 choices: the input's first)."""
-        scale = 2 if self.config.width else 4
-        source = self.head.in_channels
+        scale, source = self.scale, self.head.in_channels
         self.register_buffer("palette", palette.to(torch.uint8).reshape(-1, 4))
         self.picker = nn.Conv2d(source, scale * scale * (len(self.palette) + 1), 3, padding=1)
         self.picking = True
@@ -140,7 +144,7 @@ class PairedNet(nn.Module):
         drawn, _ = self.shuffled(x, head, None)
         if picks is None or self.training or not self.picking:
             return drawn
-        scale = 2 if self.config.width else 4
+        scale = self.scale
         scores = picks.to(x.dtype).unflatten(1, (-1, scale * scale))  # N×(K+1)×s²×h×w, in pixel_shuffle's order
         best, choice = scores.max(dim=1)  # (shuffled as floats: ONNX Runtime's pixel shuffle takes no integers)
         picked = self.picked(x, F.pixel_shuffle(choice.to(x.dtype), scale).long())
@@ -175,7 +179,7 @@ class PairedNet(nn.Module):
         self, x: torch.Tensor, head: torch.Tensor, picks: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`both`'s outputs from `trunk`'s: back to full resolution, the drawing as a change to the input."""
-        scale = 2 if self.config.width else 4
+        scale = self.scale
         drawn = x + F.pixel_shuffle(head, scale).to(x.dtype)
         return drawn, None if picks is None else F.pixel_shuffle(picks, scale).to(x.dtype)
 
@@ -216,7 +220,7 @@ def strided(net: PairedNet) -> PairedNet:
     if net.strided:
         return net
     made = copy.deepcopy(net)
-    made.stem = strided_conv(net.stem, 2 if net.config.width else 4)
+    made.stem = strided_conv(net.stem, net.scale)
     if net.config.width:
         made.down = strided_conv(net.down, 2)
     made.strided = True
