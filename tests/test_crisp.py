@@ -94,6 +94,18 @@ def test_clean_white_paper_with_few_ink_tones_is_judged_and_grey_fog_snaps_to_wh
     assert (finish(fogged, [page], Finish(paper=judged.paper)) == page).all()
 
 
+@pytest.mark.parametrize("line", [128, 200, 247, 255])
+def test_paper_is_exactly_the_opaque_pixels_whose_darkest_channel_reaches_the_line(line):
+    rng = np.random.default_rng(line)
+    page = rng.integers(0, 256, (64, 64, 4), dtype=np.uint8)
+    page[..., :3] = np.where(rng.random((64, 64, 1)) < 0.5, 255 - page[..., :3] // 16, page[..., :3])  # near paper
+    page[..., 3] = np.where(rng.random((64, 64)) < 0.7, 255, page[..., 3])
+    paper = (page[..., 3] == 255) & (page[..., :3].min(axis=-1) >= line)
+    wanted = np.where(paper[..., None], np.uint8(255), page)
+    assert 0 < paper.sum() < paper.size
+    assert (finish(page, [page], Finish(paper=line)) == wanted).all()
+
+
 def test_opaque_afters_make_opaque_outputs_with_no_holes_where_the_network_is_unsure():
     page = np.full((32, 32, 4), 255, dtype=np.uint8)
     page[10:12, :, :3] = 0

