@@ -15,7 +15,7 @@ from apprentice.formats.images import read_metadata
 from apprentice.imports import add_examples
 from apprentice.jobs import apply_files
 from apprentice.kinds.network import NetConfig, PairedNet
-from apprentice.kinds.tiling import transform
+from apprentice.kinds.tiling import grid, transform
 from apprentice.train.loop import Budget, TrainConfig, train
 
 from conftest import write_pair_folder
@@ -35,6 +35,27 @@ def test_tiled_apply_equals_whole_image_apply():
     tiled = transform(net, image, net.margin, tile=32)
     assert not np.array_equal(whole, image)
     assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "align", "margin"),
+    [(1088, 1920, 1024, 16, 160), (2048, 2048, 1024, 4, 40), (3508, 2480, 1024, 4, 40), (150, 133, 32, 4, 12)],
+)
+def test_tiles_cover_the_image_once_within_a_square_tiles_memory(height, width, tile, align, margin):
+    rows, columns = grid(height, width, tile, align, margin)
+    covered = np.zeros((height, width), dtype=int)
+    for y0, y1 in rows:
+        for x0, x1 in columns:
+            covered[y0:y1, x0:x1] += 1
+            assert (y1 - y0) * (x1 - x0) <= tile * tile and y0 % align == 0 and x0 % align == 0
+            window = (min(y1 + margin, height) - max(y0 - margin, 0)) * (min(x1 + margin, width) - max(x0 - margin, 0))
+            assert window <= (tile + 2 * margin) ** 2
+    assert (covered == 1).all()
+
+
+def test_a_1080p_frame_takes_two_tiles_not_four():
+    """Square tiles of 1024 would cut a 1920×1088 frame in four, with 1.5× its pixels in their windows."""
+    assert [len(sides) for sides in grid(1088, 1920, 1024, 16, 160)] == [1, 2]
 
 
 def test_too_small_a_margin_would_show_seams():

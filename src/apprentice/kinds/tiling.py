@@ -17,9 +17,39 @@ from apprentice.formats.images import premultiplied_tensor, straight_rgba
 ALIGN = 4  # the paired network's stems halve the resolution twice; a network may ask for more (`align`)
 
 
-def spans(length: int, tile: int) -> list[tuple[int, int]]:
-    """[start, end) spans of at most `tile` pixels covering 0..length (starts aligned when `tile` is)."""
-    return [(start, min(start + tile, length)) for start in range(0, length, tile)]
+Span = tuple[int, int]  # [start, end) along one side
+
+
+def spans(length: int, count: int, align: int) -> list[Span]:
+    """`count` spans covering 0..length, equal but for the last, each a multiple of `align` (as `length` is)."""
+    size = -(-length // count // align) * align
+    return [(start, min(start + size, length)) for start in range(0, length, size)]
+
+
+def grid(height: int, width: int, tile: int, align: int, margin: int) -> tuple[list[Span], list[Span]]:
+    """The tiles' rows and columns: each tile at most tile² pixels, each window (a tile and its margin, within the
+    image) no larger than a square tile's, and the fewest window pixels in all. A 1920×1088 frame with the
+    in-betweener's 160-px margin takes two tiles of 960×1088 (2.4 Mpx of windows), not four of at most 1024² (3.2)."""
+
+    def windows(parts: list[Span], length: int) -> int:
+        return sum(min(end + margin, length) - max(start - margin, 0) for start, end in parts)
+
+    best, fewest = None, None
+    for rows in range(1, -(-height // align) + 1):
+        ys = spans(height, rows, align)
+        row = ys[0][1] - ys[0][0]
+        columns = max(1, -(-width // max(align, tile * tile // row // align * align)))
+        xs = spans(width, columns, align)
+        tall, wide = min(row + 2 * margin, height), min(xs[0][1] - xs[0][0] + 2 * margin, width)
+        if row * (xs[0][1] - xs[0][0]) > tile * tile or tall * wide > (tile + 2 * margin) ** 2:
+            continue
+        cost = windows(ys, height) * windows(xs, width)
+        if fewest is None or cost < fewest:
+            best, fewest = (ys, xs), cost
+        if row <= tile and len(ys) * len(xs) > 4 * -(-height // tile) * -(-width // tile):
+            break  # thinner rows only add margins
+    assert best is not None, "square tiles of at most `tile` always fit"
+    return best
 
 
 def window(rgba: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -48,9 +78,9 @@ def transform(
     height, width = rgba.shape[:2]
     align = getattr(net, "align", ALIGN)
     padded_h, padded_w = -(-height // align) * align, -(-width // align) * align
-    tile = max(align, tile // align * align)
+    rows, columns = grid(padded_h, padded_w, max(align, tile // align * align), align, margin)
     out = np.empty((height, width, 4), dtype=np.uint8)
-    tiles = [(ys, xs) for ys in spans(padded_h, tile) for xs in spans(padded_w, tile)]
+    tiles = [(ys, xs) for ys in rows for xs in columns]
     for done, ((y0, y1), (x0, x1)) in enumerate(tiles, start=1):
         wy0, wy1 = max(0, y0 - margin), min(padded_h, y1 + margin)
         wx0, wx1 = max(0, x0 - margin), min(padded_w, x1 + margin)
