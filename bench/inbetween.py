@@ -7,6 +7,7 @@ time mark on held-out triplets of unseen sequences. Run: python bench/inbetween.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import tempfile
 import time
@@ -17,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.nn import functional as F
 
 from apprentice.demo.cartoons import animation_set
+from apprentice.formats.images import premultiplied_tensor
 from apprentice.imports import add_examples
 from apprentice.kinds import get_kind
 from apprentice.kinds.inbetween import halfway
@@ -95,9 +98,13 @@ def held_out_triplets(unseen: Sequences) -> list[tuple[Triplet, Around]]:
 
 
 def scores(make: Maker, triplets: list[tuple[Triplet, Around]]) -> dict[str, float]:
+    return summary([(make(first, last, around), middle) for (first, middle, last), around in triplets])
+
+
+def summary(drawn: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """The scores of (made, true) middles."""
     rows = []
-    for (first, middle, last), around in triplets:
-        made = make(first, last, around)
+    for made, middle in drawn:
         psnr, ssim = psnr_ssim(made, middle)
         found = lines_found(made, middle)
         rows.append((min(psnr, 60.0), ssim, line_chamfer(made, middle), found))  # identical frames: cap at 60 dB
@@ -110,6 +117,62 @@ def scores(make: Maker, triplets: list[tuple[Triplet, Around]]) -> dict[str, flo
         "median_chamfer": statistics.median(chamfers),  # the mean is ruled by frames whose lines all faded
         "found": float(np.mean(founds)),
     }
+
+
+def adapted_scores(net: torch.nn.Module, unseen: Sequences, steps: int, lr: float) -> dict[str, float]:
+    """The apprentice fine-tuned on each unseen shot's own keys before drawing its in-betweens (issue 19, "adapting
+    to the shot"): with every other drawing a key, it learns to draw each key from the keys either side of it (twice
+    the spacing of the in-betweens it then draws), for `steps` steps at `lr`; then it draws the drawings between the
+    keys. Both choices of which drawings are the keys are scored, so every held-out triplet is drawn once, by an
+    apprentice that never saw its middle."""
+    drawn = []
+    for frames in unseen.values():
+        kept = drawings(frames)
+        for parity in (0, 1):
+            shot = adapted(net, kept[parity::2], steps, lr)
+            for i in range(1 + parity, len(kept) - 1, 2):
+                around = (kept[i - 3] if i >= 3 else None, kept[i + 3] if i + 3 < len(kept) else None)
+                drawn.append((halfway(shot, kept[i - 1], kept[i + 1], 1024, around), kept[i]))
+    return summary(drawn)
+
+
+def adapted(net: torch.nn.Module, keys: list[np.ndarray], steps: int, lr: float) -> torch.nn.Module:
+    """A copy of the network fine-tuned on the keys: each key from the two beside it and the keys around those (both
+    ways in time, mirrored at random), whole frames cut to at most 128² at random; the network itself where the shot
+    has fewer than three keys."""
+    examples = []
+    for j in range(1, len(keys) - 1):
+        first, middle, last = keys[j - 1], keys[j], keys[j + 1]
+        before, after = keys[j - 3] if j >= 3 else first, keys[j + 3] if j + 3 < len(keys) else last
+        if not np.array_equal(first, last):
+            examples += [(frames_tensor([first, last, before, after]), frames_tensor([middle]))]
+            examples += [(frames_tensor([last, first, after, before]), frames_tensor([middle]))]
+    if not examples or not steps:
+        return net
+    made, rng, kind = copy.deepcopy(net).train(), np.random.default_rng(0), get_kind("inbetween")
+    optimizer = torch.optim.Adam(made.parameters(), lr=lr)
+    for _ in range(steps):
+        for inputs, target in examples:
+            height, width = inputs.shape[-2:]
+            y = int(rng.integers(0, (height - min(height, 128)) // 16 + 1)) * 16
+            x = int(rng.integers(0, (width - min(width, 128)) // 16 + 1)) * 16
+            window = (..., slice(y, y + 128), slice(x, x + 128))
+            inputs, target = inputs[window], target[window]
+            if rng.random() < 0.5:
+                inputs, target = inputs.flip(-1), target.flip(-1)
+            loss = kind.loss(made, inputs, target)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(made.parameters(), 1.0)
+            optimizer.step()
+    return made.eval()
+
+
+def frames_tensor(frames: list[np.ndarray]) -> torch.Tensor:
+    """Straight uint8 RGBA frames → 1×(4·n)×H×W premultiplied, sides padded to multiples of 16 (edges repeat)."""
+    tensor = premultiplied_tensor(np.concatenate(frames, axis=-1)).permute(2, 0, 1)[None]
+    height, width = tensor.shape[-2:]
+    return F.pad(tensor, (0, -width % 16, 0, -height % 16), mode="replicate")
 
 
 def apprentice_maker(net: torch.nn.Module) -> Maker:
@@ -125,7 +188,9 @@ def write_sequences(sequences: Sequences, folder: Path) -> None:
             Image.fromarray(frame, "RGBA").save(target / f"{number:03d}.png")
 
 
-def bench(data: str, marks: list[float], cache: Path, net_overrides: dict, train_config: TrainConfig) -> list[str]:
+def bench(
+    data: str, marks: list[float], cache: Path, net_overrides: dict, train_config: TrainConfig, adapt: tuple[int, float]
+) -> list[str]:
     train_set, unseen = DATA[data](cache)
     triplets = held_out_triplets(unseen)
     lines = [
@@ -162,9 +227,12 @@ def bench(data: str, marks: list[float], cache: Path, net_overrides: dict, train
             made = train(shop, "tween", Budget(minutes=mark - previous), train_config)
             previous = mark
             steps = made.manifest["training"]["steps"]
-            result = scores(apprentice_maker(load_network(made)), triplets)
+            net = load_network(made)
             label = "apprentice" + ("" if config["net"]["flow"] else " (direct synthesis)")
-            lines.append(row(label, f"{mark:g}", str(steps), result))
+            lines.append(row(label, f"{mark:g}", str(steps), scores(apprentice_maker(net), triplets)))
+            if adapt[0]:
+                result = adapted_scores(net, unseen, *adapt)
+                lines.append(row(f"{label}, adapted to each shot's keys", f"{mark:g}", f"{steps}+{adapt[0]}", result))
             print(f"  {data} {mark:g} min done in {time.monotonic() - started:.0f} s", flush=True)
     lines.append("")
     lines.append(f"net {config['net']}; {train_config}; steps are the published (best held-out) apprentice's")
@@ -179,12 +247,14 @@ def main() -> None:
     parser.add_argument("--net", default="", help="network overrides, e.g. flow=0 or deep_width=96")
     parser.add_argument("--train", default="", help="training overrides, e.g. lr=0.002,patch=96")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--adapt", type=int, default=0, help="also score it fine-tuned this many steps on each shot")
+    parser.add_argument("--adapt-lr", type=float, default=1e-5, help="the learning rate of that fine-tune")
     args = parser.parse_args()
     overrides = {k: bool(v) if k == "flow" else v for k, v in parse(args.net).items()}
     lines = []
     for data in args.data:
         train_config = replace(TrainConfig(seed=args.seed), **parse(args.train))
-        lines += bench(data, args.marks, args.cache, overrides, train_config) + [""]
+        lines += bench(data, args.marks, args.cache, overrides, train_config, (args.adapt, args.adapt_lr)) + [""]
     print(
         f"{torch.get_num_threads()} threads; PSNR capped at 60 dB per triplet; line chamfer: lower is better; "
         "line pixels found: higher is better"
