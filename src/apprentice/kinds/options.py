@@ -24,7 +24,7 @@ class ApplyOptions:
     formats: tuple[str, ...] = ("frames",)  # how a sequence of drawings is written (FORMATS)
     fps: float = 12.0  # frames per second of a written animation
     shot: str | None = None  # the name of a written sequence; None means the inputs' folder or file name
-    tile: int = 1024  # the largest square the network sees at once, in pixels
+    tile: int = 1024  # the network draws at most tile² pixels at once (kinds.tiling.grid)
     precision: str = "auto"  # fp32, bf16 or int8 (each only where the apprentice's guard allows it), or auto: measured
     timing: str = ""  # a timing chart (kinds/timing.py) placing the in-betweens; replaces `between` when given
 
