@@ -21,7 +21,7 @@ Span = tuple[int, int]  # [start, end) along one side
 
 
 def spans(length: int, count: int, align: int) -> list[Span]:
-    """`count` spans covering 0..length, equal but for the last, each a multiple of `align` (as `length` is)."""
+    """At most `count` spans covering 0..length, equal but for the last, each a multiple of `align` (as `length` is)."""
     size = -(-length // count // align) * align
     return [(start, min(start + size, length)) for start in range(0, length, size)]
 
