@@ -152,12 +152,12 @@ def adapted(net: torch.nn.Module, keys: list[np.ndarray], steps: int, lr: float)
     made, rng, kind = copy.deepcopy(net).train(), np.random.default_rng(0), get_kind("inbetween")
     optimizer = torch.optim.Adam(made.parameters(), lr=lr)
     for _ in range(steps):
-        for inputs, target in examples:
-            height, width = inputs.shape[-2:]
+        for whole_inputs, whole_target in examples:
+            height, width = whole_inputs.shape[-2:]
             y = int(rng.integers(0, (height - min(height, 128)) // 16 + 1)) * 16
             x = int(rng.integers(0, (width - min(width, 128)) // 16 + 1)) * 16
             window = (..., slice(y, y + 128), slice(x, x + 128))
-            inputs, target = inputs[window], target[window]
+            inputs, target = whole_inputs[window], whole_target[window]
             if rng.random() < 0.5:
                 inputs, target = inputs.flip(-1), target.flip(-1)
             loss = kind.loss(made, inputs, target)
