@@ -92,9 +92,13 @@ def held_out_triplets(unseen: Sequences) -> list[tuple[Triplet, Around]]:
     for frames in unseen.values():
         kept = drawings(frames)
         for i in range(1, len(kept) - 1):
-            around = (kept[i - 3] if i >= 3 else None, kept[i + 3] if i + 3 < len(kept) else None)
-            found.append(((kept[i - 1], kept[i], kept[i + 1]), around))
+            found.append(((kept[i - 1], kept[i], kept[i + 1]), around_of(kept, i)))
     return found
+
+
+def around_of(kept: list[np.ndarray], i: int) -> Around:
+    """The drawings three before and after drawing i, where the sequence has them."""
+    return kept[i - 3] if i >= 3 else None, kept[i + 3] if i + 3 < len(kept) else None
 
 
 def scores(make: Maker, triplets: list[tuple[Triplet, Around]]) -> dict[str, float]:
@@ -131,8 +135,7 @@ def adapted_scores(net: torch.nn.Module, unseen: Sequences, steps: int, lr: floa
         for parity in (0, 1):
             shot = adapted(net, kept[parity::2], steps, lr)
             for i in range(1 + parity, len(kept) - 1, 2):
-                around = (kept[i - 3] if i >= 3 else None, kept[i + 3] if i + 3 < len(kept) else None)
-                drawn.append((halfway(shot, kept[i - 1], kept[i + 1], 1024, around), kept[i]))
+                drawn.append((halfway(shot, kept[i - 1], kept[i + 1], 1024, around_of(kept, i)), kept[i]))
     return summary(drawn)
 
 
