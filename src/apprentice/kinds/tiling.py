@@ -38,7 +38,7 @@ def grid(height: int, width: int, tile: int, align: int, margin: int) -> tuple[l
     for rows in range(1, -(-height // align) + 1):
         ys = spans(height, rows, align)
         row = ys[0][1] - ys[0][0]
-        columns = max(1, -(-width // max(align, tile * tile // row // align * align)))
+        columns = -(-width // max(align, tile * tile // row // align * align))
         xs = spans(width, columns, align)
         tall, wide = min(row + 2 * margin, height), min(xs[0][1] - xs[0][0] + 2 * margin, width)
         if row * (xs[0][1] - xs[0][0]) > tile * tile or tall * wide > (tile + 2 * margin) ** 2:
