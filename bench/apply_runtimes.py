@@ -239,7 +239,7 @@ def main() -> None:
     print(
         f"{torch.get_num_threads()} threads; {args.pages} pages of {args.side}²; {args.minutes} min of training each, "
     )
-    lesson = f"{args.student} min" if args.student else f"{student_budget(args.minutes, None, None)}"
+    lesson = f"{args.student} min" if args.student is not None else f"{student_budget(args.minutes, None, None)}"
     print(f"then for each paired apprentice's student: {lesson}")
     print("| apprentice | runtime | network Mpx/s (CPU-s/Mpx) | end to end Mpx/s (CPU-s/Mpx) | unseen dB | loss |")
     print("|---|---|---|---|---|---|")
