@@ -376,6 +376,19 @@ def test_training_records_the_int8_guard_and_ranges_from_training_patches(shop, 
     assert "8-bit integers" in card["precision"] and "bfloat16" in card["precision"]
 
 
+@pytest.mark.parametrize("picks", [True, False])
+def test_the_int8_ranges_recorded_fit_the_network_published(shop, small_task, tmp_path, monkeypatch, picks):
+    """Where validation keeps the snap, the apprentice is published without its picking head: ranges measured with
+    that head would fit no network apply loads, and an allowed 8-bit guard would silently apply in fp32."""
+    monkeypatch.setattr("apprentice.train.loop.kept", lambda scores: 0 if picks else len(scores) - 1)
+    add_examples(shop, small_task, [write_pair_folder(tmp_path / "pairs", 3)])
+    train(shop, small_task, Budget(steps=6), TrainConfig(patch=32, batch=4, validate_every=3))
+    made = find(shop, small_task)
+    net = load_network(made)
+    assert (net.picker is not None) == picks
+    assert isinstance(runner(net, INT8, calibration.int8_ranges(made.manifest)), Int8Net)
+
+
 def test_int8_ranges_are_measured_on_training_patches_never_on_held_out_ones(monkeypatch):
     net = random_paired()
     seen = []

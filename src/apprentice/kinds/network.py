@@ -262,6 +262,13 @@ def add_picker(net: nn.Module, palette: list[list[int]]) -> bool:
 PICKER_WEIGHTS = ("picker.weight", "picker.bias", "palette")
 
 
+def drop_picker(net: nn.Module) -> None:
+    """Take away a network's picking head, if it has one: the network as published where its finish snaps."""
+    if isinstance(net, PairedNet) and net.picker is not None:
+        net.picker, net.picking = None, False
+        del net.palette
+
+
 def without_picker(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The weights of a network that picks, as those of the same network without its picking head."""
     return {name: value for name, value in weights.items() if name not in PICKER_WEIGHTS}

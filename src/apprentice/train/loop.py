@@ -20,7 +20,7 @@ from apprentice.errors import BadInput, Conflict, Withdrawn
 from apprentice.formats.images import premultiply, unpremultiply
 from apprentice.kinds import Kind, get_kind
 from apprentice.kinds.finish import Finish, candidates, finish, kept, settings
-from apprentice.kinds.network import add_picker, without_picker
+from apprentice.kinds.network import add_picker, drop_picker, without_picker
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.consent import withdrawn_among
 from apprentice.provenance.manifest import Apprentice, Trained, publish
@@ -483,9 +483,12 @@ def trained(run: Run, lineage: dict) -> Trained:
 
 def precision_guards(run: Run, how: Finish) -> tuple[dict | None, dict | None]:
     """What applying the best weights in bfloat16 and in 8-bit integers costs on the held-out examples (None: it
-    cannot run in it); 8-bit's activation ranges are measured on CALIBRATION batches of training patches."""
+    cannot run in it); 8-bit's activation ranges are measured on CALIBRATION batches of training patches, in the
+    network as `trained` publishes it (without its picking head where the finish snaps)."""
     net = copy.deepcopy(run.net)
     net.load_state_dict(run.best)
     net.picking, net.sure = how.picks, how.sure
+    if not how.picks:
+        drop_picker(net)
     patches = (run.sampler.draw(run.config.seed + 1, step)[0] for step in range(CALIBRATION))
     return measure_guards(net, run.validation, how, patches)
