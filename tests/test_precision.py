@@ -19,7 +19,7 @@ from apprentice.kinds.finish import Finish
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.network import NetConfig, PairedNet
 from apprentice.kinds.precision import BF16, FP32, INT8, Guard, choose, cpu_flags, guards, in_bf16, native_bf16, runner
-from apprentice.kinds.quantized import FORM, PAD, Int8Net, SplitFuse, Trunk, in_int8, measure_ranges
+from apprentice.kinds.quantized import FORM, PAD, Int8Net, SplitFuse, Tails, Trunk, in_int8, measure_ranges
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import find, load_network
 from apprentice.train.loop import Budget, TrainConfig, train
@@ -311,6 +311,30 @@ def test_an_int8_guard_measured_on_another_layout_is_not_used():
     for earlier in ({k: v for k, v in recorded.items() if k != "form"}, recorded | {"form": FORM - 1}):
         assert guards({"int8": earlier}) == {}
         assert choose("auto", False, guards({"int8": earlier}), BOTH_FAST) == FP32
+
+
+def test_an_activation_range_leaves_out_its_rarest_values():
+    """A handful of outliers among a million values would widen every value's 8-bit step 500-fold under min/max."""
+    batches = [torch.linspace(-1.0, 1.0, 500_000).reshape(2, 4, 250, 250) for _ in range(2)]
+    batches[1].view(-1)[:5] = 1000.0
+    ranges = []
+    for _ in range(2):
+        observer = Tails()
+        for batch in batches:
+            assert observer(batch) is batch
+        ranges.append(observer.window())
+    low, high = ranges[0]
+    assert -1.0 <= low < -0.99 and 0.99 < high <= 1.0
+    assert ranges[0] == ranges[1]  # the same batches, the same range
+    assert observer.window(tail=0.0) == [-1.0, 1000.0]
+
+
+def test_int8_ranges_lie_within_the_least_and_greatest_activations():
+    net, images = random_paired(), calibration_images()
+    tails, extremes = measure_ranges(net, images), measure_ranges(net, images, tail=0.0)
+    assert set(tails) == set(extremes)
+    assert all(e[0] <= t[0] <= t[1] <= e[1] for t, e in zip(tails.values(), extremes.values(), strict=True))
+    assert any(t != e for t, e in zip(tails.values(), extremes.values(), strict=True))
 
 
 def test_int8_reads_the_input_on_its_own_grid_and_keeps_the_borders():
