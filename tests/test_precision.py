@@ -19,7 +19,7 @@ from apprentice.kinds.finish import Finish
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.network import NetConfig, PairedNet
 from apprentice.kinds.precision import BF16, FP32, INT8, Guard, choose, cpu_flags, guards, in_bf16, native_bf16, runner
-from apprentice.kinds.quantized import FORM, PAD, Int8Net, SplitFuse, Tails, Trunk, in_int8, measure_ranges
+from apprentice.kinds.quantized import FORM, PAD, Int8Net, SplitFuse, Tails, Trunk, distance, in_int8, measure_ranges
 from apprentice.kinds.tiling import transform
 from apprentice.provenance.manifest import find, load_network
 from apprentice.train.loop import Budget, TrainConfig, train
@@ -322,7 +322,7 @@ def test_an_activation_range_leaves_out_its_rarest_values():
         observer = Tails()
         for batch in batches:
             assert observer(batch) is batch
-        ranges.append(observer.window())
+        ranges.append(observer.window(1e-4))
     low, high = ranges[0]
     assert -1.0 <= low < -0.99 and 0.99 < high <= 1.0
     assert ranges[0] == ranges[1]  # the same batches, the same range
@@ -331,10 +331,19 @@ def test_an_activation_range_leaves_out_its_rarest_values():
 
 def test_int8_ranges_lie_within_the_least_and_greatest_activations():
     net, images = random_paired(), calibration_images()
-    tails, extremes = measure_ranges(net, images), measure_ranges(net, images, tail=0.0)
+    tails, extremes = measure_ranges(net, images, (1e-3,)), measure_ranges(net, images, (0.0,))
     assert set(tails) == set(extremes)
     assert all(e[0] <= t[0] <= t[1] <= e[1] for t, e in zip(tails.values(), extremes.values(), strict=True))
     assert any(t != e for t, e in zip(tails.values(), extremes.values(), strict=True))
+
+
+def test_int8_ranges_are_those_whose_drawing_of_the_patches_is_closest_to_fp32():
+    torch.manual_seed(5)
+    net, images = random_paired(), calibration_images()
+    shares = (0.0, 1e-3, 3e-2)
+    each = [distance(net, measure_ranges(net, images, (share,)), images) for share in shares]
+    assert len(set(each)) == len(shares)  # the candidates differ, so the choice matters
+    assert distance(net, measure_ranges(net, images, shares), images) == min(each)
 
 
 def test_int8_reads_the_input_on_its_own_grid_and_keeps_the_borders():
