@@ -34,8 +34,8 @@ QCONFIG = QConfig(
 # Each activation's range may leave out the rarest share of its values at either end: min/max let a few rare values
 # widen every other value's 8-bit step. Which share suits is the network's own: `measure_ranges` keeps the one whose
 # 8-bit drawing of the training patches is closest to float32's. On 10 flats apprentices (teachers and students) its
-# drawings of unseen pairs came closer to float32's, and the dB lost to 8 bits fell from 0.055 to 0.012 on average,
-# within the noise of colour flips; leaving out 5e-4 cost more (bench/RESULTS.md, issue 18, ninth round).
+# drawings of unseen pairs came closer to float32's in 7 (equal in 2), and the dB lost to 8 bits fell from 0.055 to
+# 0.012 on average, within the noise of colour flips; leaving out 5e-4 cost more (bench/RESULTS.md, issue 18).
 TAILS = (0.0, 1e-5, 1e-4)
 SAMPLE = 100_000  # values each activation keeps of each batch to find its range
 
