@@ -172,16 +172,23 @@ def measure_ranges(
             model(F.pad(batch, (pad,) * 4, value=PAD))
     found = {name: o for name, o in observers(model).items() if isinstance(o, Tails)}
     made = [{name: o.window(tail) for name, o in found.items()} | {input_observer(model): [0.0, 1.0]} for tail in tails]
-    return made[0] if len(made) == 1 else min(made, key=lambda ranges: distance(net, ranges, batches))
+    if len(made) == 1:
+        return made[0]
+    with torch.inference_mode():
+        drawn = [net.eval()(batch) for batch in batches]
+    return min(made, key=lambda ranges: distance(net, ranges, batches, drawn))
 
 
-def distance(net: PairedNet, ranges: dict[str, list[float]], batches: list[torch.Tensor]) -> float:
-    """Mean squared difference between the network's drawing of the batches in 8 bits at `ranges` and in float32."""
+def distance(
+    net: PairedNet, ranges: dict[str, list[float]], batches: list[torch.Tensor], drawn: list[torch.Tensor]
+) -> float:
+    """Mean squared difference between the network's drawing of the batches in 8 bits at `ranges` and `drawn`, its
+    drawing of them in float32."""
     fast = in_int8(net, ranges)
     if fast is None:
         return math.inf
     with torch.inference_mode():
-        return float(sum(torch.mean((fast(batch) - net(batch)) ** 2) for batch in batches)) / len(batches)
+        return float(sum(torch.mean((fast(b) - d) ** 2) for b, d in zip(batches, drawn, strict=True))) / len(batches)
 
 
 def valid_ranges(ranges: object, names: Iterable[str]) -> bool:
