@@ -124,9 +124,9 @@ def inbetween_unseen() -> list[Pair]:
     return found
 
 
-def paired_task(shop: Workshop, root: Path, task: str) -> None:
-    """The task in the workshop with its 8 training pairs of 256² (seed 1), written under root/task and added."""
-    for number, (before, after) in enumerate(task_pairs(task, 8, 1, (256, 256))):
+def paired_task(shop: Workshop, root: Path, task: str, seed: int = 1) -> None:
+    """The task in the workshop with its 8 training pairs of 256² (of `seed`), written under root/task and added."""
+    for number, (before, after) in enumerate(task_pairs(task, 8, seed, (256, 256))):
         for role, image in (("before", before), ("after", after)):
             (root / task / role).mkdir(parents=True, exist_ok=True)
             image.save(root / task / role / f"{number}.png")

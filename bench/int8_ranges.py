@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from apply_runtimes import paired_task
 from apprentice.calibration import cpu_model, read_cpuinfo
 from apprentice.formats.images import premultiply, unpremultiply
-from apprentice.imports import add_examples
-from apprentice.kinds import get_kind
 from apprentice.kinds.finish import Finish, finish
 from apprentice.kinds.precision import FP32, INT8, cpu_flags, runner
 from apprentice.kinds.quantized import TAILS, measure_ranges
@@ -85,13 +84,7 @@ def closeness(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 def trained(root: Path, task: str, seed: int, minutes: float) -> tuple[Apprentice, Apprentice]:
     """(the apprentice, its student), trained through the app in a workshop of their own."""
     shop = Workshop.init(root / "workshop", "bench")
-    for number, (before, after) in enumerate(task_pairs(task, 8, 1 + 10 * seed, (256, 256))):
-        for role, image in (("before", before), ("after", after)):
-            (root / task / role).mkdir(parents=True, exist_ok=True)
-            image.save(root / task / role / f"{number}.png")
-    augment = "mirror" if task == "glyphs" else "mirror+rotate"
-    shop.new_task(task, "paired", get_kind("paired").default_config() | {"augment": augment})
-    add_examples(shop, task, [root / task])
+    paired_task(shop, root, task, 1 + 10 * seed)
     distil.MAX_LOSS_DB = float("inf")  # keep every student, to measure it
     lesson = student_budget(minutes, None, None)
     student = train_and_distil(shop, task, Budget(minutes=minutes), lesson, TrainConfig(seed=seed))
