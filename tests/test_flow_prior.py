@@ -19,7 +19,7 @@ def square_at(x: int, side: int = 64) -> torch.Tensor:
 def test_the_flows_point_from_the_middle_halfway_back_to_each_key():
     flows = prior_flows(square_at(20), square_at(28))  # the square moves 8 px right
     inside = flows[0, :, 28:36, 26:34].mean(dim=(1, 2))  # the middle's square lies at 24
-    assert torch.allclose(inside, torch.tensor([-4.0, 0.0, 4.0, 0.0]), atol=0.5), inside
+    assert torch.allclose(inside, torch.tensor([-4.0, 0.0, 4.0, 0.0, 0.0]), atol=0.5), inside  # blended evenly
 
 
 def test_frames_too_small_for_dis_start_from_no_motion():

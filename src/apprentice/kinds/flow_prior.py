@@ -9,24 +9,33 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from apprentice.kinds.parts import moved_halfway
+
 SMALLEST = 12  # DIS needs a side of at least 12 pixels; smaller patches start from no motion
 LUMA = (0.2126, 0.7152, 0.0722)
 
 
-def prior_flows(first: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-    """N×4×H×W flows from the middle to the first key and to the last (pixels, x then y) for premultiplied N×4×H×W
-    frames: half of DIS's flows both ways, F½→0 ≈ ¼(F1→0 − F0→1) and F½→1 = −F½→0 (Super SloMo's estimate)."""
+def prior_flows(first: torch.Tensor, last: torch.Tensor, parts: bool = False) -> torch.Tensor:
+    """N×5×H×W: flows from the middle to the first key and to the last (pixels, x then y) for premultiplied N×4×H×W
+    frames, and the blend's logit toward the first key. The flows are half of DIS's both ways, F½→0 ≈ ¼(F1→0 − F0→1)
+    and F½→1 = −F½→0 (Super SloMo's estimate), blended evenly; with `parts`, each shape that moves as a whole between
+    the keys moves halfway along its own motion instead, and the blend leans on the key that shows what lay behind
+    where it left (`kinds.parts`)."""
     import cv2  # only where an apprentice starts from optical flow
 
     n, _, height, width = first.shape
-    flows = np.zeros((n, height, width, 4), np.float32)
+    flows = np.zeros((n, height, width, 5), np.float32)
     if max(height, width) >= SMALLEST:
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         grays = gray_over_white(first), gray_over_white(last)
         for item in range(n):
             a, b = grays[0][item], grays[1][item]
             to_first = (dis.calc(b, a, None) - dis.calc(a, b, None)) / 4
-            flows[item] = np.concatenate([to_first, -to_first], axis=-1)
+            to_last, blend = -to_first, np.zeros((height, width), np.float32)
+            if parts:
+                keys = (frame[item].permute(1, 2, 0).float().numpy() for frame in (first, last))
+                to_first, to_last, blend = moved_halfway(*keys, to_first, to_last)
+            flows[item] = np.concatenate([to_first, to_last, blend[..., None]], axis=-1)
     return torch.from_numpy(flows).permute(0, 3, 1, 2).to(first.dtype)
 
 

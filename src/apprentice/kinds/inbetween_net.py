@@ -32,6 +32,7 @@ class InbetweenConfig:
     flow: bool = True  # warp-and-blend (True) or direct synthesis over the cross-fade (False)
     context: bool = False  # also read the keys around the two (absent from apprentices made before it existed)
     prior: bool = False  # start the motion from OpenCV's DIS optical flow between the keys, not from no motion
+    parts: bool = False  # … and move each shape that moves as a whole halfway along its own motion (`kinds.parts`)
 
     def __post_init__(self) -> None:
         """A manifest may come from another member: a network far larger than any Apprentice builds is refused
@@ -120,9 +121,9 @@ class InbetweenNet(nn.Module):
         up = act(self.up_quarter(torch.cat([upsample(up), quarter], dim=1)))
         motion = upsample(self.motion(up).to(x.dtype), "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
         if self.config.flow:
-            if self.config.prior:  # the classical flow, at 1/2 resolution in its pixels; the blend weight starts even
-                start = F.avg_pool2d(prior_flows(first.detach(), last.detach()).to(x.dtype), 2) / 2
-                motion = motion + F.pad(start, (0, 0, 0, 0, 0, 1))
+            if self.config.prior:  # the classical motion, at 1/2 resolution in its pixels (PIXELS), and its blend
+                start = prior_flows(first.detach(), last.detach(), self.config.parts).to(x.dtype)
+                motion = motion + F.avg_pool2d(start, 2) / PIXELS
             coarse = motion
             small_first, small_last = F.avg_pool2d(first, 2), F.avg_pool2d(last, 2)
             warped = torch.cat([warp(small_first, motion[:, :2]), warp(small_last, motion[:, 2:4])], dim=1)
