@@ -54,7 +54,7 @@ class InbetweenKind:
     student = None  # its flows and warps are not distilled (yet)
 
     def default_config(self) -> dict:
-        return {"augment": "mirror", "net": InbetweenConfig(context=True, prior=True).to_dict()}
+        return {"augment": "mirror", "net": InbetweenConfig(context=True, prior=True, parts=True).to_dict()}
 
     def find_examples(self, paths: list[Path], options: dict) -> list[FoundExample]:
         examples = [example for sequence in find_sequences(paths) for example in triplets(sequence)]
