@@ -1,13 +1,16 @@
 """Benchmark of the inbetween kind against cross-fade and optical-flow in-betweens, on animation it never saw.
 
 Trains through the app's own path (workshop, import, train) and scores the published apprentice after each
-time mark on held-out triplets of unseen sequences. Run: python bench/inbetween.py [--data synthetic supertux wesnoth]
+time mark on held-out triplets of unseen sequences, then again on those of sequences that are motion, not effects
+(by the sequence's own name: burning, melting, dying, …), which no in-between of two keys can foresee.
+Run: python bench/inbetween.py [--data synthetic supertux wesnoth]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import re
 import statistics
 import tempfile
 import time
@@ -30,7 +33,7 @@ from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.process import ready_for_training
 
-from inbetween_baselines import crossfade, flow_warp, line_chamfer, lines_found, psnr_ssim
+from inbetween_baselines import crossfade, flow_warp, line_chamfer, lines_found, parts_warp, psnr_ssim
 from paired import parse
 from sprites import LICENCE_NOTE, WESNOTH_LICENCE_NOTE, supertux_sequences, wesnoth_sequences, wesnoth_unit
 
@@ -40,6 +43,14 @@ Sequences = dict[str, list[np.ndarray]]
 Triplet = tuple[np.ndarray, np.ndarray, np.ndarray]
 Around = tuple[np.ndarray | None, np.ndarray | None]  # the keys before and after a triplet's keys, where drawn
 Maker = Callable[[np.ndarray, np.ndarray, Around], np.ndarray]
+Scores = tuple[dict[str, float], dict[str, float]]  # over every held-out triplet, and over those of motion alone
+
+# Words in a sequence's name (SuperTux's and Wesnoth's own) that mark an effect, not a motion: the middle drawing is a
+# stage of fire, melting, fading or a flash that neither key shows, so no in-between of the two can foresee it.
+EFFECTS = frozenset({
+    "burning", "melting", "gmelting", "exploding", "vanishing", "warping",
+    "fire", "die", "dying", "death", "decay", "heal", "teleport",
+})  # fmt: skip
 
 
 def synthetic(_: Path) -> tuple[Sequences, Sequences]:
@@ -85,15 +96,20 @@ def drawings(frames: list[np.ndarray]) -> list[np.ndarray]:
     return kept
 
 
-def held_out_triplets(unseen: Sequences) -> list[tuple[Triplet, Around]]:
-    """Each middle drawing with its two neighbours, and the drawings three before and after it (the keys around its
-    keys when every other drawing is a key), as the app's examples are cut."""
+def held_out_triplets(unseen: Sequences) -> list[tuple[Triplet, Around, bool]]:
+    """Each middle drawing with its two neighbours, the drawings three before and after it (the keys around its
+    keys when every other drawing is a key), as the app's examples are cut, and whether its sequence is motion."""
     found = []
-    for frames in unseen.values():
+    for name, frames in unseen.items():
         kept = drawings(frames)
         for i in range(1, len(kept) - 1):
-            found.append(((kept[i - 1], kept[i], kept[i + 1]), around_of(kept, i)))
+            found.append(((kept[i - 1], kept[i], kept[i + 1]), around_of(kept, i), is_motion(name)))
     return found
+
+
+def is_motion(name: str) -> bool:
+    """Whether a sequence is motion rather than an effect, by the words of its name (`EFFECTS`)."""
+    return not EFFECTS.intersection(re.split(r"[-+_ ]", name.split("/")[-1].lower()))
 
 
 def around_of(kept: list[np.ndarray], i: int) -> Around:
@@ -101,8 +117,14 @@ def around_of(kept: list[np.ndarray], i: int) -> Around:
     return kept[i - 3] if i >= 3 else None, kept[i + 3] if i + 3 < len(kept) else None
 
 
-def scores(make: Maker, triplets: list[tuple[Triplet, Around]]) -> dict[str, float]:
-    return summary([(make(first, last, around), middle) for (first, middle, last), around in triplets])
+def scores(make: Maker, triplets: list[tuple[Triplet, Around, bool]]) -> Scores:
+    drawn = [(make(first, last, around), middle, motion) for (first, middle, last), around, motion in triplets]
+    return split(drawn)
+
+
+def split(drawn: list[tuple[np.ndarray, np.ndarray, bool]]) -> Scores:
+    """The summaries of (made, true, motion) middles: over all of them, and over those of motion."""
+    return summary([(made, true) for made, true, _ in drawn]), summary([(m, t) for m, t, motion in drawn if motion])
 
 
 def summary(drawn: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
@@ -123,20 +145,21 @@ def summary(drawn: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
     }
 
 
-def adapted_scores(net: torch.nn.Module, unseen: Sequences, steps: int, lr: float) -> dict[str, float]:
+def adapted_scores(net: torch.nn.Module, unseen: Sequences, steps: int, lr: float) -> Scores:
     """The apprentice fine-tuned on each unseen shot's own keys before drawing its in-betweens (issue 19, "adapting
     to the shot"): with every other drawing a key, it learns to draw each key from the keys either side of it (twice
     the spacing of the in-betweens it then draws), for `steps` steps at `lr`; then it draws the drawings between the
     keys. Both choices of which drawings are the keys are scored, so every held-out triplet is drawn once, by an
     apprentice that never saw its middle."""
     drawn = []
-    for frames in unseen.values():
+    for name, frames in unseen.items():
         kept = drawings(frames)
         for parity in (0, 1):
             shot = adapted(net, kept[parity::2], steps, lr)
             for i in range(1 + parity, len(kept) - 1, 2):
-                drawn.append((halfway(shot, kept[i - 1], kept[i + 1], 1024, around_of(kept, i)), kept[i]))
-    return summary(drawn)
+                made = halfway(shot, kept[i - 1], kept[i + 1], 1024, around_of(kept, i))
+                drawn.append((made, kept[i], is_motion(name)))
+    return split(drawn)
 
 
 def adapted(net: torch.nn.Module, keys: list[np.ndarray], steps: int, lr: float) -> torch.nn.Module:
@@ -196,26 +219,37 @@ def bench(
 ) -> list[str]:
     train_set, unseen = DATA[data](cache)
     triplets = held_out_triplets(unseen)
-    lines = [
-        f"### {data}: {len(train_set)} training sequences, {len(triplets)} held-out triplets from "
-        f"{len(unseen)} unseen sequences",
-        "",
+    moving = [name for name in unseen if is_motion(name)]
+    header = [
         "| method | minutes | steps | PSNR | median PSNR | SSIM | line chamfer (px) | median chamfer | "
         "true line px found within 1 px |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    lines = [
+        f"### {data}: {len(train_set)} training sequences, {len(triplets)} held-out triplets from "
+        f"{len(unseen)} unseen sequences",
+        "",
+        *header,
+    ]
+    motion = [
+        "",
+        f"Motion alone: {sum(t[2] for t in triplets)} of those triplets, from {len(moving)} sequences (effects left "
+        f"out: {len(unseen) - len(moving)} sequences whose names say {', '.join(sorted(EFFECTS))})",
+        "",
+        *header,
+    ]
 
-    def row(method: str, minutes: str, steps: str, s: dict) -> str:
-        return (
-            f"| {method} | {minutes} | {steps} | {s['psnr']:.2f} | {s['median_psnr']:.2f} | {s['ssim']:.3f} | "
-            f"{s['chamfer']:.2f} | {s['median_chamfer']:.2f} | {s['found']:.1%} |"
-        )
+    def add(method: str, minutes: str, steps: str, both: Scores) -> None:
+        for table, s in zip((lines, motion), both, strict=True):
+            table.append(
+                f"| {method} | {minutes} | {steps} | {s['psnr']:.2f} | {s['median_psnr']:.2f} | {s['ssim']:.3f} | "
+                f"{s['chamfer']:.2f} | {s['median_chamfer']:.2f} | {s['found']:.1%} |"
+            )
 
-    lines.append(row("cross-fade", "–", "–", scores(lambda a, b, _: crossfade(a, b), triplets)))
+    add("cross-fade", "–", "–", scores(lambda a, b, _: crossfade(a, b), triplets))
     for method in ("dis", "farneback"):
-        lines.append(
-            row(f"optical flow ({method})", "–", "–", scores(lambda a, b, _, m=method: flow_warp(a, b, m), triplets))
-        )
+        add(f"optical flow ({method})", "–", "–", scores(lambda a, b, _, m=method: flow_warp(a, b, m), triplets))
+    add("DIS, shapes moved whole (`kinds.parts`)", "–", "–", scores(lambda a, b, _: parts_warp(a, b), triplets))
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         write_sequences(train_set, root / "frames")
@@ -233,14 +267,23 @@ def bench(
             steps = f"{made.manifest['metrics']['best'].get('step', trained)} of {trained}"
             net = load_network(made)
             label = "apprentice" + ("" if config["net"]["flow"] else " (direct synthesis)")
-            lines.append(row(label, f"{mark:g}", steps, scores(apprentice_maker(net), triplets)))
+            add(label, f"{mark:g}", steps, scores(apprentice_maker(net), triplets))
             if adapt[0]:
-                result = adapted_scores(net, unseen, *adapt)
-                lines.append(row(f"{label}, adapted to each shot's keys", f"{mark:g}", f"{steps}, +{adapt[0]}", result))
+                add(
+                    f"{label}, adapted to each shot's keys",
+                    f"{mark:g}",
+                    f"{steps}, +{adapt[0]}",
+                    adapted_scores(net, unseen, *adapt),
+                )
             print(f"  {data} {mark:g} min done in {time.monotonic() - started:.0f} s", flush=True)
+    if len(moving) < len(unseen):  # every generated cartoon moves: its second table would repeat the first
+        lines += motion
     lines.append("")
     lines.append(f"net {config['net']}; {train_config}; steps: the published (best held-out) one's, of all")
     return lines
+
+
+SWITCHES = ("flow", "context", "prior", "parts")  # the network's on/off settings, given as 0 or 1
 
 
 def main() -> None:
@@ -254,7 +297,7 @@ def main() -> None:
     parser.add_argument("--adapt", type=int, default=0, help="also score it fine-tuned this many steps on each shot")
     parser.add_argument("--adapt-lr", type=float, default=1e-5, help="the learning rate of that fine-tune")
     args = parser.parse_args()
-    overrides = {k: bool(v) if k == "flow" else v for k, v in parse(args.net).items()}
+    overrides = {k: bool(v) if k in SWITCHES else v for k, v in parse(args.net).items()}
     lines = []
     for data in args.data:
         train_config = replace(TrainConfig(seed=args.seed), **parse(args.train))

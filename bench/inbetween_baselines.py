@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from apprentice.formats.images import premultiply, unpremultiply
+from apprentice.kinds.parts import moved_halfway
 from apprentice.train.metrics import image_scores, over_white
 
 from sprites import supertux_sequences, triplets
@@ -37,6 +38,17 @@ def flow_warp(first: np.ndarray, last: np.ndarray, method: str = "dis") -> np.nd
     to_first = (optical_flow(last, first, method) - optical_flow(first, last, method)) / 4
     blend = backward_warp(premultiply(first), to_first) + backward_warp(premultiply(last), -to_first)
     return unpremultiply(blend / 2)
+
+
+def parts_warp(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """`flow_warp` with DIS, but every shape that moves as a whole between the keys moved halfway along its own
+    affine motion, and where it left the key that shows behind it (`apprentice.kinds.parts`): the motion and blend
+    an apprentice with `parts` starts from."""
+    to_first = (optical_flow(last, first, "dis") - optical_flow(first, last, "dis")) / 4
+    a, b = premultiply(first), premultiply(last)
+    to_first, to_last, blend = moved_halfway(a, b, to_first, -to_first)
+    weight = 1.0 / (1.0 + np.exp(-blend[..., None]))
+    return unpremultiply(weight * backward_warp(a, to_first) + (1 - weight) * backward_warp(b, to_last))
 
 
 def optical_flow(source: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
