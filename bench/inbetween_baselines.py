@@ -46,7 +46,8 @@ def parts_warp(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     an apprentice with `parts` starts from."""
     to_first = (optical_flow(last, first, "dis") - optical_flow(first, last, "dis")) / 4
     a, b = premultiply(first), premultiply(last)
-    to_first, to_last, blend = moved_halfway(a, b, to_first, -to_first)
+    grays = gray_over_white(first), gray_over_white(last)
+    to_first, to_last, blend = moved_halfway(a, b, grays, to_first, -to_first)
     weight = 1.0 / (1.0 + np.exp(-blend[..., None]))
     return unpremultiply(weight * backward_warp(a, to_first) + (1 - weight) * backward_warp(b, to_last))
 

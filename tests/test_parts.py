@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from apprentice.kinds.flow_prior import prior_flows
+from apprentice.kinds.flow_prior import gray_over_white, prior_flows
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.parts import halfway_motion, moved, moved_halfway
 
@@ -58,7 +58,8 @@ def test_a_shape_that_does_not_keep_its_colours_keeps_the_flow_given():
     first, last = ball(30, 32, 0.0), ball(90, 32, 0.0)
     last[..., :3] = np.where(last[..., :3] < 0.99, 1.0 - last[..., :3], last[..., :3])  # its colours turned over
     to_first = np.random.default_rng(0).normal(size=(HEIGHT, WIDTH, 2)).astype(np.float32)
-    kept_first, kept_last, blend = moved_halfway(first, last, to_first, -to_first)
+    grays = tuple(gray_over_white(tensor(frame))[0] for frame in (first, last))
+    kept_first, kept_last, blend = moved_halfway(first, last, grays, to_first, -to_first)
     assert np.array_equal(kept_first, to_first) and np.array_equal(kept_last, -to_first) and not blend.any()
 
 

@@ -34,7 +34,7 @@ def prior_flows(first: torch.Tensor, last: torch.Tensor, parts: bool = False) ->
             to_last, blend = -to_first, np.zeros((height, width), np.float32)
             if parts:
                 keys = (frame[item].permute(1, 2, 0).float().numpy() for frame in (first, last))
-                to_first, to_last, blend = moved_halfway(*keys, to_first, to_last)
+                to_first, to_last, blend = moved_halfway(*keys, (a, b), to_first, to_last)
             flows[item] = np.concatenate([to_first, to_last, blend[..., None]], axis=-1)
     return torch.from_numpy(flows).permute(0, 3, 1, 2).to(first.dtype)
 

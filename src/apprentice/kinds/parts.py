@@ -34,11 +34,12 @@ class Shape:
 
 
 def moved_halfway(
-    first: np.ndarray, last: np.ndarray, to_first: np.ndarray, to_last: np.ndarray
+    first: np.ndarray, last: np.ndarray, grays: tuple[np.ndarray, np.ndarray], to_first: np.ndarray, to_last: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The flows from the middle to each key (H×W×2, pixels, x then y) with every shape that moves as a whole
     between the premultiplied H×W×4 float32 keys moved halfway along its own motion, elsewhere the flows given; and
-    the blend's H×W logit toward the first key (0: even; ±LEFT where a shape left and the other key shows behind)."""
+    the blend's H×W logit toward the first key (0: even; ±LEFT where a shape left and the other key shows behind).
+    `grays`: the keys' uint8 luminance over white, as the flow was found on."""
     import cv2  # only where an apprentice's motion starts from shapes
 
     blend = np.zeros(first.shape[:2], np.float32)
@@ -49,7 +50,6 @@ def moved_halfway(
         return to_first, to_last, blend
     to_first, to_last = to_first.copy(), to_last.copy()
     placed, left_first, left_last = (np.zeros(first.shape[:2], bool) for _ in range(3))
-    grays = gray(first), gray(last)
     paper = 255.0 if np.median(grays[0]) > 127 else 0.0
     for a, b in pairs:
         x0, y0, x1, y1 = joined(a.box, b.box, first.shape[:2])
@@ -187,9 +187,3 @@ def moved(affine: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarra
         affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2],
         affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2],
     )
-
-
-def gray(frame: np.ndarray) -> np.ndarray:
-    """uint8 luminance of a premultiplied H×W×4 frame seen over white."""
-    seen = frame[..., :3] + (1.0 - frame[..., 3:4])
-    return np.round(np.clip(seen @ np.array([0.2126, 0.7152, 0.0722], np.float32), 0, 1) * 255).astype(np.uint8)
