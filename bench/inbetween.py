@@ -33,7 +33,7 @@ from apprentice.store.workshop import Workshop
 from apprentice.train.loop import Budget, TrainConfig, train
 from apprentice.train.process import ready_for_training
 
-from inbetween_baselines import crossfade, flow_warp, line_chamfer, lines_found, parts_warp, psnr_ssim
+from inbetween_baselines import crossfade, flow_warp, line_chamfer, lines_found, psnr_ssim
 from paired import parse
 from sprites import LICENCE_NOTE, WESNOTH_LICENCE_NOTE, supertux_sequences, wesnoth_sequences, wesnoth_unit
 
@@ -249,7 +249,8 @@ def bench(
     add("cross-fade", "–", "–", scores(lambda a, b, _: crossfade(a, b), triplets))
     for method in ("dis", "farneback"):
         add(f"optical flow ({method})", "–", "–", scores(lambda a, b, _, m=method: flow_warp(a, b, m), triplets))
-    add("DIS, shapes moved whole (`kinds.parts`)", "–", "–", scores(lambda a, b, _: parts_warp(a, b), triplets))
+    moved_whole = scores(lambda a, b, _: flow_warp(a, b, parts=True), triplets)
+    add("DIS, shapes moved whole (`kinds.parts`)", "–", "–", moved_whole)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         write_sequences(train_set, root / "frames")

@@ -26,28 +26,23 @@ def crossfade(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     return unpremultiply((premultiply(first) + premultiply(last)) / 2)
 
 
-def flow_warp(first: np.ndarray, last: np.ndarray, method: str = "dis") -> np.ndarray:
+def flow_warp(first: np.ndarray, last: np.ndarray, method: str = "dis", parts: bool = False) -> np.ndarray:
     """The middle frame from dense optical flow both ways ("dis" or "farneback"), both warps blended 50/50.
 
     Flow from the middle (t = ½) to each end is Super SloMo's estimate (Jiang et al. 2018) at t = ½:
     F½→0(x) ≈ ¼(F1→0 − F0→1)(x) and F½→1 = −F½→0: the mean of −½F0→1(x) and ½F1→0(x), i.e. half the flow
     at the same pixel, from both directions. Each end is then backward-warped to the middle (all four
     premultiplied channels, bilinear, border replicate). Forward-splatting the flows to the middle instead
-    moved the SuperTux scores by < 0.1 dB.
+    moved the SuperTux scores by < 0.1 dB. With `parts`, every shape that moves as a whole between the keys moves
+    halfway along its own affine motion, and where it left the blend leans on the key that shows behind it
+    (`apprentice.kinds.parts`): the motion and blend an apprentice with `parts` starts from.
     """
-    to_first = (optical_flow(last, first, method) - optical_flow(first, last, method)) / 4
-    blend = backward_warp(premultiply(first), to_first) + backward_warp(premultiply(last), -to_first)
-    return unpremultiply(blend / 2)
-
-
-def parts_warp(first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """`flow_warp` with DIS, but every shape that moves as a whole between the keys moved halfway along its own
-    affine motion, and where it left the key that shows behind it (`apprentice.kinds.parts`): the motion and blend
-    an apprentice with `parts` starts from."""
-    to_first = (optical_flow(last, first, "dis") - optical_flow(first, last, "dis")) / 4
     a, b = premultiply(first), premultiply(last)
-    grays = gray_over_white(first), gray_over_white(last)
-    to_first, to_last, blend = moved_halfway(a, b, grays, to_first, -to_first)
+    to_first = (optical_flow(last, first, method) - optical_flow(first, last, method)) / 4
+    to_last, blend = -to_first, np.zeros(to_first.shape[:2], np.float32)
+    if parts:
+        grays = gray_over_white(first), gray_over_white(last)
+        to_first, to_last, blend = moved_halfway(a, b, grays, to_first, to_last)
     weight = 1.0 / (1.0 + np.exp(-blend[..., None]))
     return unpremultiply(weight * backward_warp(a, to_first) + (1 - weight) * backward_warp(b, to_last))
 
