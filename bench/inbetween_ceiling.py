@@ -4,8 +4,8 @@ Trains the app's in-between network (its loss, its DIS start, its examples: ever
 keys around them, mirrored and played backwards, 96-px patches) in larger batches on the fastest device present
 (CUDA where there is one), wider with --scale, and scores it on the bench's held-out triplets of unseen characters
 (`inbetween_sets`, drawn as `apply` draws them) every --every seconds of training, beside DIS. The DIS start is
-computed once on each whole frame, as apply sees it, not on each patch. The best checkpoint is picked on the
-held-out triplets themselves: a ceiling, optimistic on purpose, not an apprentice the app would publish.
+computed once on each whole frame, as apply sees it, not on each patch. Every checkpoint is printed: the best, read
+off the held-out triplets themselves, is a ceiling, optimistic on purpose, not an apprentice the app would publish.
 Run: python bench/inbetween_ceiling.py --data supertux wesnoth [--seconds 120] [--scale 1 4] [--batch 32]
 On a machine without apt-get or the art's cache: `--save sets.npz` where they are, then `--sets sets.npz` there.
 """
