@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 
+from apprentice.kinds import parts
 from apprentice.kinds.flow_prior import gray_over_white, prior_flows
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.parts import halfway_motion, moved, moved_halfway
@@ -52,6 +54,38 @@ def test_a_ball_that_flies_far_is_drawn_once_halfway_where_the_flow_alone_double
     assert np.abs(flow_alone - truth)[..., :3].mean() > 2 * error  # the attack: the flow alone ghosts it
     for x, y in ((24, 30), (104, 34)):  # nothing of the ball is left where either key has it
         assert with_parts[y - 8 : y + 8, x - 8 : x + 8, :3].min() > 0.9
+
+
+def hanging(wheel_x: float, turn: float, lamp_x: float, tilt: float) -> np.ndarray:
+    """A premultiplied H×W×4 frame of white paper: a wheel rolling on a wire (ball's quarters) and, below it, a lantern
+    (a red box, outlined) hung from it by a thin dark string, the three touching: one connected shape in each key."""
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    paper = np.full((HEIGHT, WIDTH, 3), 255, np.uint8)
+    cv2.line(paper, (round(wheel_x), 12), (round(lamp_x), 44), (13, 13, 13), 1, cv2.LINE_8)
+    frame = np.concatenate([paper / np.float32(255.0), np.ones((HEIGHT, WIDTH, 1), np.float32)], axis=-1)
+    wheel = ball(wheel_x, 12.0, turn, radius=10.0)
+    rim = np.hypot(xs - wheel_x, ys - 12.0) < 10.0
+    frame[rim] = wheel[rim]
+    across = (xs - lamp_x) * math.cos(tilt) + (ys - 44.0) * math.sin(tilt)
+    down = (ys - 44.0) * math.cos(tilt) - (xs - lamp_x) * math.sin(tilt)
+    frame[(np.abs(across) < 9) & (np.abs(down) < 11), :3] = 0.05
+    frame[(np.abs(across) < 7) & (np.abs(down) < 9), :3] = (0.8, 0.2, 0.3)
+    return frame
+
+
+def test_a_wheel_and_the_lantern_it_carries_on_a_string_are_each_drawn_once(monkeypatch):
+    """The string joins them into one shape that no single motion fits (the wheel rolls twice as far as the lantern
+    swings): cut where the string is thin, each part moves whole; uncut, both keys' wheels show through."""
+    first, truth, last = hanging(24, 0.0, 28, 0.0), hanging(64, 0.4, 50, 0.1), hanging(104, 0.8, 72, 0.2)
+    cut = drawn_halfway(first, last, True)
+    assert np.abs(cut - truth)[2:24, 52:76, :3].mean() < 0.2  # the wheel, halfway
+    assert np.abs(cut - truth)[..., :3].mean() < 0.04
+    for x in (24, 104):  # nothing but a trace is left of the wheel where either key has it
+        assert cut[4:20, x - 8 : x + 8, :3].min() > 0.8
+    monkeypatch.setattr(parts, "THIN", 0)  # the attack: never cut
+    uncut = drawn_halfway(first, last, True)
+    assert all(uncut[4:20, x - 8 : x + 8, :3].min() < 0.6 for x in (24, 104))  # two ghost wheels
+    assert np.abs(uncut - truth)[..., :3].mean() > 3 * np.abs(cut - truth)[..., :3].mean()
 
 
 def test_a_shape_that_does_not_keep_its_colours_keeps_the_flow_given():

@@ -2,8 +2,10 @@
 affine motion, and moved halfway along it, where per-pixel optical flow would tear or double it.
 
 A shape is a connected piece of what changes between the keys and is not their paper; it moves as a whole only where
-most of its pixels land on the same colours in the other key once moved (`SHARE`). Where a shape left, the other key
-shows what lay behind it, so the blend leans on that key there. Everything else keeps its flow and an even blend.
+most of its pixels land on the same colours in the other key once moved (`SHARE`). A pair that does not is cut where
+thin lines hold it together (a lantern hanging from a wheel by its string), and each part is tried alone. Where a shape
+left, the other key shows what lay behind it, so the blend leans on that key there. Everything else keeps its flow and
+an even blend.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ SMALLEST = 12  # pixels: a smaller change is left to the flow
 MOST = 24  # shapes looked for in each key, the largest first: bounds the time a busy frame takes
 MARGIN = 8  # pixels around a pair of shapes in which their motion is fitted and drawn
 ROUNDS = 50  # iterations of the motion fit (OpenCV's ECC)
+THIN = 2  # pixels: a shape that does not move whole is cut into parts where lines this thin (2·THIN+1) join them
+PIECE_SHARE = 0.5  # … and for a piece cut from one, whose edges the cut and the lines across it blur
+AREAS = 2.0  # a shape pairs only with a shape at most this many times larger or smaller in area
 LEFT = 4.0  # the blend's logit toward the key that shows what lay behind a shape that left (sigmoid: 98 %)
 
 
@@ -55,28 +60,82 @@ def moved_halfway(
     if not pairs:
         return to_first, to_last, blend
     to_first, to_last = to_first.copy(), to_last.copy()
-    placed, left_first, left_last = (np.zeros(first.shape[:2], bool) for _ in range(3))
     paper = 255.0 if np.median(grays[0]) > 127 else 0.0
-    for a, b in pairs:
-        box = x0, y0, x1, y1 = joined(a.box, b.box, first.shape[:2])
-        crop = (slice(y0, y1), slice(x0, x1))
-        mask_a, mask_b = a.within(box), b.within(box)
-        warp = motion(mask_a, mask_b, grays[0][crop], grays[1][crop], paper, b.centre - a.centre)
-        if warp is None or fit(warp, first[crop], last[crop], mask_a) < SHARE:
-            continue
-        middle = halfway_motion(warp, a.centre - np.array([x0, y0], np.float64))
-        there = cv2.warpAffine(mask_a.astype(np.float32), middle.astype(np.float32), (x1 - x0, y1 - y0)) > 0.5
-        ys, xs = np.nonzero(there)
-        ax, ay = moved(inverse(middle), xs, ys)
-        bx, by = moved(warp, ax, ay)
-        to_first[ys + y0, xs + x0] = np.stack([ax - xs, ay - ys], axis=-1)
-        to_last[ys + y0, xs + x0] = np.stack([bx - xs, by - ys], axis=-1)
-        placed[ys + y0, xs + x0] = True
-        left_first[crop] |= mask_a
-        left_last[crop] |= mask_b
+    drawn = Drawn(to_first, to_last, *(np.zeros(first.shape[:2], bool) for _ in range(3)))
+    stuck = [(a, b) for a, b in pairs if not move(a, b, first, last, grays, paper, drawn)]
+    if stuck:  # shapes held together by a thin line (a lantern on its string): try their pieces alone
+        cut_a = [piece for a, _ in stuck for piece in pieces(a, first)]
+        cut_b = [piece for _, b in stuck for piece in pieces(b, last)]
+        for a, b in matched(cut_a, cut_b, float(np.hypot(*first.shape[:2]))):
+            move(a, b, first, last, grays, paper, drawn, PIECE_SHARE)
+    placed, left_first, left_last = drawn.placed, drawn.left_first, drawn.left_last
     for behind, toward in ((left_first & ~left_last & ~placed, -LEFT), (left_last & ~left_first & ~placed, LEFT)):
         to_first[behind], to_last[behind], blend[behind] = 0.0, 0.0, toward  # the other key, where it is
     return to_first, to_last, blend
+
+
+@dataclass
+class Drawn:
+    """The middle's flows to each key as shapes are moved onto them, where a moved shape lies, and where each key's
+    shapes were (what they left)."""
+
+    to_first: np.ndarray
+    to_last: np.ndarray
+    placed: np.ndarray
+    left_first: np.ndarray
+    left_last: np.ndarray
+
+
+def move(
+    a: Shape, b: Shape, first: np.ndarray, last: np.ndarray, grays: tuple[np.ndarray, np.ndarray], paper: float,
+    drawn: Drawn, share: float = SHARE,
+) -> bool:  # fmt: skip
+    """Move shape `a` of the first key halfway to shape `b` of the last along one fitted motion, where it fits;
+    False where it does not move as a whole."""
+    import cv2
+
+    box = x0, y0, x1, y1 = joined(a.box, b.box, first.shape[:2])
+    crop = (slice(y0, y1), slice(x0, x1))
+    mask_a, mask_b = a.within(box), b.within(box)
+    warp = motion(mask_a, mask_b, grays[0][crop], grays[1][crop], paper, b.centre - a.centre)
+    if warp is None or fit(warp, first[crop], last[crop], mask_a) < share:
+        return False
+    middle = halfway_motion(warp, a.centre - np.array([x0, y0], np.float64))
+    there = cv2.warpAffine(mask_a.astype(np.float32), middle.astype(np.float32), (x1 - x0, y1 - y0)) > 0.5
+    ys, xs = np.nonzero(there)
+    ax, ay = moved(inverse(middle), xs, ys)
+    bx, by = moved(warp, ax, ay)
+    drawn.to_first[ys + y0, xs + x0] = np.stack([ax - xs, ay - ys], axis=-1)
+    drawn.to_last[ys + y0, xs + x0] = np.stack([bx - xs, by - ys], axis=-1)
+    drawn.placed[ys + y0, xs + x0] = True
+    drawn.left_first[crop] |= mask_a
+    drawn.left_last[crop] |= mask_b
+    return True
+
+
+def pieces(shape: Shape, frame: np.ndarray) -> list[Shape]:
+    """The parts of a shape that hang together by lines no thicker than 2·THIN + 1 pixels: each part without those
+    lines, with its own outline; none where no such line holds the shape together."""
+    import cv2
+
+    round_brush = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * THIN + 1, 2 * THIN + 1))
+    mask = shape.mask.astype(np.uint8)
+    count, labels = cv2.connectedComponents(cv2.morphologyEx(mask, cv2.MORPH_OPEN, round_brush))
+    if count <= 2:
+        return []
+    x0, y0 = shape.box[:2]
+    found = []
+    for label in range(1, count):
+        part = (cv2.dilate((labels == label).astype(np.uint8), round_brush) > 0) & shape.mask
+        ys, xs = np.nonzero(part)
+        if len(ys) < SMALLEST:
+            continue
+        top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+        colour = frame[y0 + top : y0 + bottom, x0 + left : x0 + right][part[top:bottom, left:right]].mean(axis=0)
+        centre = np.array([xs.mean() + x0, ys.mean() + y0])
+        box = (x0 + left, y0 + top, x0 + right, y0 + bottom)
+        found.append(Shape(part[top:bottom, left:right], len(ys), centre, colour, box))
+    return found
 
 
 def shapes(frame: np.ndarray, changed: np.ndarray) -> list[Shape]:
@@ -112,7 +171,7 @@ def matched(first: list[Shape], last: list[Shape], diagonal: float) -> list[tupl
     for i, a in enumerate(first):
         for j, b in enumerate(last):
             ratio, colour = a.area / b.area, float(np.abs(a.colour - b.colour).max())
-            if 0.5 <= ratio <= 2.0 and colour <= 0.2:
+            if 1 / AREAS <= ratio <= AREAS and colour <= 0.2:
                 costs.append((abs(np.log(ratio)) + 3 * colour + np.linalg.norm(a.centre - b.centre) / diagonal, i, j))
     pairs, taken_a, taken_b = [], set(), set()
     for _, i, j in sorted(costs):
