@@ -44,9 +44,12 @@ def frames_tensor(frames: list[np.ndarray]) -> torch.Tensor:
     return premultiplied_tensor(np.concatenate(frames, axis=-1)).permute(2, 0, 1).contiguous()
 
 
+PARTS = [False]  # whether the start also moves shapes whole (`kinds.parts`), as new in-between tasks do
+
+
 def start_of(inputs: torch.Tensor) -> torch.Tensor:
     """The network's DIS start (5×H×W) for one example's inputs (16×H×W), computed as its forward would."""
-    return PRIOR(inputs[None, :4], inputs[None, 4:8], False)[0]
+    return PRIOR(inputs[None, :4], inputs[None, 4:8], PARTS[0])[0]
 
 
 class Examples:
@@ -139,7 +142,7 @@ def run(
     torch.manual_seed(args.seed)
     config = InbetweenConfig(
         width=round(32 * scale), mid_width=round(48 * scale), deep_width=round(64 * scale),
-        context=True, prior=True, parts=False,
+        context=True, prior=True, parts=args.parts,
     )  # fmt: skip
     net = InbetweenNet(config).to(device)
     nets.PIXELS = nets.PIXELS.to(device)
@@ -158,7 +161,7 @@ def run(
         began = time.perf_counter()
         for _ in range(25):
             inputs, target, start = examples.batch(args.batch, rng)
-            STARTS[:] = [start]
+            STARTS[:] = [] if args.patch_start else [start]
             step += 1
             lr = args.lr * min(step / 50, 1.0) / math.sqrt(max(1.0, step / 500))  # the app's schedule
             for group in optimizer.param_groups:
@@ -204,7 +207,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mse", type=float, nargs="+", default=[0.0], help="weights of squared error in the loss")
+    parser.add_argument("--parts", action="store_true", help="start from shapes moved whole, as new tasks do")
+    parser.add_argument("--patch-start", action="store_true", help="compute the start on each patch, as the app does")
     args = parser.parse_args()
+    PARTS[0] = args.parts
     sets = load(args)
     if args.save:
         arrays = {
@@ -228,6 +234,12 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         cells = " | ".join(f"{s['psnr']:.2f} / {s['ssim']:.3f} / {s['chamfer']:.2f} / {s['found']:.1%}" for s in dis)
         print(f"| optical flow (DIS) | – | – | – | {cells} |", flush=True)
+        if args.parts:
+            whole = scores(lambda a, b, _: flow_warp(a, b, "dis", parts=True), held.triplets)
+            cells = " | ".join(
+                f"{s['psnr']:.2f} / {s['ssim']:.3f} / {s['chamfer']:.2f} / {s['found']:.1%}" for s in whole
+            )
+            print(f"| DIS, shapes moved whole | – | – | – | {cells} |", flush=True)
         for scale in args.scale:
             for mse in args.mse:
                 run(examples, held, scale, mse, args, device)
