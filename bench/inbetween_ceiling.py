@@ -26,6 +26,8 @@ from apprentice.formats.images import premultiplied_tensor, straight_rgba
 from apprentice.kinds import inbetween_net as nets
 from apprentice.kinds.inbetween import MOTION_WEIGHT
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet, motion_loss
+from apprentice.kinds.tiling import window
+from apprentice.train.sampler import pad_to
 
 from inbetween_baselines import flow_warp
 from inbetween_sets import DATA, Sequences, around_of, drawings, held_out_triplets, scores, split
@@ -44,36 +46,44 @@ def frames_tensor(frames: list[np.ndarray]) -> torch.Tensor:
     return premultiplied_tensor(np.concatenate(frames, axis=-1)).permute(2, 0, 1).contiguous()
 
 
-PARTS = [False]  # whether the start also moves shapes whole (`kinds.parts`), as new in-between tasks do
+def start_of(inputs: torch.Tensor, parts: bool) -> torch.Tensor:
+    """The network's DIS start (5×H×W) for one example's inputs (16×H×W), computed as its forward would; with `parts`,
+    shapes that move whole moved halfway (`kinds.parts`), as new in-between tasks do."""
+    return PRIOR(inputs[None, :4], inputs[None, 4:8], parts)[0]
 
 
-def start_of(inputs: torch.Tensor) -> torch.Tensor:
-    """The network's DIS start (5×H×W) for one example's inputs (16×H×W), computed as its forward would."""
-    return PRIOR(inputs[None, :4], inputs[None, 4:8], PARTS[0])[0]
+def learning_rate(peak: float, step: int) -> float:
+    """The app's warm-up and decay (`TrainConfig.learning_rate`), written out: importing `train.loop` would need the
+    workshop's store and its crypto, which the machines this bench is carried to may not have."""
+    return peak * min(step / 50, 1.0) / math.sqrt(max(1.0, step / 500))
+
+
+def cells(both: tuple[dict[str, float], dict[str, float]]) -> str:
+    """A table's cells for the scores over every held-out triplet and over those of motion alone."""
+    return " | ".join(f"{s['psnr']:.2f} / {s['ssim']:.3f} / {s['chamfer']:.2f} / {s['found']:.1%}" for s in both)
 
 
 class Examples:
     """The training examples on the device: each whole frame padded with transparent paper to at least a patch,
     with its DIS start; batches of patches cut from them, mirrored and played backwards at random."""
 
-    def __init__(self, train_set: Sequences, device: torch.device) -> None:
+    def __init__(self, train_set: Sequences, device: torch.device, parts: bool) -> None:
         self.items = []
         for frames in train_set.values():
             kept = drawings(frames)
             for i in range(1, len(kept) - 1):
                 before, after = around_of(kept, i)
                 first, last = kept[i - 1], kept[i + 1]
-                inputs = frames_tensor(
-                    [first, last, first if before is None else before, last if after is None else after]
-                )
-                target = frames_tensor([kept[i]])
-                height, width = inputs.shape[-2:]
-                pad = (0, max(0, PATCH - width), 0, max(0, PATCH - height))
-                inputs, target = F.pad(inputs, pad), F.pad(target, pad)
-                both = torch.cat([inputs, target, start_of(inputs)])
-                self.items.append(both.to(device))
+                keys = [first, last, first if before is None else before, last if after is None else after]
+                stack = frames_tensor([pad_to(np.concatenate([*keys, kept[i]], axis=-1), PATCH)])
+                self.items.append(torch.cat([stack, start_of(stack[:16], parts)]).to(device))
         areas = np.array([item.shape[-1] * item.shape[-2] for item in self.items], np.float64)
         self.weights = areas / areas.sum()
+        self.mirror, self.backwards, self.swapped_sign = (
+            MIRROR.to(device),
+            BACKWARDS.to(device),
+            SWAPPED_SIGN.to(device),
+        )
 
     def batch(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         patches = []
@@ -83,9 +93,9 @@ class Examples:
             x = int(rng.integers(item.shape[-1] - PATCH + 1))
             patch = item[:, y : y + PATCH, x : x + PATCH]
             if rng.random() < 0.5:  # mirrored: the flows' x parts change sign
-                patch = patch.flip(-1) * MIRROR.to(patch.device)
+                patch = patch.flip(-1) * self.mirror
             if rng.random() < 0.5:  # played backwards: the keys and their flows swap, the blend leans the other way
-                patch = patch[BACKWARDS.to(patch.device)] * SWAPPED_SIGN.to(patch.device)
+                patch = patch[self.backwards] * self.swapped_sign
             patches.append(patch)
         stack = torch.stack(patches)
         return stack[:, :16], stack[:, 16:20], stack[:, 20:]
@@ -105,7 +115,7 @@ class HeldOut:
     """The held-out triplets as apply draws them: each window edge-padded to the network's alignment, its DIS start
     computed once, batched by size."""
 
-    def __init__(self, unseen: Sequences, device: torch.device) -> None:
+    def __init__(self, unseen: Sequences, device: torch.device, parts: bool) -> None:
         self.triplets = held_out_triplets(unseen)
         self.device = device
         self.groups: dict[tuple[int, int], list[tuple[int, torch.Tensor, torch.Tensor]]] = defaultdict(list)
@@ -116,9 +126,8 @@ class HeldOut:
             after = last if around[1] is None else around[1]
             stacked = np.concatenate([first, last, before, after], axis=-1)
             height, width = stacked.shape[:2]
-            padded = np.pad(stacked, ((0, -height % 16), (0, -width % 16), (0, 0)), mode="edge")
-            inputs = frames_tensor([padded])
-            self.groups[inputs.shape[-2:]].append((index, inputs, start_of(inputs)))
+            inputs = frames_tensor([window(stacked, 0, height + -height % 16, 0, width + -width % 16)])
+            self.groups[inputs.shape[-2:]].append((index, inputs, start_of(inputs, parts)))
 
     def drawn(self, net: InbetweenNet, batch: int = 64) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         made = {index: first.copy() for index, ((first, _, last), _, _) in enumerate(self.triplets)}
@@ -151,10 +160,8 @@ def run(
     size = sum(p.numel() for p in net.parameters())
 
     def row(label: str) -> None:
-        both = split(held.drawn(net))
-        cells = " | ".join(f"{s['psnr']:.2f} / {s['ssim']:.3f} / {s['chamfer']:.2f} / {s['found']:.1%}" for s in both)
         name = f"×{scale:g} ({size / 1e6:.2f} M)" + (f", squared error ×{mse:g}" if mse else "")
-        rows.append(f"| {name} | {label} | {step} | {step * args.batch} | {cells} |")
+        rows.append(f"| {name} | {label} | {step} | {step * args.batch} | {cells(split(held.drawn(net)))} |")
         print(rows[-1], flush=True)
 
     while trained < args.seconds:
@@ -163,9 +170,8 @@ def run(
             inputs, target, start = examples.batch(args.batch, rng)
             STARTS[:] = [] if args.patch_start else [start]
             step += 1
-            lr = args.lr * min(step / 50, 1.0) / math.sqrt(max(1.0, step / 500))  # the app's schedule
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = learning_rate(args.lr, step)
             made = net(inputs)  # the kind's loss, and squared error beside it where asked (what PSNR scores)
             loss = F.l1_loss(made, target) + MOTION_WEIGHT * motion_loss(net, inputs, target)
             loss = loss + mse * F.mse_loss(made, target) if mse else loss
@@ -210,7 +216,6 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="start from shapes moved whole, as new tasks do")
     parser.add_argument("--patch-start", action="store_true", help="compute the start on each patch, as the app does")
     args = parser.parse_args()
-    PARTS[0] = args.parts
     sets = load(args)
     if args.save:
         arrays = {
@@ -227,19 +232,15 @@ def main() -> None:
     print(f"{name}; torch {torch.__version__}; batch {args.batch}; {args.seconds:g} s per network", flush=True)
     nets.prior_flows = stashed_start
     for data, (train_set, unseen) in sets.items():
-        held, examples = HeldOut(unseen, device), Examples(train_set, device)
-        dis = scores(lambda a, b, _: flow_warp(a, b, "dis"), held.triplets)
+        held, examples = HeldOut(unseen, device, args.parts), Examples(train_set, device, args.parts)
         print(f"\n### {data}: {len(examples.items)} training examples, {len(held.triplets)} held-out triplets\n")
         print("| network | trained | steps | patches seen | held-out: PSNR / SSIM / chamfer / found | motion alone |")
         print("|---|---|---|---|---|---|")
-        cells = " | ".join(f"{s['psnr']:.2f} / {s['ssim']:.3f} / {s['chamfer']:.2f} / {s['found']:.1%}" for s in dis)
-        print(f"| optical flow (DIS) | – | – | – | {cells} |", flush=True)
+        dis = scores(lambda a, b, _: flow_warp(a, b, "dis"), held.triplets)
+        print(f"| optical flow (DIS) | – | – | – | {cells(dis)} |", flush=True)
         if args.parts:
             whole = scores(lambda a, b, _: flow_warp(a, b, "dis", parts=True), held.triplets)
-            cells = " | ".join(
-                f"{s['psnr']:.2f} / {s['ssim']:.3f} / {s['chamfer']:.2f} / {s['found']:.1%}" for s in whole
-            )
-            print(f"| DIS, shapes moved whole | – | – | – | {cells} |", flush=True)
+            print(f"| DIS, shapes moved whole | – | – | – | {cells(whole)} |", flush=True)
         for scale in args.scale:
             for mse in args.mse:
                 run(examples, held, scale, mse, args, device)
