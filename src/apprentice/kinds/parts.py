@@ -56,7 +56,8 @@ def moved_halfway(
 
     blend = np.zeros(first.shape[:2], np.float32)
     changed = cv2.dilate(apart(first, last, CHANGED).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    pairs = matched(shapes(first, changed), shapes(last, changed), float(np.hypot(*first.shape[:2])))
+    diagonal = float(np.hypot(*first.shape[:2]))
+    pairs = matched(shapes(first, changed), shapes(last, changed), diagonal)
     if not pairs:
         return to_first, to_last, blend
     to_first, to_last = to_first.copy(), to_last.copy()
@@ -66,7 +67,7 @@ def moved_halfway(
     if stuck:  # shapes held together by a thin line (a lantern on its string): try their pieces alone
         cut_a = [piece for a, _ in stuck for piece in pieces(a, first)]
         cut_b = [piece for _, b in stuck for piece in pieces(b, last)]
-        for a, b in matched(cut_a, cut_b, float(np.hypot(*first.shape[:2]))):
+        for a, b in matched(cut_a, cut_b, diagonal):
             move(a, b, first, last, grays, paper, drawn, PIECE_SHARE)
     placed, left_first, left_last = drawn.placed, drawn.left_first, drawn.left_last
     for behind, toward in ((left_first & ~left_last & ~placed, -LEFT), (left_last & ~left_first & ~placed, LEFT)):
