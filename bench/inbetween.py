@@ -188,7 +188,7 @@ def bench(
     return lines
 
 
-SWITCHES = ("flow", "context", "prior", "parts", "sees_start")  # the network's on/off settings, given as 0 or 1
+SWITCHES = ("flow", "context", "prior", "parts")  # the network's on/off settings, given as 0 or 1
 
 
 def main() -> None:

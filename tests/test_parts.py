@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from apprentice.kinds import inbetween_net, parts
+from apprentice.kinds import parts
 from apprentice.kinds.flow_prior import gray_over_white, prior_flows
 from apprentice.kinds.inbetween_net import InbetweenConfig, InbetweenNet
 from apprentice.kinds.parts import halfway_motion, moved, moved_halfway
@@ -120,21 +120,3 @@ def test_the_flows_start_from_the_moved_shapes_only_when_asked():
 def test_apprentices_made_before_parts_existed_start_from_the_flow_alone():
     made_before = {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1, "flow": True, "prior": True}
     assert InbetweenConfig(**made_before).parts is False
-
-
-def test_a_network_that_sees_its_start_reads_it_where_one_made_before_does_not(monkeypatch):
-    made_before = {"width": 8, "mid_width": 8, "deep_width": 8, "blocks": 1, "flow": True, "prior": True, "parts": True}
-    assert InbetweenConfig(**made_before).sees_start is False
-    first, last = tensor(ball(24, 30, 0.0)), tensor(ball(104, 34, 0.6))
-    even, leaning = torch.zeros(1, 5, HEIGHT, WIDTH), torch.zeros(1, 5, HEIGHT, WIDTH)
-    leaning[:, 4] = 4.0  # the same flows; the blend leans on the first key everywhere
-    for sees in (True, False):
-        torch.manual_seed(0)
-        net = InbetweenNet(InbetweenConfig(**made_before, sees_start=sees)).eval()
-        read = []
-        net.stem.register_forward_hook(lambda _, __, out, read=read: read.append(out))
-        for start in (even, leaning):
-            monkeypatch.setattr(inbetween_net, "prior_flows", lambda *_, start=start: start)
-            with torch.inference_mode():
-                net(torch.cat([first, last, first, last], dim=1))
-        assert torch.equal(read[0], read[1]) is not sees  # only a network that sees its start reads a change in it

@@ -33,7 +33,6 @@ class InbetweenConfig:
     context: bool = False  # also read the keys around the two (absent from apprentices made before it existed)
     prior: bool = False  # start the motion from OpenCV's DIS optical flow between the keys, not from no motion
     parts: bool = False  # … and move each shape that moves as a whole halfway along its own motion (`kinds.parts`)
-    sees_start: bool = False  # the encoder also reads that start (flows, blend): measured, not kept (bench/RESULTS)
 
     def __post_init__(self) -> None:
         """A manifest may come from another member: a network far larger than any Apprentice builds is refused
@@ -80,8 +79,7 @@ class InbetweenNet(nn.Module):
         w, m, d = config.width, config.mid_width, config.deep_width
         self.config = config
         frames = 7 if config.context else 3  # the keys and their difference; the outer keys and how far each moved
-        start = START if config.flow and config.prior and config.sees_start else 0
-        self.stem = nn.Conv2d(4 * (4 * frames + start), w, 3, padding=1)  # pixel-unshuffled
+        self.stem = nn.Conv2d(4 * 4 * frames, w, 3, padding=1)  # pixel-unshuffled
         self.to_quarter = nn.Conv2d(4 * w, m, 3, padding=1)
         self.to_eighth = down_conv(m, d)
         self.to_sixteenth = down_conv(d, d)
@@ -114,12 +112,8 @@ class InbetweenNet(nn.Module):
         if self.config.context:
             before, after = x[:, 8:12], x[:, 12:16]
             seen += [before, after, first - before, after - last]
-        centred = torch.cat(seen, dim=1) * 2.0 - 1.0
-        if self.config.flow and self.config.prior:  # the classical motion and its blend, in full-resolution pixels
-            start = prior_flows(first.detach(), last.detach(), self.config.parts).to(x.dtype)
-            if self.config.sees_start:
-                centred = torch.cat([centred, start * READ_START], dim=1)
-        half = act(self.stem(F.pixel_unshuffle(centred.to(dtype), 2)))
+        centred = (torch.cat(seen, dim=1) * 2.0 - 1.0).to(dtype)
+        half = act(self.stem(F.pixel_unshuffle(centred, 2)))
         quarter = act(self.to_quarter(F.pixel_unshuffle(half, 2)))
         eighth = act(self.to_eighth(quarter))
         deep = self.blocks(act(self.to_sixteenth(eighth)))
@@ -127,7 +121,8 @@ class InbetweenNet(nn.Module):
         up = act(self.up_quarter(torch.cat([upsample(up), quarter], dim=1)))
         motion = upsample(self.motion(up).to(x.dtype), "bilinear") * PIXELS  # flows now in 1/2-resolution pixels
         if self.config.flow:
-            if self.config.prior:  # the start, at 1/2 resolution in its pixels (PIXELS)
+            if self.config.prior:  # the classical motion, at 1/2 resolution in its pixels (PIXELS), and its blend
+                start = prior_flows(first.detach(), last.detach(), self.config.parts).to(x.dtype)
                 motion = motion + F.avg_pool2d(start, 2) / PIXELS
             coarse = motion
             small_first, small_last = F.avg_pool2d(first, 2), F.avg_pool2d(last, 2)
@@ -147,9 +142,6 @@ class InbetweenNet(nn.Module):
 
 
 PIXELS = torch.tensor([2.0, 2.0, 2.0, 2.0, 1.0]).view(1, 5, 1, 1)  # doubling the resolution doubles a flow
-START = 5  # channels of the motion start: the flows to the first key and to the last (x, y each), the blend's logit
-READ_START = torch.tensor([1 / 16, 1 / 16, 1 / 16, 1 / 16, 1 / 4]).view(1, 5, 1, 1)  # the start as the encoder reads
-# it: flows in 16-pixel units (as far as one 1/16 cell), the blend's logit over its reach where a shape left (±4)
 
 
 def upsample(x: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
